@@ -1,0 +1,75 @@
+# tend: `make run` and `make test` set up a fresh Debian 12 machine (as root) themselves.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+BAZEL := bazel
+BAZEL_FLAGS := -c opt
+TEND := bazel-bin/runtime/tend
+PYTHON := /usr/bin/python3
+PORT ?= 3000
+
+# Debian packages the build, the tests and the benchmarks need.
+APT_PACKAGES := build-essential pkg-config dpkg-dev bazel-bootstrap bazel-rules-java \
+	libabsl-dev libprotobuf-dev protobuf-compiler libgrpc++-dev libgrpc-dev \
+	protobuf-compiler-grpc grpc-proto libgtest-dev libssl-dev libre2-dev libc-ares-dev \
+	zlib1g-dev nodejs procps util-linux python3 python3-pytest tini dumb-init
+
+# prometheus-cpp has no static library in Debian: its source package is unpacked here.
+PROMETHEUS_CPP := .deps/prometheus-cpp
+
+.PHONY: help deps apt-packages build run test unit-test integration-test bench clean
+
+help:
+	@echo "make run    build tend and run it on the example app (installs what is missing)"
+	@echo "make test   build tend and run every test (installs what is missing)"
+	@echo "make bench  compare tend with its peers"
+
+deps: apt-packages $(PROMETHEUS_CPP)/WORKSPACE
+
+# Installs only what is missing; a no-op (a dpkg query) when everything is there.
+apt-packages:
+	@missing=$$(dpkg-query -W -f='$${Package} $${db:Status-Status}\n' $(APT_PACKAGES) 2>/dev/null \
+		| awk '$$2=="installed"{print $$1}' | sort | comm -13 - <(tr ' ' '\n' <<<"$(APT_PACKAGES)" | grep . | sort)); \
+	if [ -n "$$missing" ]; then \
+		echo "installing: $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends $$missing; \
+	fi
+
+# A private deb-src list and apt state, so the machine's apt configuration is left alone.
+$(PROMETHEUS_CPP)/WORKSPACE: | apt-packages
+	rm -rf .deps/apt .deps/src $(PROMETHEUS_CPP)
+	mkdir -p .deps/apt/sources .deps/apt/lists/partial .deps/src
+	{ cat /etc/apt/sources.list.d/debian.sources 2>/dev/null | sed 's/^Types: deb$$/Types: deb-src/'; } \
+		> .deps/apt/sources/debian-src.sources
+	{ grep -h '^deb .*debian' /etc/apt/sources.list 2>/dev/null | sed 's/^deb /deb-src /'; } \
+		> .deps/apt/sources/debian-src.list
+	apt-get -qq -o Dir::Etc::SourceList=/dev/null -o Dir::Etc::SourceParts=$(CURDIR)/.deps/apt/sources \
+		-o Dir::State::Lists=$(CURDIR)/.deps/apt/lists update
+	cd .deps/src && apt-get -qq -o Dir::Etc::SourceList=/dev/null \
+		-o Dir::Etc::SourceParts=$(CURDIR)/.deps/apt/sources \
+		-o Dir::State::Lists=$(CURDIR)/.deps/apt/lists source prometheus-cpp 2>&1 | grep -v '^W: Download is performed unsandboxed' || true
+	mv .deps/src/prometheus-cpp-*/ $(PROMETHEUS_CPP)
+	rm -rf .deps/src .deps/apt
+
+build: deps
+	$(BAZEL) build $(BAZEL_FLAGS) //runtime:tend
+
+run: build
+	@echo "tend is running examples/hello on http://127.0.0.1:$(PORT)/ (Ctrl-C stops it)"
+	PORT=$(PORT) $(TEND) -- node examples/hello/app.js
+
+unit-test: deps
+	$(BAZEL) test $(BAZEL_FLAGS) //...
+
+integration-test: build
+	TEND=$(CURDIR)/$(TEND) $(PYTHON) -m pytest -q tests/integration
+
+test: unit-test integration-test
+
+bench: build
+	$(PYTHON) bench/idle.py
+
+clean:
+	$(BAZEL) clean --expunge
+	rm -rf .deps

@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""tend beside tini and dumb-init, in one run, each as PID 1 of its own PID namespace running
+`sleep`: binary size, start-up cost, and what an idle init costs (memory, threads, CPU,
+wakeups). Prints a Markdown table; ratios are peer / tend.
+
+    make bench            (or: TEND=bazel-bin/runtime/tend python3 bench/idle.py)
+"""
+import os
+import statistics
+import subprocess
+import time
+from pathlib import Path
+
+TEND = os.environ.get("TEND", str(Path(__file__).resolve().parents[1] / "bazel-bin/runtime/tend"))
+IDLE_SECONDS = float(os.environ.get("IDLE_SECONDS", "10"))
+STARTS = int(os.environ.get("STARTS", "200"))
+
+INITS = {
+    "tend": [TEND, "--"],
+    "tini (static)": ["/usr/bin/tini-static", "-s", "--"],
+    "dumb-init": ["/usr/bin/dumb-init"],
+}
+
+
+def status_field(pid, field):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise KeyError(field)
+
+
+def cpu_ticks(pid):
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def start_cost(argv):
+    """Median wall time of `INIT true`, in ms, over STARTS runs (no namespace)."""
+    times = []
+    for _ in range(STARTS):
+        begin = time.perf_counter()
+        subprocess.run([*argv, "true"], check=True)
+        times.append((time.perf_counter() - begin) * 1000)
+    return statistics.median(times)
+
+
+def idle_cost(argv):
+    """RSS, threads, CPU ticks and wakeups of the init idling as PID 1 over IDLE_SECONDS."""
+    unshare = subprocess.Popen(["unshare", "--pid", "--fork", "--mount-proc",
+                                "--kill-child=SIGKILL", *argv, "sleep", "100000"])
+    try:
+        children = Path(f"/proc/{unshare.pid}/task/{unshare.pid}/children")
+        while not children.read_text().split():
+            time.sleep(0.01)
+        pid = int(children.read_text().split()[0])
+        time.sleep(1)
+        switches = lambda: (status_field(pid, "voluntary_ctxt_switches") +
+                            status_field(pid, "nonvoluntary_ctxt_switches"))
+        ticks, woken = cpu_ticks(pid), switches()
+        time.sleep(IDLE_SECONDS)
+        return {
+            "rss_kib": status_field(pid, "VmRSS"),
+            "threads": status_field(pid, "Threads"),
+            "cpu_ms": (cpu_ticks(pid) - ticks) * 1000 / os.sysconf("SC_CLK_TCK"),
+            "wakeups": switches() - woken,
+        }
+    finally:
+        unshare.kill()
+        unshare.wait()
+
+
+def main():
+    rows = {}
+    for name, argv in INITS.items():
+        rows[name] = {"size_kib": os.path.getsize(argv[0]) // 1024,
+                      "start_ms": start_cost(argv), **idle_cost(argv)}
+    base = rows["tend"]
+    print(f"Idle as PID 1 for {IDLE_SECONDS:g} s; start-up is the median of {STARTS} runs of "
+          "`INIT true`. Ratio columns: this init / tend.\n")
+    print("| init | binary KiB | start-up ms | idle RSS KiB | RSS ratio | threads | "
+          "idle CPU ms | wakeups |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for name, row in rows.items():
+        print(f"| {name} | {row['size_kib']} | {row['start_ms']:.2f} | {row['rss_kib']} | "
+              f"{row['rss_kib'] / base['rss_kib']:.2f} | {row['threads']} | "
+              f"{row['cpu_ms']:.0f} | {row['wakeups']} |")
+
+
+if __name__ == "__main__":
+    main()

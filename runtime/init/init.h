@@ -1,0 +1,53 @@
+#pragma once
+
+#include <memory>
+
+#include "runtime/init/descendants.h"
+#include "runtime/init/signals.h"
+#include "runtime/init/workload.h"
+#include "runtime/loop/event_loop.h"
+#include "tend/v1/config.pb.h"
+
+namespace tend::init {
+
+// tend as an init. Its rules, all of them here:
+//  1. Every catchable signal is read from a signalfd: tend never dies of one.
+//  2. SIGCHLD: every terminated child is reaped at once, the workload's and any orphan's.
+//  3. A signal tend raised itself (SIGPIPE from a write) is not passed on.
+//  4. Any other signal is rewritten (--rewrite; rewritten to 0, it is dropped). Then SIGTERM,
+//     SIGINT and SIGQUIT, as received, start a graceful stop: the workload stops with the
+//     rewritten signal, and a deadline of --kill-timeout is set. Every other signal is
+//     forwarded to the workload.
+//  5. Once the workload has finished, leftover descendants get SIGTERM.
+//  6. At the deadline (kill timeout after the stop began, or after the workload finished on
+//     its own) the workload and every descendant get SIGKILL.
+//  7. tend exits when the workload has finished and no descendant is left, with the
+//     workload's exit code as --remap-exit maps it.
+class Init {
+ public:
+  Init(const v1::InitOptions& options, loop::EventLoop& loop, SignalChannel& signals,
+       Descendants& descendants);
+
+  // Starts the workload and runs until rule 7; returns tend's exit code.
+  int Run(Workload& workload);
+
+ private:
+  void OnSignals();
+  void OnSignal(const SignalChannel::Received& received);
+  void Reap();
+  void BeginStop(int received, int forwarded);
+  void EndDescendants();
+  void OnDeadline();
+
+  const v1::InitOptions& options_;
+  loop::EventLoop& loop_;
+  SignalChannel& signals_;
+  Descendants& descendants_;
+  Workload* workload_ = nullptr;
+  bool stopping_ = false;
+  bool ending_descendants_ = false;
+  std::unique_ptr<loop::Timer> deadline_;
+  std::unique_ptr<loop::Timer> after_kill_;
+};
+
+}  // namespace tend::init

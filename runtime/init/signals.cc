@@ -1,0 +1,155 @@
+#include "runtime/init/signals.h"
+
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/strip.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace tend::init {
+namespace {
+
+struct NamedSignal {
+  const char* name;
+  int signo;
+};
+
+constexpr NamedSignal kNames[] = {
+    {"HUP", SIGHUP},     {"INT", SIGINT},       {"QUIT", SIGQUIT},   {"ILL", SIGILL},
+    {"TRAP", SIGTRAP},   {"ABRT", SIGABRT},     {"IOT", SIGIOT},     {"BUS", SIGBUS},
+    {"FPE", SIGFPE},     {"KILL", SIGKILL},     {"USR1", SIGUSR1},   {"SEGV", SIGSEGV},
+    {"USR2", SIGUSR2},   {"PIPE", SIGPIPE},     {"ALRM", SIGALRM},   {"TERM", SIGTERM},
+    {"STKFLT", SIGSTKFLT}, {"CHLD", SIGCHLD},   {"CONT", SIGCONT},   {"STOP", SIGSTOP},
+    {"TSTP", SIGTSTP},   {"TTIN", SIGTTIN},     {"TTOU", SIGTTOU},   {"URG", SIGURG},
+    {"XCPU", SIGXCPU},   {"XFSZ", SIGXFSZ},     {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF},
+    {"WINCH", SIGWINCH}, {"IO", SIGIO},         {"POLL", SIGPOLL},   {"PWR", SIGPWR},
+    {"SYS", SIGSYS},
+};
+
+// A signal a fault in the receiving process raises; blocking these makes a fault fatal in
+// an undefined way, so tend leaves them alone.
+bool IsFaultSignal(int signo) {
+  switch (signo) {
+    case SIGSEGV: case SIGBUS: case SIGFPE: case SIGILL:
+    case SIGTRAP: case SIGSYS: case SIGABRT:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::optional<int> ParseRealtime(absl::string_view name) {
+  int base;
+  if (absl::ConsumePrefix(&name, "RTMIN")) {
+    base = SIGRTMIN;
+  } else if (absl::ConsumePrefix(&name, "RTMAX")) {
+    base = SIGRTMAX;
+  } else {
+    return std::nullopt;
+  }
+  int offset = 0;
+  if (!name.empty()) {
+    bool plus = name[0] == '+';
+    if (!plus && name[0] != '-') return std::nullopt;
+    name.remove_prefix(1);
+    if (!absl::SimpleAtoi(name, &offset) || offset < 0) return std::nullopt;
+    if (!plus) offset = -offset;
+  }
+  int signo = base + offset;
+  if (signo < SIGRTMIN || signo > SIGRTMAX) return std::nullopt;
+  return signo;
+}
+
+}  // namespace
+
+std::optional<int> ParseSignal(absl::string_view text, bool allow_zero) {
+  int number;
+  if (!text.empty() && std::isdigit(static_cast<unsigned char>(text[0])) &&
+      absl::SimpleAtoi(text, &number)) {
+    if (number == 0 && allow_zero) return 0;
+    if (number >= 1 && number <= SIGRTMAX) return number;
+    return std::nullopt;
+  }
+  std::string name = absl::AsciiStrToUpper(text);
+  absl::string_view bare = name;
+  absl::ConsumePrefix(&bare, "SIG");
+  for (const NamedSignal& named : kNames) {
+    if (bare == named.name) return named.signo;
+  }
+  return ParseRealtime(bare);
+}
+
+std::string SignalName(int signo) {
+  for (const NamedSignal& named : kNames) {
+    if (named.signo == signo) return absl::StrCat("SIG", named.name);
+  }
+  if (signo >= SIGRTMIN && signo <= SIGRTMAX) {
+    return signo == SIGRTMIN ? "SIGRTMIN" : absl::StrCat("SIGRTMIN+", signo - SIGRTMIN);
+  }
+  return absl::StrCat("signal ", signo);
+}
+
+const sigset_t& HandledSignals() {
+  static const sigset_t handled = [] {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int signo = 1; signo <= SIGRTMAX; ++signo) {
+      if (signo == SIGKILL || signo == SIGSTOP || IsFaultSignal(signo)) continue;
+      // glibc keeps the first realtime signals for its own threads.
+      if (signo > SIGSYS && signo < SIGRTMIN) continue;
+      sigaddset(&set, signo);
+    }
+    return set;
+  }();
+  return handled;
+}
+
+absl::StatusOr<std::unique_ptr<SignalChannel>> SignalChannel::Open() {
+  if (sigprocmask(SIG_BLOCK, &HandledSignals(), nullptr) != 0) {
+    return absl::InternalError(absl::StrCat("sigprocmask: ", strerror(errno)));
+  }
+  int fd = signalfd(-1, &HandledSignals(), SFD_NONBLOCK | SFD_CLOEXEC);
+  if (fd < 0) return absl::InternalError(absl::StrCat("signalfd: ", strerror(errno)));
+  return std::unique_ptr<SignalChannel>(new SignalChannel(fd));
+}
+
+SignalChannel::~SignalChannel() { close(fd_); }
+
+std::vector<SignalChannel::Received> SignalChannel::Drain() {
+  std::vector<Received> received;
+  signalfd_siginfo info;
+  while (read(fd_, &info, sizeof info) == sizeof info) {
+    received.push_back({static_cast<int>(info.ssi_signo), static_cast<pid_t>(info.ssi_pid)});
+  }
+  return received;
+}
+
+void ResetSignalsForExec() {
+  // The raw system call: glibc's sigaction() refuses the two realtime signals it reserves,
+  // and a launcher may have left those ignored too.
+  struct KernelSigaction {
+    void (*handler)(int);
+    unsigned long flags;
+    void (*restorer)();
+    uint64_t mask;
+  } dfl{SIG_DFL, 0, nullptr, 0};
+  for (int signo = 1; signo <= SIGRTMAX; ++signo) {
+    if (signo == SIGKILL || signo == SIGSTOP) continue;
+    syscall(SYS_rt_sigaction, signo, &dfl, nullptr, sizeof dfl.mask);
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+
+}  // namespace tend::init

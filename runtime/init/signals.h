@@ -1,0 +1,53 @@
+#pragma once
+
+#include <signal.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace tend::init {
+
+// "TERM", "SIGTERM", "term", "15" and "RTMIN+2" all name a signal; nullopt if none does.
+// Zero is accepted where `allow_zero` (a rewrite target that drops the signal).
+std::optional<int> ParseSignal(absl::string_view text, bool allow_zero = false);
+
+// "SIGTERM"; "SIGRTMIN+2"; "signal 99" for numbers with no name.
+std::string SignalName(int signo);
+
+// The signals tend takes over: every one a process can catch, except those the kernel raises
+// for a fault in tend itself (SEGV, BUS, FPE, ILL, TRAP, SYS, ABRT), which must stay deliverable.
+const sigset_t& HandledSignals();
+
+// The handled signals, blocked (before any thread starts, so in every thread) and read from
+// a signalfd instead.
+class SignalChannel {
+ public:
+  struct Received {
+    int signo;
+    pid_t sender;  // 0 when the kernel sent it
+  };
+
+  static absl::StatusOr<std::unique_ptr<SignalChannel>> Open();
+  ~SignalChannel();
+
+  int fd() const { return fd_; }
+
+  // Every signal pending now, in arrival order; never blocks.
+  std::vector<Received> Drain();
+
+ private:
+  explicit SignalChannel(int fd) : fd_(fd) {}
+  int fd_;
+};
+
+// In a child between fork and exec: every disposition to its default and nothing blocked,
+// whatever tend itself inherited (a launcher may have blocked or ignored some), so the
+// command always starts with a clean signal state. Async-signal-safe.
+void ResetSignalsForExec();
+
+}  // namespace tend::init

@@ -1,0 +1,28 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace tend::process {
+
+struct SpawnOptions {
+  std::vector<std::string> argv;  // argv[0] is looked up in PATH
+  std::vector<std::string> env;   // the whole environment, NAME=value
+  // Put the child in a process group of its own (so a whole group can be signalled) and,
+  // when stdin is a terminal, make that group the terminal's foreground group.
+  bool own_process_group = true;
+};
+
+// Forks and execs. Exec failures are reported here, not as a child exit: NotFound when the
+// command does not exist (a shell's 127), PermissionDenied when it cannot be executed (126).
+// The failed child is reaped before returning.
+absl::StatusOr<pid_t> Spawn(const SpawnOptions& options);
+
+// The exit code a shell uses for a Spawn error: 127 for NotFound, otherwise 126.
+int ExitCodeForSpawnError(const absl::Status& status);
+
+}  // namespace tend::process

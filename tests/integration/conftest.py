@@ -1,0 +1,140 @@
+"""Runs the built tend binary the way users do, as PID 1 of a fresh PID namespace or as a
+child subreaper, and ends every process a test started."""
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+TEND = os.environ.get("TEND", str(REPO / "bazel-bin/runtime/tend"))
+HELPERS = Path(__file__).resolve().parent / "helpers"
+SIGNAL_ECHO = ["/usr/bin/python3", str(HELPERS / "signal_echo.py")]
+
+
+def children_of(pid):
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def proc_state(pid):
+    """'R', 'S', 'Z', ... or None once the process is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat[stat.rindex(")") + 2]
+
+
+def descendants_of(pid):
+    found, queue = [], [pid]
+    while queue:
+        for child in children_of(queue.pop()):
+            found.append(child)
+            queue.append(child)
+    return found
+
+
+def wait_until(predicate, timeout=20.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class Tend:
+    """One tend process; `pid` is tend itself (PID 1 inside its namespace when pid1)."""
+
+    def __init__(self, args, pid1=False, env=None):
+        command = [TEND, *args]
+        if pid1:
+            # unshare blocks INT and TERM and forwards nothing: tests signal tend directly.
+            command = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child=SIGKILL",
+                       *command]
+        self.proc = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=env, start_new_session=True, text=True)
+        self._pid = None if pid1 else self.proc.pid
+        self.lines = []
+        self.stderr = []
+        self._changed = threading.Condition()
+        self._readers = [threading.Thread(target=self._read, args=(stream, sink), daemon=True)
+                         for stream, sink in ((self.proc.stdout, self.lines),
+                                              (self.proc.stderr, self.stderr))]
+        for reader in self._readers:
+            reader.start()
+
+    @property
+    def pid(self):
+        """tend's pid as seen from here (found lazily: a short-lived tend may be gone)."""
+        if self._pid is None:
+            self._pid = wait_until(lambda: children_of(self.proc.pid), 10, "unshare's child")[0]
+        return self._pid
+
+    def _read(self, stream, sink):
+        for line in stream:
+            with self._changed:
+                sink.append(line.rstrip("\n"))
+                self._changed.notify_all()
+
+    def expect_line(self, line, timeout=20.0):
+        with self._changed:
+            if not self._changed.wait_for(lambda: line in self.lines, timeout):
+                raise AssertionError(f"no line {line!r} in {self.lines!r}")
+
+    def signal(self, signo):
+        os.kill(self.pid, signo)
+
+    def wait(self, timeout=30.0):
+        """tend's exit status, once its output is read to the end."""
+        code = self.proc.wait(timeout)
+        for reader in self._readers:
+            reader.join(5)
+        return code
+
+    def end(self):
+        """Kills what is left, tend and whatever it left, by PID."""
+        if self.proc.poll() is None:
+            leftovers = descendants_of(self.proc.pid)
+            self.proc.kill()
+            for pid in leftovers:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            self.proc.wait(10)
+
+
+@pytest.fixture
+def start_tend():
+    started = []
+
+    def start(args, pid1=False, env=None):
+        tend = Tend(args, pid1=pid1, env=env)
+        started.append(tend)
+        return tend
+
+    yield start
+    for tend in started:
+        tend.end()
+
+
+@pytest.fixture(params=["pid1", "subreaper"])
+def mode(request):
+    """Each test runs with tend as PID 1 of a new namespace and as a subreaper."""
+    return request.param == "pid1"
+
+
+def run_tend(args, timeout=30):
+    """tend run to completion outside any namespace: (exit code, stdout, stderr)."""
+    done = subprocess.run([TEND, *args], stdin=subprocess.DEVNULL, capture_output=True,
+                          text=True, timeout=timeout)
+    return done.returncode, done.stdout, done.stderr

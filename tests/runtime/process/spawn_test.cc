@@ -1,0 +1,84 @@
+#include "runtime/process/spawn.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace tend::process {
+namespace {
+
+std::vector<std::string> Env() { return {"PATH=/usr/bin:/bin", "GREETING=hello"}; }
+
+int WaitFor(pid_t pid) {
+  int status;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST(SpawnTest, RunsCommandFromPathWithTheGivenEnvironment) {
+  auto pid = Spawn({{"sh", "-c", "test \"$GREETING\" = hello && test -z \"$HOME\""}, Env()});
+  ASSERT_TRUE(pid.ok()) << pid.status();
+  EXPECT_EQ(WaitFor(*pid), 0);
+}
+
+TEST(SpawnTest, ChildLeadsItsOwnProcessGroup) {
+  auto pid = Spawn({{"sleep", "5"}, Env(), /*own_process_group=*/true});
+  ASSERT_TRUE(pid.ok());
+  EXPECT_EQ(getpgid(*pid), *pid);
+  kill(-*pid, SIGKILL);
+  waitpid(*pid, nullptr, 0);
+}
+
+TEST(SpawnTest, ChildStartsWithNothingBlockedOrIgnored) {
+  sigset_t block;
+  sigemptyset(&block);
+  sigaddset(&block, SIGTERM);
+  sigprocmask(SIG_BLOCK, &block, nullptr);
+  signal(SIGINT, SIG_IGN);
+  std::string out = std::string(getenv("TEST_TMPDIR")) + "/signal-state";
+  auto pid = Spawn({{"sh", "-c", "grep -E '^Sig(Blk|Ign)' /proc/$$/status > " + out}, Env()});
+  sigprocmask(SIG_UNBLOCK, &block, nullptr);
+  signal(SIGINT, SIG_DFL);
+  ASSERT_TRUE(pid.ok());
+  ASSERT_EQ(WaitFor(*pid), 0);
+  std::ifstream state(out);
+  std::string blocked, ignored;
+  std::getline(state, blocked);
+  std::getline(state, ignored);
+  EXPECT_EQ(blocked, "SigBlk:\t0000000000000000");
+  EXPECT_EQ(ignored, "SigIgn:\t0000000000000000");
+}
+
+TEST(SpawnTest, MissingCommandIsNotFoundAnd127) {
+  auto pid = Spawn({{"/no/such/command"}, Env()});
+  ASSERT_FALSE(pid.ok());
+  EXPECT_TRUE(absl::IsNotFound(pid.status()));
+  EXPECT_EQ(ExitCodeForSpawnError(pid.status()), 127);
+  EXPECT_EQ(pid.status().message(),
+            "cannot execute '/no/such/command': No such file or directory");
+  EXPECT_EQ(waitpid(-1, nullptr, WNOHANG), -1) << "the failed child was left unreaped";
+}
+
+TEST(SpawnTest, NonExecutableFileIs126) {
+  std::string path = std::string(getenv("TEST_TMPDIR")) + "/not-executable";
+  std::ofstream(path) << "#!/bin/sh\n";
+  chmod(path.c_str(), 0644);
+  auto pid = Spawn({{path}, Env()});
+  ASSERT_FALSE(pid.ok());
+  EXPECT_EQ(ExitCodeForSpawnError(pid.status()), 126);
+}
+
+TEST(SpawnTest, EmptyCommandIsRejected) {
+  EXPECT_FALSE(Spawn({{}, Env()}).ok());
+}
+
+}  // namespace
+}  // namespace tend::process
