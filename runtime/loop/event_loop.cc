@@ -34,13 +34,26 @@ absl::StatusOr<std::unique_ptr<EventLoop>> EventLoop::Create() {
 
 EventLoop::~EventLoop() { close(epoll_fd_); }
 
-void EventLoop::Watch(int fd, Callback on_readable) {
+void EventLoop::Register(int fd, const Watcher& watcher, bool known) {
   epoll_event event{};
-  event.events = EPOLLIN;
+  event.events = EPOLLIN | (watcher.on_writable ? EPOLLOUT : 0);
   event.data.fd = fd;
-  bool known = watchers_.count(fd) > 0;
   epoll_ctl(epoll_fd_, known ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &event);
-  watchers_[fd] = std::make_shared<Callback>(std::move(on_readable));
+}
+
+void EventLoop::Watch(int fd, Callback on_readable) {
+  bool known = watchers_.count(fd) > 0;
+  auto watcher = std::make_shared<Watcher>(Watcher{std::move(on_readable), nullptr});
+  Register(fd, *watcher, known);
+  watchers_[fd] = std::move(watcher);
+}
+
+void EventLoop::WatchWritable(int fd, Callback on_writable) {
+  auto it = watchers_.find(fd);
+  if (it == watchers_.end()) return;
+  auto watcher = std::make_shared<Watcher>(Watcher{it->second->on_readable, std::move(on_writable)});
+  Register(fd, *watcher, /*known=*/true);
+  it->second = std::move(watcher);
 }
 
 void EventLoop::Unwatch(int fd) {
@@ -78,10 +91,17 @@ void EventLoop::Run() {
     int n = epoll_wait(epoll_fd_, events, 32, -1);
     if (n < 0 && errno != EINTR) return;
     for (int i = 0; i < n && running_; ++i) {
-      auto it = watchers_.find(events[i].data.fd);
+      int fd = events[i].data.fd;
+      auto it = watchers_.find(fd);
       if (it == watchers_.end()) continue;  // unwatched by an earlier callback of this batch
-      std::shared_ptr<Callback> callback = it->second;
-      (*callback)();
+      std::shared_ptr<Watcher> watcher = it->second;
+      // Hang-ups and errors go to the reader, which sees end-of-file or the error.
+      if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) watcher->on_readable();
+      if (!(events[i].events & EPOLLOUT)) continue;
+      it = watchers_.find(fd);  // the reader may have unwatched or changed it
+      if (it == watchers_.end() || !it->second->on_writable) continue;
+      watcher = it->second;
+      watcher->on_writable();
     }
   }
 }

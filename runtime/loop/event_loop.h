@@ -38,6 +38,9 @@ class EventLoop {
 
   // Calls `on_readable` whenever `fd` is readable (level-triggered) until Unwatch(fd).
   void Watch(int fd, Callback on_readable);
+  // Also calls `on_writable` while `fd` is writable; an empty callback stops that. `fd` must
+  // be watched already.
+  void WatchWritable(int fd, Callback on_writable);
   void Unwatch(int fd);
 
   std::unique_ptr<Timer> After(std::chrono::milliseconds delay, Callback on_fire);
@@ -53,10 +56,16 @@ class EventLoop {
   std::unique_ptr<Timer> ArmTimer(std::chrono::milliseconds first,
                                   std::chrono::milliseconds period, Callback on_fire);
 
+  struct Watcher {
+    Callback on_readable;
+    Callback on_writable;
+  };
+  void Register(int fd, const Watcher& watcher, bool known);
+
   int epoll_fd_;
   bool running_ = false;
   // Shared so that a callback that unwatches its own fd is not destroyed while it runs.
-  std::map<int, std::shared_ptr<Callback>> watchers_;
+  std::map<int, std::shared_ptr<Watcher>> watchers_;
 };
 
 }  // namespace tend::loop

@@ -23,8 +23,40 @@ std::vector<char*> CStrings(const std::vector<std::string>& strings) {
 }
 
 // Between fork and exec only async-signal-safe calls: the parent may have other threads.
+[[noreturn]] void Fail(int error_pipe) {
+  int error = errno;
+  [[maybe_unused]] ssize_t written = write(error_pipe, &error, sizeof error);
+  _exit(127);
+}
+
+// Moves the passed descriptors to 3, 4, ... First each goes above every target, so that
+// one dup2 cannot overwrite a descriptor still to be moved; the copies close on exec.
+// Returns where the error pipe is now.
+int ArrangeFds(const SpawnOptions& options, int error_pipe) {
+  if (options.stdout_fd >= 0 && dup2(options.stdout_fd, STDOUT_FILENO) < 0) Fail(error_pipe);
+  if (options.stderr_fd >= 0 && dup2(options.stderr_fd, STDERR_FILENO) < 0) Fail(error_pipe);
+  int count = static_cast<int>(options.pass_fds.size());
+  int high[64];
+  if (count > 64) Fail(error_pipe);
+  for (int i = 0; i < count; ++i) {
+    high[i] = fcntl(options.pass_fds[i], F_DUPFD_CLOEXEC, 3 + count + 1);
+    if (high[i] < 0) Fail(error_pipe);
+  }
+  if (error_pipe < 3 + count + 1) {
+    int moved = fcntl(error_pipe, F_DUPFD_CLOEXEC, 3 + count + 1);
+    if (moved < 0) Fail(error_pipe);
+    error_pipe = moved;
+  }
+  for (int i = 0; i < count; ++i) {
+    if (dup2(high[i], 3 + i) < 0) Fail(error_pipe);
+  }
+  return error_pipe;
+}
+
 [[noreturn]] void ExecChild(const SpawnOptions& options, char* const* argv, char* const* envp,
                             int error_pipe) {
+  error_pipe = ArrangeFds(options, error_pipe);
+  if (!options.cwd.empty() && chdir(options.cwd.c_str()) != 0) Fail(error_pipe);
   if (options.own_process_group) {
     setpgid(0, 0);
     // Ignore failure: stdin is often not a terminal, or not tend's.
@@ -32,9 +64,7 @@ std::vector<char*> CStrings(const std::vector<std::string>& strings) {
   }
   init::ResetSignalsForExec();
   execvpe(argv[0], argv, envp);
-  int error = errno;
-  [[maybe_unused]] ssize_t written = write(error_pipe, &error, sizeof error);
-  _exit(127);
+  Fail(error_pipe);
 }
 
 }  // namespace

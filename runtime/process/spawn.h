@@ -15,6 +15,13 @@ struct SpawnOptions {
   // Put the child in a process group of its own (so a whole group can be signalled) and,
   // when stdin is a terminal, make that group the terminal's foreground group.
   bool own_process_group = true;
+  // Descriptors the child gets as fd 3, 4, ... in this order (Node's IPC channel, sockets).
+  std::vector<int> pass_fds;
+  // The child's stdout and stderr; -1 keeps tend's own.
+  int stdout_fd = -1;
+  int stderr_fd = -1;
+  // Working directory; empty keeps tend's.
+  std::string cwd;
 };
 
 // Forks and execs. Exec failures are reported here, not as a child exit: NotFound when the

@@ -44,7 +44,12 @@ TEST(SpawnTest, ChildStartsWithNothingBlockedOrIgnored) {
   sigprocmask(SIG_BLOCK, &block, nullptr);
   signal(SIGINT, SIG_IGN);
   std::string out = std::string(getenv("TEST_TMPDIR")) + "/signal-state";
-  auto pid = Spawn({{"sh", "-c", "grep -E '^Sig(Blk|Ign)' /proc/$$/status > " + out}, Env()});
+  int out_fd = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  // grep itself is the child, so the status it reads is the one Spawn gave it.
+  SpawnOptions options{{"grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"}, Env()};
+  options.stdout_fd = out_fd;
+  auto pid = Spawn(options);
+  close(out_fd);
   sigprocmask(SIG_UNBLOCK, &block, nullptr);
   signal(SIGINT, SIG_DFL);
   ASSERT_TRUE(pid.ok());
@@ -74,6 +79,25 @@ TEST(SpawnTest, NonExecutableFileIs126) {
   auto pid = Spawn({{path}, Env()});
   ASSERT_FALSE(pid.ok());
   EXPECT_EQ(ExitCodeForSpawnError(pid.status()), 126);
+}
+
+TEST(SpawnTest, PassedDescriptorsArriveAsFd3AndUpInTheWorkingDirectory) {
+  int first[2], second[2];
+  ASSERT_EQ(pipe2(first, O_CLOEXEC), 0);
+  ASSERT_EQ(pipe2(second, O_CLOEXEC), 0);
+  SpawnOptions options{{"sh", "-c", "pwd >&3; echo two >&4"}, Env()};
+  options.pass_fds = {second[1], first[1]};  // crossed on purpose
+  options.cwd = "/usr";
+  auto pid = Spawn(options);
+  ASSERT_TRUE(pid.ok()) << pid.status();
+  close(first[1]);
+  close(second[1]);
+  ASSERT_EQ(WaitFor(*pid), 0);
+  char buffer[64] = {};
+  EXPECT_EQ(std::string(buffer, read(second[0], buffer, sizeof buffer)), "/usr\n");
+  EXPECT_EQ(std::string(buffer, read(first[0], buffer, sizeof buffer)), "two\n");
+  close(first[0]);
+  close(second[0]);
 }
 
 TEST(SpawnTest, EmptyCommandIsRejected) {

@@ -1,0 +1,58 @@
+#pragma once
+
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace tend::cluster {
+
+// tend's end of a worker's Node IPC channel in json serialization: one JSON text a line, a
+// file descriptor travelling by SCM_RIGHTS with the line that announces it. The worker is
+// untrusted: lines and the outgoing queue are capped, and descriptors it sends are closed.
+class IpcChannel {
+ public:
+  static constexpr size_t kMaxMessageBytes = 64 * 1024;
+  static constexpr size_t kMaxQueuedBytes = 256 * 1024;
+
+  // A connected socketpair; give child_end() to the worker, then CloseChildEnd().
+  static absl::StatusOr<std::unique_ptr<IpcChannel>> Create();
+  ~IpcChannel();
+
+  int fd() const { return fd_; }
+  int child_end() const { return child_end_; }
+  void CloseChildEnd();
+
+  enum class ReadStatus { kOpen, kClosed, kOversized };
+  // Reads what has arrived; complete lines are appended to `messages` and descriptors that
+  // came with them are closed and counted in `stray_fds`.
+  ReadStatus Read(std::vector<std::string>* messages, int* stray_fds);
+
+  // Queues `message` (without its newline), with a duplicate of `pass_fd` unless it is -1.
+  // Like Node, a line carrying a descriptor holds back everything after it until
+  // HandleAcknowledged(). False when the queue is full (the worker does not read).
+  bool Send(const std::string& message, int pass_fd = -1);
+  void HandleAcknowledged();
+  // Writes what the socket takes; true when nothing is left to write now.
+  bool Flush();
+  bool HasUnsent() const { return !queue_.empty() && !awaiting_ack_; }
+
+ private:
+  struct Outgoing {
+    std::string bytes;
+    int fd;        // owned; -1 for none
+    size_t sent;   // bytes of `bytes` already written
+  };
+  IpcChannel(int fd, int child_end) : fd_(fd), child_end_(child_end) {}
+
+  int fd_;
+  int child_end_;
+  std::string input_;
+  std::deque<Outgoing> queue_;
+  size_t queued_bytes_ = 0;
+  bool awaiting_ack_ = false;
+};
+
+}  // namespace tend::cluster
