@@ -13,7 +13,9 @@
 #include "runtime/init/signals.h"
 #include "runtime/logs/diagnostics.h"
 #include "runtime/loop/event_loop.h"
+#include "runtime/process/cpus.h"
 #include "runtime/supervise/command.h"
+#include "runtime/supervise/supervisor.h"
 
 extern char** environ;
 
@@ -32,8 +34,8 @@ std::vector<std::string> Environment() {
 
 int main(int argc, char** argv) {
   using tend::config::CommandLine;
-  absl::StatusOr<CommandLine> parsed =
-      tend::config::ParseCommandLine(std::vector<std::string>(argv + 1, argv + argc));
+  absl::StatusOr<CommandLine> parsed = tend::config::ParseCommandLine(
+      std::vector<std::string>(argv + 1, argv + argc), tend::process::AvailableCpus());
   if (!parsed.ok()) {
     tend::logs::Info(absl::StrCat(parsed.status().message(), " (see tend --help)"));
     return kUsageError;
@@ -63,9 +65,15 @@ int main(int argc, char** argv) {
   }
   std::unique_ptr<tend::init::Descendants> descendants = tend::init::DescendantsFor(role);
 
-  const tend::v1::App& app = config.apps(0);
-  tend::supervise::Command command({app.command().begin(), app.command().end()}, Environment(),
-                                   config.init().process_group());
+  std::unique_ptr<tend::init::Workload> workload;
+  if (parsed->supervised) {
+    workload = std::make_unique<tend::supervise::Supervisor>(config, **loop, Environment());
+  } else {
+    const tend::v1::App& app = config.apps(0);
+    workload = std::make_unique<tend::supervise::Command>(
+        std::vector<std::string>(app.command().begin(), app.command().end()), Environment(),
+        config.init().process_group());
+  }
   tend::init::Init init(config.init(), **loop, **signals, *descendants);
-  return init.Run(command);
+  return init.Run(*workload);
 }

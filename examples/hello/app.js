@@ -1,9 +1,9 @@
-// The example app `make run` starts under tend: a plain Node HTTP server that knows nothing
-// about tend. PORT picks the port (0 = any free one).
+// The example app `make run` and the tests start under tend: a plain Node HTTP server that
+// knows nothing about tend, written as for pm2's cluster mode. PORT picks the port (0: any).
 const http = require('http');
 
 const server = http.createServer((req, res) => {
-  res.end(`hello from pid ${process.pid}\n`);
+  res.end(`hello from instance ${process.env.NODE_APP_INSTANCE} pid ${process.pid}\n`);
 });
 
 server.listen(Number(process.env.PORT || 3000), () => {

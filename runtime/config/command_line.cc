@@ -18,11 +18,16 @@ namespace tend::config {
 const char kVersion[] = "tend 0.1.0";
 
 const char kUsage[] = R"(Usage: tend [FLAGS] -- CMD [ARGS...]
+       tend [FLAGS] SCRIPT [-- ARGS...]
+       tend -i N [FLAGS] -- node SCRIPT [ARGS...]
 
-tend is a container init: run it as the image's ENTRYPOINT. It starts CMD, reaps every
-zombie, forwards signals to CMD, and exits with CMD's exit code.
+tend is a container init and Node.js runtime: run it as the image's ENTRYPOINT. With
+`-- CMD` it starts CMD once, reaps every zombie, forwards signals to CMD, and exits with
+CMD's exit code. With a SCRIPT or -i it supervises workers as pm2-runtime does: restarts
+them by policy, runs N Node cluster workers on one shared port, and reloads them one at a
+time on SIGHUP with no failed request.
 
-Flags:
+Init flags:
   -g, --pgroup              Forward signals to CMD's whole process group, not CMD alone.
   -r, --rewrite FROM:TO     Forward signal FROM as TO (names or numbers, e.g. TERM:INT);
                             TO=0 drops FROM. Repeatable.
@@ -32,7 +37,28 @@ Flags:
   -h, --help                Print this help.
   -V, --version             Print tend's version.
 
-Exit status: CMD's exit code; 128+N when CMD died of signal N; 126 when CMD cannot be
+Worker flags:
+  -i, --instances N         Run N workers in cluster mode; max, 0 or -1: as many as the
+                            CPUs the container may use (cgroup quota, affinity), -1 one less.
+  -n, --name NAME           The app's name in logs (default: the script's).
+      --wait-ready          A worker is ready when it sends process.send('ready'), not when
+                            it listens.
+      --listen-timeout MS   A worker not ready after MS has failed to start (default 30000).
+      --no-autorestart      Do not restart workers that exit.
+      --stop-exit-codes N,M Exit codes after which a worker is not restarted.
+      --min-uptime MS       A worker up less than MS had an unstable run (default 1000).
+      --max-restarts N      After N unstable runs in a row the instance is errored
+                            (default 16); when every app is errored, tend exits non-zero.
+      --restart-delay MS    Wait MS before each restart (default 0).
+      --exp-backoff-restart-delay MS
+                            Wait MS before a restart, then 1.5 times longer each time, up to
+                            15 s; reset after 30 s up.
+      --no-preload          Do not load tend's drain helper into Node workers.
+
+Signals to a supervising tend: SIGHUP reloads every app; SIGTERM, SIGINT and SIGQUIT drain
+and stop every worker (exit 0 when all stopped cleanly); others go to every worker.
+
+Exit status: CMD's exit code (or, supervising, that of the last worker to exit); 128+N when CMD died of signal N; 126 when CMD cannot be
 executed, 127 when it does not exist; 2 for a bad command line.
 )";
 
@@ -45,21 +71,76 @@ struct Flag {
   absl::string_view long_name;
   bool takes_value;
   Apply apply;
+  bool worker = false;  // a worker flag: tend supervises workers
 };
 
 absl::Status Invalid(absl::string_view flag, absl::string_view problem) {
   return absl::InvalidArgumentError(absl::StrCat(flag, ": ", problem));
 }
 
-absl::Status ParseKillTimeout(absl::string_view value, CommandLine& parsed) {
-  constexpr uint64_t kMaxMs = 24ull * 3600 * 1000;
-  uint64_t ms;
-  if (value.empty() || !absl::ascii_isdigit(value[0]) || !absl::SimpleAtoi(value, &ms) ||
-      ms > kMaxMs) {
-    return Invalid("--kill-timeout", absl::StrCat("'", value, "' is not a number of milliseconds",
-                                                  " from 0 to ", kMaxMs));
+// A whole number from 0 to `max`, digits only.
+bool ParseCount(absl::string_view value, uint64_t max, uint64_t* count) {
+  return !value.empty() && absl::ascii_isdigit(value[0]) && absl::SimpleAtoi(value, count) &&
+         *count <= max;
+}
+
+// A flag whose value is milliseconds, stored by `set`.
+Apply Millis(absl::string_view flag, void (*set)(CommandLine&, uint32_t)) {
+  return [flag, set](absl::string_view value, CommandLine& parsed) {
+    constexpr uint64_t kMaxMs = 24ull * 3600 * 1000;
+    uint64_t ms;
+    if (!ParseCount(value, kMaxMs, &ms)) {
+      return Invalid(flag, absl::StrCat("'", value, "' is not a number of milliseconds from 0 to ",
+                                        kMaxMs));
+    }
+    set(parsed, static_cast<uint32_t>(ms));
+    return absl::OkStatus();
+  };
+}
+
+// A flag that takes no value and only sets something.
+Apply Switch(void (*set)(CommandLine&)) {
+  return [set](absl::string_view, CommandLine& parsed) {
+    set(parsed);
+    return absl::OkStatus();
+  };
+}
+
+v1::App& Worker(CommandLine& parsed) { return parsed.worker; }
+
+absl::Status ParseInstances(absl::string_view value, CommandLine& parsed) {
+  uint64_t count;
+  if (value == "max" || value == "0") {
+    parsed.instances = 0;
+  } else if (value == "-1") {
+    parsed.instances = -1;
+  } else if (ParseCount(value, 4096, &count) && count > 0) {
+    parsed.instances = static_cast<int>(count);
+  } else {
+    return Invalid("--instances",
+                   absl::StrCat("'", value, "' is not a number from 1 to 4096, max, 0 or -1"));
   }
-  parsed.config.mutable_init()->set_kill_timeout_ms(static_cast<uint32_t>(ms));
+  return absl::OkStatus();
+}
+
+absl::Status ParseMaxRestarts(absl::string_view value, CommandLine& parsed) {
+  uint64_t count;
+  if (!ParseCount(value, 1000000, &count)) {
+    return Invalid("--max-restarts", absl::StrCat("'", value, "' is not a whole number"));
+  }
+  Worker(parsed).set_max_restarts(static_cast<uint32_t>(count));
+  return absl::OkStatus();
+}
+
+absl::Status ParseStopExitCodes(absl::string_view value, CommandLine& parsed) {
+  for (absl::string_view code : absl::StrSplit(value, ',')) {
+    uint64_t number;
+    if (!ParseCount(code, 255, &number)) {
+      return Invalid("--stop-exit-codes",
+                     absl::StrCat("'", code, "' is not an exit code from 0 to 255"));
+    }
+    Worker(parsed).add_stop_exit_codes(static_cast<int>(number));
+  }
   return absl::OkStatus();
 }
 
@@ -98,24 +179,37 @@ absl::Status ParseRemapExit(absl::string_view value, CommandLine& parsed) {
 
 const std::vector<Flag>& Flags() {
   static const std::vector<Flag> flags = {
-      {'g', "pgroup", false,
-       [](absl::string_view, CommandLine& parsed) {
-         parsed.config.mutable_init()->set_process_group(true);
-         return absl::OkStatus();
-       }},
+      {'g', "pgroup", false, Switch([](CommandLine& p) { p.config.mutable_init()->set_process_group(true); })},
       {'r', "rewrite", true, ParseRewrite},
-      {'t', "kill-timeout", true, ParseKillTimeout},
+      {'t', "kill-timeout", true,
+       Millis("--kill-timeout",
+              [](CommandLine& p, uint32_t ms) { p.config.mutable_init()->set_kill_timeout_ms(ms); })},
       {'e', "remap-exit", true, ParseRemapExit},
-      {'h', "help", false,
-       [](absl::string_view, CommandLine& parsed) {
-         parsed.action = CommandLine::Action::kHelp;
+      {'i', "instances", true, ParseInstances, true},
+      {'n', "name", true,
+       [](absl::string_view value, CommandLine& parsed) {
+         if (value.empty()) return Invalid("--name", "the name is empty");
+         Worker(parsed).set_name(std::string(value));
          return absl::OkStatus();
-       }},
+       }, true},
+      {'\0', "wait-ready", false, Switch([](CommandLine& p) { Worker(p).set_wait_ready(true); }), true},
+      {'\0', "listen-timeout", true,
+       Millis("--listen-timeout", [](CommandLine& p, uint32_t ms) { Worker(p).set_listen_timeout_ms(ms); }), true},
+      {'\0', "no-autorestart", false,
+       Switch([](CommandLine& p) { Worker(p).set_autorestart(false); }), true},
+      {'\0', "stop-exit-codes", true, ParseStopExitCodes, true},
+      {'\0', "min-uptime", true,
+       Millis("--min-uptime", [](CommandLine& p, uint32_t ms) { Worker(p).set_min_uptime_ms(ms); }), true},
+      {'\0', "max-restarts", true, ParseMaxRestarts, true},
+      {'\0', "restart-delay", true,
+       Millis("--restart-delay", [](CommandLine& p, uint32_t ms) { Worker(p).set_restart_delay_ms(ms); }), true},
+      {'\0', "exp-backoff-restart-delay", true,
+       Millis("--exp-backoff-restart-delay",
+              [](CommandLine& p, uint32_t ms) { Worker(p).set_exp_backoff_restart_delay_ms(ms); }), true},
+      {'\0', "no-preload", false, Switch([](CommandLine& p) { Worker(p).set_preload(false); }), true},
+      {'h', "help", false, Switch([](CommandLine& p) { p.action = CommandLine::Action::kHelp; })},
       {'V', "version", false,
-       [](absl::string_view, CommandLine& parsed) {
-         parsed.action = CommandLine::Action::kVersion;
-         return absl::OkStatus();
-       }},
+       Switch([](CommandLine& p) { p.action = CommandLine::Action::kVersion; })},
   };
   return flags;
 }
@@ -136,26 +230,83 @@ const Flag* FindFlag(absl::string_view arg, std::optional<absl::string_view>* in
   if (arg.size() < 2 || arg[0] != '-') return nullptr;
   if (arg.size() > 2) *inline_value = arg.substr(2);
   for (const Flag& flag : Flags()) {
-    if (flag.short_name == arg[1]) return &flag;
+    if (flag.short_name != '\0' && flag.short_name == arg[1]) return &flag;
   }
   return nullptr;
 }
 
+bool IsNode(const std::string& program) {
+  std::string base = program.substr(program.rfind('/') + 1);
+  return base == "node" || base == "nodejs";
+}
+
+std::string NameOf(const std::string& path) {
+  std::string base = path.substr(path.rfind('/') + 1);
+  size_t dot = base.find('.');
+  return dot == 0 || dot == std::string::npos ? base : base.substr(0, dot);
+}
+
+// Fills the app a SCRIPT or -i asked for, with pm2's defaults where no flag spoke.
+absl::Status ResolveWorker(CommandLine& parsed, const std::string& script,
+                           std::vector<std::string> args, int available_cpus) {
+  v1::App& app = parsed.worker;
+  if (!script.empty()) {
+    app.add_command("node");
+    app.add_command(script);
+  } else if (args.empty()) {
+    return absl::InvalidArgumentError(
+        "missing script or command: tend [FLAGS] SCRIPT, or tend [FLAGS] -- CMD [ARGS...]");
+  }
+  for (std::string& arg : args) app.add_command(std::move(arg));
+  app.set_node(IsNode(app.command(0)));
+  if (app.name().empty()) app.set_name(NameOf(app.node() ? app.command(1) : app.command(0)));
+  if (parsed.instances.has_value()) {
+    app.set_exec_mode(v1::App::CLUSTER);
+    int instances = *parsed.instances > 0 ? *parsed.instances
+                                          : available_cpus + *parsed.instances;
+    app.set_instances(std::max(1, instances));
+  } else {
+    app.set_exec_mode(v1::App::FORK);
+    app.set_instances(1);
+  }
+  if (app.exec_mode() == v1::App::CLUSTER && !app.node()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("-i runs Node cluster workers, and '", app.command(0), "' is not node"));
+  }
+  app.set_kill_timeout_ms(parsed.config.init().kill_timeout_ms());
+  *parsed.config.add_apps() = app;
+  return absl::OkStatus();
+}
+
 }  // namespace
 
-absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& args) {
+absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& args,
+                                             int available_cpus) {
   CommandLine parsed;
   parsed.config.mutable_init()->set_kill_timeout_ms(kDefaultKillTimeoutMs);
-  std::vector<std::string> command;
+  v1::App& worker = parsed.worker;
+  worker.set_autorestart(true);
+  worker.set_preload(true);
+  worker.set_min_uptime_ms(kDefaultMinUptimeMs);
+  worker.set_max_restarts(kDefaultMaxRestarts);
+  worker.set_listen_timeout_ms(kDefaultListenTimeoutMs);
+
+  std::string script;
+  std::vector<std::string> rest;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
     if (arg == "--") {
-      command.assign(args.begin() + i + 1, args.end());
+      rest.assign(args.begin() + i + 1, args.end());
       break;
     }
-    if (arg.empty() || arg[0] != '-') {
-      return absl::InvalidArgumentError(
-          absl::StrCat("unexpected argument '", arg, "': put the command after --"));
+    if (arg.empty() || arg[0] != '-' || arg == "-") {
+      if (!script.empty()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "unexpected argument '", arg, "': give one SCRIPT, and its arguments after --"));
+      }
+      script = arg;
+      parsed.supervised = true;
+      continue;
     }
     std::optional<absl::string_view> value;
     const Flag* flag = FindFlag(arg, &value);
@@ -172,14 +323,22 @@ absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& arg
     if (absl::Status applied = flag->apply(value.value_or(""), parsed); !applied.ok()) {
       return applied;
     }
+    parsed.supervised |= flag->worker;
   }
   if (parsed.action != CommandLine::Action::kRun) return parsed;
-  if (command.empty()) {
+  if (parsed.supervised) {
+    if (absl::Status resolved = ResolveWorker(parsed, script, std::move(rest), available_cpus);
+        !resolved.ok()) {
+      return resolved;
+    }
+    return parsed;
+  }
+  if (rest.empty()) {
     return absl::InvalidArgumentError("missing command: tend [FLAGS] -- CMD [ARGS...]");
   }
   v1::App* app = parsed.config.add_apps();
-  app->set_name(command[0].substr(command[0].rfind('/') + 1));
-  for (const std::string& word : command) app->add_command(word);
+  app->set_name(rest[0].substr(rest[0].rfind('/') + 1));
+  for (const std::string& word : rest) app->add_command(word);
   return parsed;
 }
 

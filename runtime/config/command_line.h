@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,11 +18,24 @@ struct CommandLine {
   enum class Action { kRun, kHelp, kVersion };
   Action action = Action::kRun;
   v1::Config config;
+  // Whether tend supervises workers (a SCRIPT, -i or a worker flag was given) rather than
+  // running one command as an init.
+  bool supervised = false;
+  // While parsing: the worker flags, and -i (0: every CPU, -1: one less).
+  v1::App worker;
+  std::optional<int> instances;
 };
 
-// Parses tend's arguments (without argv[0]). An error names the offending argument in one
-// line; the caller prints it and exits 2.
-absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& args);
+// pm2's defaults for supervised apps.
+constexpr uint32_t kDefaultMinUptimeMs = 1000;
+constexpr uint32_t kDefaultMaxRestarts = 16;
+// How long a worker may take to listen (or send 'ready') before it counts as a failed start.
+constexpr uint32_t kDefaultListenTimeoutMs = 30000;
+
+// Parses tend's arguments (without argv[0]); `available_cpus` is what `-i max` means. An
+// error names the offending argument in one line; the caller prints it and exits 2.
+absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& args,
+                                             int available_cpus = 1);
 
 // `tend --help`.
 extern const char kUsage[];

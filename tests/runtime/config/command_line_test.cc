@@ -42,6 +42,64 @@ TEST(CommandLineTest, InitFlagsInEveryForm) {
   EXPECT_EQ(Parse({"-t500", "--", "x"})->config.init().kill_timeout_ms(), 500u);
 }
 
+TEST(CommandLineTest, InitModeUnlessAScriptOrWorkerFlagIsGiven) {
+  EXPECT_FALSE(Parse({"--", "node", "app.js"})->supervised);
+  EXPECT_TRUE(Parse({"app.js"})->supervised);
+  EXPECT_TRUE(Parse({"--no-autorestart", "--", "./server"})->supervised);
+}
+
+TEST(CommandLineTest, ScriptRunsOneForkWorkerWithPm2Defaults) {
+  auto parsed = Parse({"server/api.js", "--", "--verbose"});
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  const v1::App& app = parsed->config.apps(0);
+  EXPECT_EQ(std::vector<std::string>(app.command().begin(), app.command().end()),
+            (std::vector<std::string>{"node", "server/api.js", "--verbose"}));
+  EXPECT_EQ(app.name(), "api");
+  EXPECT_TRUE(app.node());
+  EXPECT_EQ(app.exec_mode(), v1::App::FORK);
+  EXPECT_EQ(app.instances(), 1u);
+  EXPECT_TRUE(app.autorestart());
+  EXPECT_TRUE(app.preload());
+  EXPECT_EQ(app.min_uptime_ms(), kDefaultMinUptimeMs);
+  EXPECT_EQ(app.max_restarts(), kDefaultMaxRestarts);
+  EXPECT_EQ(app.listen_timeout_ms(), kDefaultListenTimeoutMs);
+  EXPECT_EQ(app.kill_timeout_ms(), kDefaultKillTimeoutMs);
+}
+
+TEST(CommandLineTest, InstancesCountTheAvailableCpus) {
+  auto instances = [](std::vector<std::string> args) {
+    return ParseCommandLine(args, /*available_cpus=*/3)->config.apps(0).instances();
+  };
+  EXPECT_EQ(instances({"-i", "4", "app.js"}), 4u);
+  EXPECT_EQ(instances({"-i", "max", "app.js"}), 3u);
+  EXPECT_EQ(instances({"-i", "0", "app.js"}), 3u);
+  EXPECT_EQ(instances({"app.js", "-i", "-1"}), 2u);
+  EXPECT_EQ(ParseCommandLine({"-i", "-1", "app.js"}, 1)->config.apps(0).instances(), 1u);
+  auto parsed = Parse({"-i", "2", "-n", "api", "--", "node", "--max-old-space-size=100", "a.js"});
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->config.apps(0).exec_mode(), v1::App::CLUSTER);
+  EXPECT_EQ(parsed->config.apps(0).name(), "api");
+}
+
+TEST(CommandLineTest, RestartFlags) {
+  auto parsed = Parse({"--no-autorestart", "--stop-exit-codes", "0,3", "--min-uptime", "500",
+                       "--max-restarts", "5", "--restart-delay=100",
+                       "--exp-backoff-restart-delay", "50", "--wait-ready",
+                       "--listen-timeout", "900", "--no-preload", "app.js"});
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  const v1::App& app = parsed->config.apps(0);
+  EXPECT_FALSE(app.autorestart());
+  EXPECT_EQ(std::vector<int>(app.stop_exit_codes().begin(), app.stop_exit_codes().end()),
+            (std::vector<int>{0, 3}));
+  EXPECT_EQ(app.min_uptime_ms(), 500u);
+  EXPECT_EQ(app.max_restarts(), 5u);
+  EXPECT_EQ(app.restart_delay_ms(), 100u);
+  EXPECT_EQ(app.exp_backoff_restart_delay_ms(), 50u);
+  EXPECT_TRUE(app.wait_ready());
+  EXPECT_EQ(app.listen_timeout_ms(), 900u);
+  EXPECT_FALSE(app.preload());
+}
+
 TEST(CommandLineTest, HelpAndVersionNeedNoCommand) {
   EXPECT_EQ(Parse({"--help"})->action, CommandLine::Action::kHelp);
   EXPECT_EQ(Parse({"-V"})->action, CommandLine::Action::kVersion);
@@ -52,7 +110,20 @@ TEST(CommandLineTest, BadInputNamesTheProblem) {
   EXPECT_EQ(ErrorOf({"-z", "--", "x"}), "unknown flag '-z'");
   EXPECT_EQ(ErrorOf({}), "missing command: tend [FLAGS] -- CMD [ARGS...]");
   EXPECT_EQ(ErrorOf({"-g", "--"}), "missing command: tend [FLAGS] -- CMD [ARGS...]");
-  EXPECT_EQ(ErrorOf({"sleep", "1"}), "unexpected argument 'sleep': put the command after --");
+  EXPECT_EQ(ErrorOf({"app.js", "1"}),
+            "unexpected argument '1': give one SCRIPT, and its arguments after --");
+  EXPECT_EQ(ErrorOf({"-i", "2"}),
+            "missing script or command: tend [FLAGS] SCRIPT, or tend [FLAGS] -- CMD [ARGS...]");
+  for (const char* bad : {"lots", "-2", "0x3", "4097", ""}) {
+    EXPECT_EQ(ErrorOf({"-i", bad, "app.js"}),
+              std::string("--instances: '") + bad +
+                  "' is not a number from 1 to 4096, max, 0 or -1")
+        << bad;
+  }
+  EXPECT_EQ(ErrorOf({"-i", "2", "--", "./server"}),
+            "-i runs Node cluster workers, and './server' is not node");
+  EXPECT_EQ(ErrorOf({"--stop-exit-codes", "0,x", "a.js"}),
+            "--stop-exit-codes: 'x' is not an exit code from 0 to 255");
   EXPECT_EQ(ErrorOf({"--kill-timeout"}), "flag '--kill-timeout' needs a value");
   EXPECT_EQ(ErrorOf({"--pgroup=yes", "--", "x"}), "flag '--pgroup=yes' takes no value");
   for (const char* bad : {"abc", "-5", "1.5", "", "99999999999", "10s", "+3"}) {

@@ -1,0 +1,121 @@
+#include "runtime/supervise/supervisor.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "runtime/cluster/preload_js.h"
+#include "runtime/logs/diagnostics.h"
+
+namespace tend::supervise {
+namespace {
+
+// Where the preload is written for `node --require`: a tmpfs that stays writable under a
+// read-only root filesystem first.
+std::string WritePreload(std::string* dir) {
+  const char* bases[] = {getenv("TEND_RUNTIME_DIR"), "/dev/shm", getenv("TMPDIR"), "/tmp"};
+  for (const char* base : bases) {
+    if (!base || !*base) continue;
+    std::string pattern = absl::StrCat(base, "/tend-XXXXXX");
+    if (!mkdtemp(pattern.data())) continue;
+    std::string path = pattern + "/preload.js";
+    std::ofstream file(path);
+    file << cluster::kPreloadJs;
+    if (file.good()) {
+      *dir = pattern;
+      return path;
+    }
+    rmdir(pattern.c_str());
+  }
+  logs::Warn("nowhere to write the preload (set TEND_RUNTIME_DIR): reloads may cut keep-alive "
+             "connections");
+  return "";
+}
+
+}  // namespace
+
+Supervisor::Supervisor(const v1::Config& config, loop::EventLoop& loop,
+                       std::vector<std::string> env)
+    : config_(config), loop_(loop), env_(std::move(env)) {}
+
+Supervisor::~Supervisor() {
+  apps_.clear();
+  if (!preload_path_.empty()) {
+    unlink(preload_path_.c_str());
+    rmdir(preload_dir_.c_str());
+  }
+}
+
+absl::Status Supervisor::Start() {
+  bool wants_preload = false;
+  for (const v1::App& app : config_.apps()) wants_preload |= app.node() && app.preload();
+  if (wants_preload) preload_path_ = WritePreload(&preload_dir_);
+  for (const v1::App& app : config_.apps()) {
+    Worker::Context context{loop_, sockets_, env_, app.preload() ? preload_path_ : ""};
+    apps_.push_back(std::make_unique<App>(app, context, next_worker_id_));
+  }
+  for (auto& app : apps_) app->Start();
+  return absl::OkStatus();
+}
+
+void Supervisor::Forward(int signo) {
+  if (signo == SIGHUP) {
+    Reload();
+    return;
+  }
+  for (auto& app : apps_) app->Signal(signo);
+}
+
+void Supervisor::Reload() {
+  if (stopping_) {
+    logs::Warn("reload refused: tend is stopping");
+    return;
+  }
+  for (auto& app : apps_) app->Reload();
+}
+
+void Supervisor::Stop(int signo) {
+  stopping_ = true;
+  for (auto& app : apps_) app->Stop(signo);
+}
+
+void Supervisor::Kill() {
+  for (auto& app : apps_) app->Kill();
+}
+
+bool Supervisor::OnExit(pid_t pid, int wait_status) {
+  for (auto& app : apps_) {
+    if (app->OnExit(pid, wait_status)) return true;
+  }
+  return false;
+}
+
+bool Supervisor::Finished() const {
+  for (const auto& app : apps_) {
+    if (!app->Finished()) return false;
+  }
+  return true;
+}
+
+int Supervisor::ExitCode() const {
+  if (stopping_) {
+    for (const auto& app : apps_) {
+      if (!app->stopped_cleanly()) return 1;
+    }
+    return 0;
+  }
+  int last = 0;
+  bool all_errored = !apps_.empty();
+  for (const auto& app : apps_) {
+    all_errored &= app->Errored();
+    if (app->last_exit_code() != 0) last = app->last_exit_code();
+  }
+  return all_errored && last == 0 ? 1 : last;
+}
+
+}  // namespace tend::supervise

@@ -1,0 +1,48 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "runtime/cluster/shared_sockets.h"
+#include "runtime/init/workload.h"
+#include "runtime/loop/event_loop.h"
+#include "runtime/supervise/app.h"
+#include "tend/v1/config.pb.h"
+
+namespace tend::supervise {
+
+// The apps of the configuration as tend's workload: SIGHUP reloads every app, other signals
+// go to every worker, a stop drains them all. tend exits when every app has stopped or
+// errored.
+class Supervisor : public init::Workload {
+ public:
+  Supervisor(const v1::Config& config, loop::EventLoop& loop, std::vector<std::string> env);
+  ~Supervisor() override;
+
+  absl::Status Start() override;
+  void Forward(int signo) override;
+  void Stop(int signo) override;
+  void Kill() override;
+  bool OnExit(pid_t pid, int wait_status) override;
+  bool Finished() const override;
+  // 0 after a stop in which every worker exited cleanly; after a stop that needed SIGKILL,
+  // 1; when every app errored, the last exit code (1 if that was 0); when every app stopped
+  // by policy, the last worker's exit code.
+  int ExitCode() const override;
+
+  void Reload();
+
+ private:
+  const v1::Config& config_;
+  loop::EventLoop& loop_;
+  std::vector<std::string> env_;
+  std::string preload_dir_;
+  std::string preload_path_;
+  cluster::SharedSockets sockets_;
+  int next_worker_id_ = 0;
+  std::vector<std::unique_ptr<App>> apps_;
+  bool stopping_ = false;
+};
+
+}  // namespace tend::supervise

@@ -1,0 +1,172 @@
+#include "runtime/supervise/worker.h"
+
+#include <signal.h>
+
+#include "absl/strings/str_cat.h"
+#include "runtime/init/signals.h"
+#include "runtime/logs/diagnostics.h"
+#include "runtime/process/spawn.h"
+
+namespace tend::supervise {
+
+Worker::Worker(int id, int instance, const v1::App& app, Context context,
+               WorkerListener& listener)
+    : id_(id), instance_(instance), app_(app), context_(context), listener_(listener) {}
+
+Worker::~Worker() { CloseChannel(); }
+
+std::chrono::milliseconds Worker::Uptime() const {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                               started_);
+}
+
+std::vector<std::string> Worker::Environment() const {
+  std::vector<std::string> env;
+  std::string node_options;
+  for (const std::string& var : context_.base_env) {
+    if (var.rfind("NODE_OPTIONS=", 0) == 0) {
+      node_options = var.substr(13);
+    } else if (var.rfind("NODE_CHANNEL_", 0) != 0 && var.rfind("NODE_UNIQUE_ID=", 0) != 0) {
+      env.push_back(var);  // tend's own channel, if any, is not the worker's
+    }
+  }
+  for (const auto& [name, value] : app_.env()) env.push_back(absl::StrCat(name, "=", value));
+  // pm2's variables, which apps written for pm2 read.
+  env.push_back(absl::StrCat(app_.instance_var().empty() ? "NODE_APP_INSTANCE" : app_.instance_var(),
+                             "=", instance_));
+  env.push_back(absl::StrCat("pm_id=", id_));
+  env.push_back(absl::StrCat("name=", app_.name()));
+  if (app_.node()) {
+    env.push_back("NODE_CHANNEL_FD=3");
+    env.push_back("NODE_CHANNEL_SERIALIZATION_MODE=json");
+    if (app_.exec_mode() == v1::App::CLUSTER) env.push_back(absl::StrCat("NODE_UNIQUE_ID=", id_));
+    if (!context_.preload_path.empty()) {
+      node_options = absl::StrCat("--require ", context_.preload_path,
+                                  node_options.empty() ? "" : " ", node_options);
+    }
+  }
+  if (!node_options.empty()) env.push_back(absl::StrCat("NODE_OPTIONS=", node_options));
+  return env;
+}
+
+absl::Status Worker::Start() {
+  process::SpawnOptions options{{app_.command().begin(), app_.command().end()}, Environment()};
+  if (app_.node()) {
+    absl::StatusOr<std::unique_ptr<cluster::IpcChannel>> channel = cluster::IpcChannel::Create();
+    if (!channel.ok()) return channel.status();
+    channel_ = std::move(*channel);
+    session_ = std::make_unique<cluster::WorkerSession>(*channel_, context_.sockets);
+    options.pass_fds.push_back(channel_->child_end());
+  }
+  absl::StatusOr<pid_t> pid = process::Spawn(options);
+  if (channel_) channel_->CloseChildEnd();
+  if (!pid.ok()) {
+    CloseChannel();
+    return pid.status();
+  }
+  pid_ = *pid;
+  started_ = std::chrono::steady_clock::now();
+  bool waits_for_message = app_.node() && (app_.wait_ready() || app_.exec_mode() == v1::App::CLUSTER);
+  if (channel_) context_.loop.Watch(channel_->fd(), [this] { OnChannelReadable(); });
+  if (!waits_for_message) {
+    BecomeReady();
+  } else {
+    listen_timer_ = context_.loop.After(std::chrono::milliseconds(app_.listen_timeout_ms()), [this] {
+      logs::Warn(absl::StrCat(app_.name(), "[", instance_, "] pid ", pid_, " not ready after ",
+                              app_.listen_timeout_ms(), " ms: killing it"));
+      Kill();
+    });
+  }
+  return absl::OkStatus();
+}
+
+void Worker::OnChannelReadable() {
+  std::vector<std::string> messages;
+  int stray_fds = 0;
+  cluster::IpcChannel::ReadStatus status = channel_->Read(&messages, &stray_fds);
+  for (const std::string& message : messages) {
+    absl::StatusOr<cluster::WorkerSession::Event> event = session_->Handle(message);
+    if (!event.ok()) {
+      logs::Warn(absl::StrCat(app_.name(), "[", instance_, "] pid ", pid_, " sent ",
+                              event.status().message()));
+    } else {
+      OnEvent(*event);
+    }
+    if (!channel_) return;  // an event retired the worker and closed the channel
+  }
+  if (status == cluster::IpcChannel::ReadStatus::kOversized) {
+    logs::Warn(absl::StrCat(app_.name(), "[", instance_, "] pid ", pid_,
+                            " sent an IPC message over ", cluster::IpcChannel::kMaxMessageBytes,
+                            " bytes: closing its channel"));
+    CloseChannel();
+    return;
+  }
+  if (status == cluster::IpcChannel::ReadStatus::kClosed) {
+    CloseChannel();
+    return;
+  }
+  FlushChannel();
+}
+
+void Worker::OnEvent(cluster::WorkerSession::Event event) {
+  using Event = cluster::WorkerSession::Event;
+  bool ready = app_.wait_ready() ? event == Event::kReady : event == Event::kListening;
+  if (ready && state_ == State::kStarting) BecomeReady();
+  if (event == Event::kDrained && state_ == State::kDraining) SendStopSignal();
+}
+
+void Worker::FlushChannel() {
+  if (!channel_) return;
+  if (channel_->Flush()) {
+    context_.loop.WatchWritable(channel_->fd(), nullptr);
+  } else {
+    context_.loop.WatchWritable(channel_->fd(), [this] { FlushChannel(); });
+  }
+}
+
+void Worker::CloseChannel() {
+  if (!channel_) return;
+  context_.loop.Unwatch(channel_->fd());
+  session_.reset();
+  channel_.reset();
+}
+
+void Worker::BecomeReady() {
+  state_ = State::kReady;
+  listen_timer_.reset();
+  listener_.OnReady(*this);
+}
+
+void Worker::Retire(int signo) {
+  if (state_ == State::kDraining || state_ == State::kStopping) return;
+  listen_timer_.reset();
+  stop_signal_ = signo;
+  kill_timer_ = context_.loop.After(std::chrono::milliseconds(app_.kill_timeout_ms()), [this] {
+    logs::Warn(absl::StrCat(app_.name(), "[", instance_, "] pid ", pid_, " still running ",
+                            app_.kill_timeout_ms(), " ms after stop: sending SIGKILL"));
+    Kill();
+  });
+  if (session_ && app_.preload() && state_ == State::kReady) {
+    state_ = State::kDraining;
+    session_->SendDrain();
+    FlushChannel();
+  } else {
+    SendStopSignal();
+  }
+}
+
+void Worker::SendStopSignal() {
+  state_ = State::kStopping;
+  Signal(stop_signal_);
+}
+
+void Worker::Signal(int signo) {
+  if (pid_ > 0) kill(pid_, signo);
+}
+
+void Worker::Kill() {
+  if (pid_ > 0) kill(-pid_, SIGKILL);
+  Signal(SIGKILL);
+}
+
+}  // namespace tend::supervise

@@ -1,0 +1,84 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "runtime/cluster/ipc_channel.h"
+#include "runtime/cluster/worker_session.h"
+#include "runtime/loop/event_loop.h"
+#include "tend/v1/config.pb.h"
+
+namespace tend::supervise {
+
+class Worker;
+
+// Told when a worker becomes ready (its app decides what that means for a reload).
+class WorkerListener {
+ public:
+  virtual ~WorkerListener() = default;
+  virtual void OnReady(Worker& worker) = 0;
+};
+
+// One running process of an app, and tend's end of its IPC channel.
+class Worker {
+ public:
+  enum class State {
+    kStarting,  // spawned, not ready yet
+    kReady,     // serving
+    kDraining,  // asked to finish its connections
+    kStopping,  // sent its stop signal; SIGKILL at the deadline
+  };
+
+  struct Context {
+    loop::EventLoop& loop;
+    cluster::SharedSockets& sockets;
+    const std::vector<std::string>& base_env;  // tend's environment
+    std::string preload_path;                  // empty: no preload
+  };
+
+  Worker(int id, int instance, const v1::App& app, Context context, WorkerListener& listener);
+  ~Worker();
+
+  absl::Status Start();
+  // Stops gracefully: drain first where the preload can, then `signo`; SIGKILL at the
+  // app's kill timeout either way.
+  void Retire(int signo);
+  void Signal(int signo);
+  void Kill();
+
+  int id() const { return id_; }
+  int instance() const { return instance_; }
+  pid_t pid() const { return pid_; }
+  State state() const { return state_; }
+  std::chrono::milliseconds Uptime() const;
+
+ private:
+  std::vector<std::string> Environment() const;
+  void OnChannelReadable();
+  void OnEvent(cluster::WorkerSession::Event event);
+  void FlushChannel();
+  void CloseChannel();
+  void BecomeReady();
+  void SendStopSignal();
+
+  const int id_;
+  const int instance_;
+  const v1::App& app_;
+  Context context_;
+  WorkerListener& listener_;
+  pid_t pid_ = 0;
+  State state_ = State::kStarting;
+  int stop_signal_ = 0;
+  std::chrono::steady_clock::time_point started_;
+  std::unique_ptr<cluster::IpcChannel> channel_;
+  std::unique_ptr<cluster::WorkerSession> session_;
+  std::unique_ptr<loop::Timer> listen_timer_;
+  std::unique_ptr<loop::Timer> kill_timer_;
+};
+
+}  // namespace tend::supervise
