@@ -54,6 +54,10 @@ Worker flags:
                             Wait MS before a restart, then 1.5 times longer each time, up to
                             15 s; reset after 30 s up.
       --no-preload          Do not load tend's drain helper into Node workers.
+      --prefix              Prefix each line of worker output with "app:instance| ".
+      --json                Relay worker output as JSON lines (timestamp, app, instance,
+                            pid, stream, message).
+      --time                Prefix each line with an ISO-8601 UTC timestamp.
 
 Signals to a supervising tend: SIGHUP reloads every app; SIGTERM, SIGINT and SIGQUIT drain
 and stop every worker (exit 0 when all stopped cleanly); others go to every worker.
@@ -206,6 +210,11 @@ const std::vector<Flag>& Flags() {
       {'\0', "exp-backoff-restart-delay", true,
        Millis("--exp-backoff-restart-delay",
               [](CommandLine& p, uint32_t ms) { Worker(p).set_exp_backoff_restart_delay_ms(ms); }), true},
+      {'\0', "prefix", false,
+       Switch([](CommandLine& p) { p.config.mutable_logs()->set_format(v1::LogOptions::PREFIXED); }), true},
+      {'\0', "json", false,
+       Switch([](CommandLine& p) { p.config.mutable_logs()->set_format(v1::LogOptions::JSON); }), true},
+      {'\0', "time", false, Switch([](CommandLine& p) { p.config.mutable_logs()->set_time(true); }), true},
       {'\0', "no-preload", false, Switch([](CommandLine& p) { Worker(p).set_preload(false); }), true},
       {'h', "help", false, Switch([](CommandLine& p) { p.action = CommandLine::Action::kHelp; })},
       {'V', "version", false,

@@ -37,11 +37,20 @@ std::string WritePreload(std::string* dir) {
   return "";
 }
 
+logs::LogSink::Options SinkOptions(const v1::LogOptions& options) {
+  logs::LogSink::Options sink;
+  sink.format = options.format() == v1::LogOptions::JSON       ? logs::LogSink::Format::kJson
+                : options.format() == v1::LogOptions::PREFIXED ? logs::LogSink::Format::kPrefixed
+                                                               : logs::LogSink::Format::kRaw;
+  sink.time = options.time();
+  return sink;
+}
+
 }  // namespace
 
 Supervisor::Supervisor(const v1::Config& config, loop::EventLoop& loop,
                        std::vector<std::string> env)
-    : config_(config), loop_(loop), env_(std::move(env)) {}
+    : config_(config), loop_(loop), env_(std::move(env)), sink_(loop, SinkOptions(config.logs())) {}
 
 Supervisor::~Supervisor() {
   apps_.clear();
@@ -56,7 +65,7 @@ absl::Status Supervisor::Start() {
   for (const v1::App& app : config_.apps()) wants_preload |= app.node() && app.preload();
   if (wants_preload) preload_path_ = WritePreload(&preload_dir_);
   for (const v1::App& app : config_.apps()) {
-    Worker::Context context{loop_, sockets_, env_, app.preload() ? preload_path_ : ""};
+    Worker::Context context{loop_, sockets_, env_, app.preload() ? preload_path_ : "", sink_};
     apps_.push_back(std::make_unique<App>(app, context, next_worker_id_));
   }
   for (auto& app : apps_) app->Start();

@@ -6,6 +6,7 @@
 
 #include "runtime/cluster/shared_sockets.h"
 #include "runtime/init/workload.h"
+#include "runtime/logs/relay.h"
 #include "runtime/loop/event_loop.h"
 #include "runtime/supervise/app.h"
 #include "tend/v1/config.pb.h"
@@ -40,6 +41,7 @@ class Supervisor : public init::Workload {
   std::string preload_dir_;
   std::string preload_path_;
   cluster::SharedSockets sockets_;
+  logs::LogSink sink_;
   int next_worker_id_ = 0;
   std::vector<std::unique_ptr<App>> apps_;
   bool stopping_ = false;

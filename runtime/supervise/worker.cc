@@ -58,13 +58,22 @@ absl::Status Worker::Start() {
     session_ = std::make_unique<cluster::WorkerSession>(*channel_, context_.sockets);
     options.pass_fds.push_back(channel_->child_end());
   }
+  logs::Source source{app_.name(), instance_, 0};
+  stdout_ = std::make_unique<logs::OutputPipe>(context_.loop, context_.sink, source, false);
+  stderr_ = std::make_unique<logs::OutputPipe>(context_.loop, context_.sink, source, true);
+  options.stdout_fd = stdout_->write_end();
+  options.stderr_fd = stderr_->write_end();
   absl::StatusOr<pid_t> pid = process::Spawn(options);
   if (channel_) channel_->CloseChildEnd();
+  stdout_->CloseWriteEnd();
+  stderr_->CloseWriteEnd();
   if (!pid.ok()) {
     CloseChannel();
     return pid.status();
   }
   pid_ = *pid;
+  stdout_->set_pid(pid_);
+  stderr_->set_pid(pid_);
   started_ = std::chrono::steady_clock::now();
   bool waits_for_message = app_.node() && (app_.wait_ready() || app_.exec_mode() == v1::App::CLUSTER);
   if (channel_) context_.loop.Watch(channel_->fd(), [this] { OnChannelReadable(); });

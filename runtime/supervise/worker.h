@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "runtime/cluster/ipc_channel.h"
 #include "runtime/cluster/worker_session.h"
+#include "runtime/logs/relay.h"
 #include "runtime/loop/event_loop.h"
 #include "tend/v1/config.pb.h"
 
@@ -39,6 +40,7 @@ class Worker {
     cluster::SharedSockets& sockets;
     const std::vector<std::string>& base_env;  // tend's environment
     std::string preload_path;                  // empty: no preload
+    logs::LogSink& sink;                       // where the worker's output lines go
   };
 
   Worker(int id, int instance, const v1::App& app, Context context, WorkerListener& listener);
@@ -77,6 +79,8 @@ class Worker {
   std::chrono::steady_clock::time_point started_;
   std::unique_ptr<cluster::IpcChannel> channel_;
   std::unique_ptr<cluster::WorkerSession> session_;
+  std::unique_ptr<logs::OutputPipe> stdout_;
+  std::unique_ptr<logs::OutputPipe> stderr_;
   std::unique_ptr<loop::Timer> listen_timer_;
   std::unique_ptr<loop::Timer> kill_timer_;
 };

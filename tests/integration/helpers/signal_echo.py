@@ -16,14 +16,19 @@ if "--fork" in sys.argv:
     role = "child " if os.fork() == 0 else "parent "
 
 
+def say(text):
+    # One write(2) a line: parent and child share the pipe, and lines must not interleave.
+    os.write(1, f"{text}\n".encode())
+
+
 def echo(signo, _frame):
-    print(f"{role}{signal.Signals(signo).name}", flush=True)
+    say(f"{role}{signal.Signals(signo).name}")
     if signo in STOPS:
         os._exit(42)
 
 
 for signo in ECHOED:
     signal.signal(signo, echo)
-print(f"{role}ready", flush=True)
+say(f"{role}ready")
 while True:
     signal.pause()

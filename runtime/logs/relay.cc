@@ -1,0 +1,171 @@
+#include "runtime/logs/relay.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <ctime>
+
+#include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
+
+namespace tend::logs {
+namespace {
+
+// A non-blocking copy of tend's own fd: reopening it makes a new open file description, so
+// the flag does not leak to whoever else shares tend's stdout. Where that cannot be done (a
+// socket), writes fall back to the shared descriptor.
+int NonBlockingCopy(int fd) {
+  int copy = open(absl::StrCat("/proc/self/fd/", fd).c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  return copy >= 0 ? copy : fcntl(fd, F_DUPFD_CLOEXEC, 0);
+}
+
+std::string Now() {
+  timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  tm utc;
+  gmtime_r(&now.tv_sec, &utc);
+  char text[40];
+  size_t n = strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &utc);
+  snprintf(text + n, sizeof text - n, ".%03ldZ", now.tv_nsec / 1000000);
+  return text;
+}
+
+}  // namespace
+
+LogSink::LogSink(loop::EventLoop& loop, Options options) : loop_(loop), options_(options) {
+  out_.fd = NonBlockingCopy(STDOUT_FILENO);
+  err_.fd = NonBlockingCopy(STDERR_FILENO);
+}
+
+LogSink::~LogSink() {
+  // tend is exiting: give the reader a last, bounded chance at what is still buffered.
+  constexpr int kFinalFlushMs = 1000;
+  for (Stream* stream : {&out_, &err_}) {
+    loop_.Unwatch(stream->fd);
+    for (int waited = 0; !stream->pending.empty() && waited < kFinalFlushMs; waited += 10) {
+      pollfd writable{stream->fd, POLLOUT, 0};
+      if (poll(&writable, 1, 10) > 0) Flush(*stream);
+    }
+    loop_.Unwatch(stream->fd);
+    close(stream->fd);
+  }
+}
+
+std::string LogSink::Format(const Source& source, bool is_stderr, absl::string_view text) const {
+  if (options_.format == Format::kJson) {
+    nlohmann::json line = {{"timestamp", Now()},
+                           {"app", source.app},
+                           {"instance", source.instance},
+                           {"pid", source.pid},
+                           {"stream", is_stderr ? "stderr" : "stdout"},
+                           {"message", std::string(text)}};
+    return line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  }
+  std::string prefix;
+  if (options_.time) prefix = absl::StrCat(Now(), " ");
+  if (options_.format == Format::kPrefixed) {
+    absl::StrAppend(&prefix, source.app, ":", source.instance, "| ");
+  }
+  return absl::StrCat(prefix, text, "\n");
+}
+
+void LogSink::Line(const Source& source, bool is_stderr, absl::string_view text) {
+  Stream& stream = is_stderr ? err_ : out_;
+  std::string line = Format(source, is_stderr, text);
+  if (stream.pending_bytes + line.size() > options_.max_buffered_bytes) {
+    ++dropped_;
+    return;
+  }
+  ++relayed_;
+  stream.pending_bytes += line.size();
+  stream.pending.push_back(std::move(line));
+  Flush(stream);
+}
+
+void LogSink::Flush(Stream& stream) {
+  while (!stream.pending.empty()) {
+    std::string& line = stream.pending.front();
+    ssize_t n = write(stream.fd, line.data(), line.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno != EAGAIN) {  // the reader is gone: nothing more can be delivered
+      dropped_ += stream.pending.size();
+      stream.pending.clear();
+      stream.pending_bytes = 0;
+      break;
+    }
+    if (n < 0) break;
+    stream.pending_bytes -= n;
+    if (static_cast<size_t>(n) < line.size()) {
+      line.erase(0, n);
+      break;
+    }
+    stream.pending.pop_front();
+  }
+  if (stream.pending.empty()) {
+    loop_.Unwatch(stream.fd);
+  } else {
+    // Errors and hang-ups arrive as readability: the next write sees them and gives up.
+    loop_.Watch(stream.fd, [this, &stream] { Flush(stream); });
+    loop_.WatchWritable(stream.fd, [this, &stream] { Flush(stream); });
+  }
+}
+
+OutputPipe::OutputPipe(loop::EventLoop& loop, LogSink& sink, Source source, bool is_stderr)
+    : loop_(loop), sink_(sink), source_(std::move(source)), is_stderr_(is_stderr) {
+  int ends[2];
+  if (pipe2(ends, O_CLOEXEC) != 0) return;
+  read_end_ = ends[0];
+  write_end_ = ends[1];
+  fcntl(read_end_, F_SETFL, O_NONBLOCK);
+  loop_.Watch(read_end_, [this] { OnReadable(); });
+}
+
+OutputPipe::~OutputPipe() {
+  CloseWriteEnd();
+  if (read_end_ < 0) return;
+  OnReadable();
+  if (!partial_.empty()) Emit(partial_);
+  loop_.Unwatch(read_end_);
+  close(read_end_);
+}
+
+void OutputPipe::CloseWriteEnd() {
+  if (write_end_ >= 0) close(write_end_);
+  write_end_ = -1;
+}
+
+void OutputPipe::OnReadable() {
+  char buffer[16384];
+  // Bounded per call: a chatty worker cannot hold the loop.
+  for (int reads = 0; reads < 16; ++reads) {
+    ssize_t n = read(read_end_, buffer, sizeof buffer);
+    if (n <= 0) {
+      if (n == 0 || (errno != EAGAIN && errno != EINTR)) loop_.Unwatch(read_end_);
+      return;
+    }
+    partial_.append(buffer, n);
+    size_t start = 0, newline;
+    while ((newline = partial_.find('\n', start)) != std::string::npos) {
+      Emit(absl::string_view(partial_).substr(start, newline - start));
+      start = newline + 1;
+    }
+    partial_.erase(0, start);
+    while (partial_.size() > kMaxLineBytes) {
+      sink_.Line(source_, is_stderr_,
+                 absl::StrCat(absl::string_view(partial_).substr(0, kMaxLineBytes), kSplitMarker));
+      partial_.erase(0, kMaxLineBytes);
+    }
+  }
+}
+
+void OutputPipe::Emit(absl::string_view text) {
+  while (text.size() > kMaxLineBytes) {
+    sink_.Line(source_, is_stderr_, absl::StrCat(text.substr(0, kMaxLineBytes), kSplitMarker));
+    text.remove_prefix(kMaxLineBytes);
+  }
+  sink_.Line(source_, is_stderr_, text);
+}
+
+}  // namespace tend::logs

@@ -1,0 +1,87 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "runtime/loop/event_loop.h"
+
+namespace tend::logs {
+
+// Who wrote a line.
+struct Source {
+  std::string app;
+  int instance = 0;
+  pid_t pid = 0;
+};
+
+// tend's stdout and stderr as the workers' output goes there: whole lines only, so lines of
+// different workers never interleave; optionally prefixed, timestamped or as JSON. Writes
+// never block the event loop: what the reader has not taken yet waits in a bounded buffer,
+// and lines that do not fit are dropped and counted.
+class LogSink {
+ public:
+  enum class Format { kRaw, kPrefixed, kJson };
+  struct Options {
+    Format format = Format::kRaw;
+    bool time = false;
+    size_t max_buffered_bytes = 1 << 20;
+  };
+
+  LogSink(loop::EventLoop& loop, Options options);
+  ~LogSink();
+
+  void Line(const Source& source, bool is_stderr, absl::string_view text);
+  uint64_t relayed() const { return relayed_; }
+  uint64_t dropped() const { return dropped_; }
+
+ private:
+  struct Stream {
+    int fd = -1;
+    std::deque<std::string> pending;
+    size_t pending_bytes = 0;
+  };
+  std::string Format(const Source& source, bool is_stderr, absl::string_view text) const;
+  void Flush(Stream& stream);
+
+  loop::EventLoop& loop_;
+  Options options_;
+  Stream out_, err_;
+  uint64_t relayed_ = 0;
+  uint64_t dropped_ = 0;
+};
+
+// One worker stream (stdout or stderr): a pipe whose write end the worker gets, read here and
+// cut into lines for the sink. A line longer than kMaxLineBytes goes out in pieces, each but
+// the last ending with a marker, so nothing is lost silently.
+class OutputPipe {
+ public:
+  static constexpr size_t kMaxLineBytes = 16 * 1024;
+  static constexpr absl::string_view kSplitMarker = " [tend: line continues]";
+
+  OutputPipe(loop::EventLoop& loop, LogSink& sink, Source source, bool is_stderr);
+  // Relays whatever the pipe still holds (the worker has usually exited by now).
+  ~OutputPipe();
+
+  int write_end() const { return write_end_; }
+  void CloseWriteEnd();
+  void set_pid(pid_t pid) { source_.pid = pid; }
+
+ private:
+  void OnReadable();
+  void Emit(absl::string_view text);
+
+  loop::EventLoop& loop_;
+  LogSink& sink_;
+  Source source_;
+  bool is_stderr_;
+  int read_end_ = -1;
+  int write_end_ = -1;
+  std::string partial_;
+};
+
+}  // namespace tend::logs
