@@ -147,8 +147,10 @@ void App::ReloadNext() {
 }
 
 void App::EndReload(bool ok) {
-  if (reload_ && reload_->replacement) reload_->replacement->Kill();
-  if (reload_ && reload_->replacement) retiring_.push_back(std::move(reload_->replacement));
+  if (reload_ && reload_->replacement) {
+    reload_->replacement->Kill();
+    retiring_.push_back(std::move(reload_->replacement));
+  }
   reload_.reset();
   if (ok) logs::Info(absl::StrCat("reloaded ", name()));
   if (reload_pending_ && !stopping_) {

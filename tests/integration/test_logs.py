@@ -1,7 +1,10 @@
 """Worker output reaches tend's stdout line by line: whole, attributed, never interleaved."""
 import json
+import os
+import signal
+import subprocess
 
-from conftest import wait_until
+from conftest import TEND, children_of, wait_until
 
 LINES = 1000  # 2 x 1000 x 100 bytes: well inside tend's 1 MiB buffer, so none is dropped
 
@@ -52,10 +55,6 @@ def test_an_overlong_line_is_split_with_a_marker_and_nothing_lost(start_tend, tm
 
 def test_a_reader_that_never_reads_does_not_stop_tend(start_tend, tmp_path):
     """tend's stdout is a pipe nobody reads: lines are dropped, workers and signals go on."""
-    import os
-    import signal
-    import subprocess
-    from conftest import TEND
     script = tmp_path / "flood.js"
     script.write_text("setInterval(() => console.log('y'.repeat(1000)), 1);\n")
     read_end, write_end = os.pipe()
@@ -86,7 +85,6 @@ def _rss_kib(pid):
 
 
 def _cpu_ticks_of_children(pid):
-    from conftest import children_of
     total = 0
     for child in children_of(pid):
         fields = open(f"/proc/{child}/stat").read().rsplit(")", 1)[1].split()
