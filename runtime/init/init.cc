@@ -31,6 +31,9 @@ int Init::Run(Workload& workload) {
     loop_.Watch(signals_.fd(), [this] { OnSignals(); });
     loop_.Run();
     loop_.Unwatch(signals_.fd());
+    // A descendant may have become a zombie after the last reap and before the check that
+    // found nothing alive: reap it, so tend leaves no zombie to its own parent.
+    ReapFinished();
   } else {
     logs::Error(started.message());
   }
@@ -71,8 +74,12 @@ void Init::BeginStop(int received, int forwarded) {
                           [this] { OnDeadline(); });
 }
 
-void Init::Reap() {
+void Init::ReapFinished() {
   for (const ExitedChild& exited : ReapExited()) workload_->OnExit(exited.pid, exited.wait_status);
+}
+
+void Init::Reap() {
+  ReapFinished();
   if (!workload_->Finished()) return;
   if (!ending_descendants_) {
     EndDescendants();

@@ -35,6 +35,7 @@ class Init {
   void OnSignals();
   void OnSignal(const SignalChannel::Received& received);
   void Reap();
+  void ReapFinished();
   void BeginStop(int received, int forwarded);
   void EndDescendants();
   void OnDeadline();
