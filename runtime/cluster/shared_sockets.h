@@ -3,6 +3,8 @@
 #include <map>
 #include <string>
 
+#include "absl/status/statusor.h"
+
 namespace tend::cluster {
 
 // The listening sockets tend holds for its workers, one per address the app listens on.
@@ -27,9 +29,15 @@ class SharedSockets {
   // server of every worker shares one socket, a second server gets its own.
   Listening Listen(const std::string& address, int port, int address_type, int index,
                    int backlog);
+  // The socket handed to non-Node workers by socket activation (--listen), made and bound
+  // on first use.
+  absl::StatusOr<int> ListenForActivation(const std::string& address, int port);
 
  private:
   std::map<std::string, int> sockets_;  // key -> fd
 };
+
+// "host:port" (IPv6 as "[host]:port") of a bound socket, for logs.
+std::string LocalAddressOf(int fd);
 
 }  // namespace tend::cluster

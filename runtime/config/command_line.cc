@@ -12,6 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "runtime/init/signals.h"
+#include "runtime/supervise/cron_schedule.h"
 
 namespace tend::config {
 
@@ -53,6 +54,15 @@ Worker flags:
       --exp-backoff-restart-delay MS
                             Wait MS before a restart, then 1.5 times longer each time, up to
                             15 s; reset after 30 s up.
+      --max-memory-restart SIZE
+                            Replace a worker whose resident memory exceeds SIZE (200M, 1G)
+                            by a graceful reload of that worker.
+      --cron-restart EXPR   Reload the app at the times a cron expression names (5 fields,
+                            or 6 with seconds first, or @daily, @hourly...; local time).
+      --reload-surge N      Start up to N replacements at once during a reload (default 1).
+      --listen [ADDR:]PORT  Listen on PORT and hand the socket to every worker as fd 3 with
+                            LISTEN_FDS=1 and LISTEN_PID (systemd's socket activation): any
+                            program can share one port; with -i, N workers of it do.
       --no-preload          Do not load tend's drain helper into Node workers.
       --prefix              Prefix each line of worker output with "app:instance| ".
       --json                Relay worker output as JSON lines (timestamp, app, instance,
@@ -148,6 +158,68 @@ absl::Status ParseStopExitCodes(absl::string_view value, CommandLine& parsed) {
   return absl::OkStatus();
 }
 
+// pm2's sizes: a number of bytes, or of K, M or G (1024-based).
+absl::Status ParseMaxMemory(absl::string_view value, CommandLine& parsed) {
+  absl::string_view digits = value;
+  uint64_t unit = 1;
+  if (!value.empty()) {
+    switch (absl::ascii_toupper(value.back())) {
+      case 'K': unit = 1ull << 10; break;
+      case 'M': unit = 1ull << 20; break;
+      case 'G': unit = 1ull << 30; break;
+    }
+    if (unit > 1) digits.remove_suffix(1);
+  }
+  uint64_t count;
+  if (!ParseCount(digits, (1ull << 50) / unit, &count) || count == 0) {
+    return Invalid("--max-memory-restart",
+                   absl::StrCat("'", value, "' is not a size such as 200M, 1G or 512K"));
+  }
+  Worker(parsed).set_max_memory_bytes(count * unit);
+  return absl::OkStatus();
+}
+
+absl::Status ParseCronRestart(absl::string_view value, CommandLine& parsed) {
+  if (absl::StatusOr<supervise::CronSchedule> cron = supervise::CronSchedule::Parse(value);
+      !cron.ok()) {
+    return Invalid("--cron-restart", cron.status().message());
+  }
+  Worker(parsed).set_cron_restart(std::string(value));
+  return absl::OkStatus();
+}
+
+absl::Status ParseReloadSurge(absl::string_view value, CommandLine& parsed) {
+  uint64_t count;
+  if (!ParseCount(value, 4096, &count) || count == 0) {
+    return Invalid("--reload-surge", absl::StrCat("'", value, "' is not a number from 1 to 4096"));
+  }
+  Worker(parsed).set_reload_surge(static_cast<uint32_t>(count));
+  return absl::OkStatus();
+}
+
+// [ADDR:]PORT, with an IPv6 ADDR in brackets: [::1]:8080.
+absl::Status ParseListen(absl::string_view value, CommandLine& parsed) {
+  absl::string_view address, port = value;
+  if (absl::ConsumePrefix(&port, "[")) {
+    size_t close = port.find("]:");
+    if (close == absl::string_view::npos) port = "";  // rejected below
+    address = port.substr(0, close);
+    port.remove_prefix(close == absl::string_view::npos ? 0 : close + 2);
+  } else if (size_t colon = value.rfind(':'); colon != absl::string_view::npos) {
+    address = value.substr(0, colon);
+    port = value.substr(colon + 1);
+  }
+  uint64_t number;
+  if (!ParseCount(port, 65535, &number)) {
+    return Invalid("--listen", absl::StrCat("'", value, "' is not [ADDR:]PORT with a port from 0 "
+                                            "to 65535 (IPv6: [ADDR]:PORT)"));
+  }
+  v1::Listen* listen = Worker(parsed).mutable_listen();
+  listen->set_address(std::string(address));
+  listen->set_port(static_cast<uint32_t>(number));
+  return absl::OkStatus();
+}
+
 absl::Status ParseRewrite(absl::string_view value, CommandLine& parsed) {
   if (value.find(':') == absl::string_view::npos) {
     return Invalid("--rewrite", absl::StrCat("'", value, "' is not FROM:TO (e.g. TERM:INT)"));
@@ -210,6 +282,10 @@ const std::vector<Flag>& Flags() {
       {'\0', "exp-backoff-restart-delay", true,
        Millis("--exp-backoff-restart-delay",
               [](CommandLine& p, uint32_t ms) { Worker(p).set_exp_backoff_restart_delay_ms(ms); }), true},
+      {'\0', "max-memory-restart", true, ParseMaxMemory, true},
+      {'\0', "cron-restart", true, ParseCronRestart, true},
+      {'\0', "reload-surge", true, ParseReloadSurge, true},
+      {'\0', "listen", true, ParseListen, true},
       {'\0', "prefix", false,
        Switch([](CommandLine& p) { p.config.mutable_logs()->set_format(v1::LogOptions::PREFIXED); }), true},
       {'\0', "json", false,
@@ -279,8 +355,12 @@ absl::Status ResolveWorker(CommandLine& parsed, const std::string& script,
     app.set_instances(1);
   }
   if (app.exec_mode() == v1::App::CLUSTER && !app.node()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("-i runs Node cluster workers, and '", app.command(0), "' is not node"));
+    if (!app.has_listen()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "-i runs Node cluster workers, and '", app.command(0),
+          "' is not node: give --listen [ADDR:]PORT to share a socket with other programs"));
+    }
+    app.set_exec_mode(v1::App::FORK);  // each worker accepts on the socket tend hands it
   }
   app.set_kill_timeout_ms(parsed.config.init().kill_timeout_ms());
   *parsed.config.add_apps() = app;

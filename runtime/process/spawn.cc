@@ -67,13 +67,26 @@ int ArrangeFds(const SpawnOptions& options, int error_pipe) {
   Fail(error_pipe);
 }
 
+// Writes the child's pid after "LISTEN_PID=" in `var`, which has room for it: without
+// allocating, between fork and exec.
+void WriteOwnPid(char* var) {
+  char digits[20];
+  int n = 0;
+  for (pid_t pid = getpid(); pid > 0; pid /= 10) digits[n++] = static_cast<char>('0' + pid % 10);
+  char* at = var + strlen("LISTEN_PID=");
+  while (n > 0) *at++ = digits[--n];
+  *at = '\0';
+}
+
 }  // namespace
 
 absl::StatusOr<pid_t> Spawn(const SpawnOptions& options) {
   if (options.argv.empty()) return absl::InvalidArgumentError("no command to run");
   // Everything the child needs is built before fork: no allocation after it.
   std::vector<char*> argv = CStrings(options.argv);
-  std::vector<char*> envp = CStrings(options.env);
+  std::vector<std::string> env = options.env;
+  if (options.listen_pid) env.push_back("LISTEN_PID=" + std::string(20, ' '));
+  std::vector<char*> envp = CStrings(env);
   int error_pipe[2];
   if (pipe2(error_pipe, O_CLOEXEC) != 0) {
     return absl::InternalError(absl::StrCat("pipe: ", strerror(errno)));
@@ -85,6 +98,7 @@ absl::StatusOr<pid_t> Spawn(const SpawnOptions& options) {
     close(error_pipe[1]);
     return absl::ResourceExhaustedError(absl::StrCat("fork: ", strerror(error)));
   }
+  if (pid == 0 && options.listen_pid) WriteOwnPid(envp[env.size() - 1]);
   if (pid == 0) ExecChild(options, argv.data(), envp.data(), error_pipe[1]);
   // Also from this side, so that the group exists before Spawn returns and a signal sent to
   // it at once cannot miss (the child's own call may not have run yet).

@@ -22,6 +22,9 @@ struct SpawnOptions {
   int stderr_fd = -1;
   // Working directory; empty keeps tend's.
   std::string cwd;
+  // Adds LISTEN_PID=<the child's own pid> to the environment, which only the child knows:
+  // systemd's socket activation marks the passed sockets as meant for that very process.
+  bool listen_pid = false;
 };
 
 // Forks and execs. Exec failures are reported here, not as a child exit: NotFound when the

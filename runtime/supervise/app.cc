@@ -3,6 +3,9 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <algorithm>
+#include <chrono>
+
 #include "absl/strings/str_cat.h"
 #include "runtime/init/exit_status.h"
 #include "runtime/init/signals.h"
@@ -10,6 +13,9 @@
 
 namespace tend::supervise {
 namespace {
+
+// How often workers' memory is compared with max_memory_bytes: a /proc read per worker.
+constexpr Millis kMemoryCheckPeriod{2000};
 
 RestartPolicy PolicyOf(const v1::App& config) {
   RestartPolicy policy;
@@ -27,6 +33,8 @@ std::string Describe(int wait_status) {
   return absl::StrCat("code ", init::ExitCodeOf(wait_status));
 }
 
+std::string Mib(uint64_t bytes) { return absl::StrCat(bytes / (1024 * 1024), " MiB"); }
+
 }  // namespace
 
 App::App(const v1::App& config, Worker::Context context, int& next_worker_id)
@@ -35,11 +43,32 @@ App::App(const v1::App& config, Worker::Context context, int& next_worker_id)
 
 App::~App() = default;
 
+std::string App::Label(size_t index) const { return absl::StrCat(name(), "[", index, "]"); }
+
+bool App::SharesSocket() const {
+  return config_.exec_mode() == v1::App::CLUSTER || context_.activation_fd >= 0;
+}
+
 std::unique_ptr<Worker> App::NewWorker(int instance) {
   return std::make_unique<Worker>(++next_worker_id_, instance, config_, context_, *this);
 }
 
+absl::StatusOr<std::unique_ptr<App>> App::Create(const v1::App& config,
+                                                 Worker::Context context, int& next_worker_id) {
+  std::unique_ptr<App> app(new App(config, context, next_worker_id));
+  if (!config.cron_restart().empty()) {
+    absl::StatusOr<CronSchedule> cron = CronSchedule::Parse(config.cron_restart());
+    if (!cron.ok()) return cron.status();
+    app->cron_ = *cron;
+  }
+  return app;
+}
+
 void App::Start() {
+  if (cron_) ArmCron();
+  if (config_.max_memory_bytes() > 0) {
+    memory_timer_ = context_.loop.Every(kMemoryCheckPeriod, [this] { CheckMemory(); });
+  }
   for (uint32_t i = 0; i < config_.instances(); ++i) {
     slots_.push_back(std::make_unique<Slot>(policy_));
     StartSlot(i);
@@ -51,12 +80,13 @@ void App::StartSlot(size_t index) {
   slot.restart_timer.reset();
   std::unique_ptr<Worker> worker = NewWorker(static_cast<int>(index));
   if (absl::Status started = worker->Start(); !started.ok()) {
-    logs::Error(absl::StrCat(name(), "[", index, "]: ", started.message()));
+    logs::Error(absl::StrCat(Label(index), ": ", started.message()));
     last_exit_code_ = 127;
     slot.errored = true;  // the command cannot run: restarting cannot help
     return;
   }
   slot.worker = std::move(worker);
+  if (slot.worker->state() == Worker::State::kReady) OnReady(*slot.worker);
 }
 
 bool App::OnExit(pid_t pid, int wait_status) {
@@ -66,20 +96,33 @@ bool App::OnExit(pid_t pid, int wait_status) {
     bool by_stop_signal = WIFSIGNALED(wait_status) && WTERMSIG(wait_status) == stop_signal_;
     if (stopping_ && exit_code != 0 && !by_stop_signal) stopped_cleanly_ = false;
     retiring_.erase(it);
+    if (reload_ && reload_->stopping_old.count(pid)) {
+      size_t index = reload_->stopping_old[pid];
+      reload_->stopping_old.erase(pid);
+      reload_->restarted.insert(index);
+      StartSlot(index);
+      if (!reload_) return true;  // it was ready at once, and that ended the reload
+      if (!slots_[index]->worker) {
+        reload_->restarted.erase(index);
+        FailReload(absl::StrCat("the new worker for instance ", index, " could not start"));
+      }
+    }
     return true;
   }
-  if (reload_ && reload_->replacement && reload_->replacement->pid() == pid) {
-    logs::Warn(absl::StrCat("reload of ", name(), " failed: the new worker for instance ",
-                            reload_->slot, " exited (", Describe(wait_status),
-                            ") before it was ready; the old one keeps serving"));
-    reload_->replacement.reset();
-    EndReload(false);
-    return true;
+  if (reload_) {
+    for (auto it = reload_->replacements.begin(); it != reload_->replacements.end(); ++it) {
+      if (it->second->pid() != pid) continue;
+      size_t index = it->first;
+      reload_->replacements.erase(it);
+      FailReload(absl::StrCat("the new worker for instance ", index, " exited (",
+                              Describe(wait_status), ") before it was ready; the old one keeps "
+                              "serving"));
+      return true;
+    }
   }
   for (size_t index = 0; index < slots_.size(); ++index) {
     if (!slots_[index]->worker || slots_[index]->worker->pid() != pid) continue;
-    logs::Warn(absl::StrCat(name(), "[", index, "] pid ", pid, " exited (", Describe(wait_status),
-                            ")"));
+    logs::Warn(absl::StrCat(Label(index), " pid ", pid, " exited (", Describe(wait_status), ")"));
     OnSlotExit(index, exit_code);
     return true;
   }
@@ -92,6 +135,9 @@ void App::OnSlotExit(size_t index, int exit_code) {
   slot.worker.reset();
   last_exit_code_ = exit_code;
   if (stopping_) return;
+  if (reload_ && reload_->restarted.erase(index)) {
+    FailReload(absl::StrCat("the new worker for instance ", index, " exited before it was ready"));
+  }
   RestartTracker::Decision decision = slot.tracker.OnExit(exit_code, uptime);
   switch (decision.kind) {
     case RestartTracker::Decision::kStop:
@@ -99,7 +145,7 @@ void App::OnSlotExit(size_t index, int exit_code) {
       return;
     case RestartTracker::Decision::kErrored:
       slot.errored = true;
-      logs::Error(absl::StrCat(name(), "[", index, "] errored: ", policy_.max_restarts,
+      logs::Error(absl::StrCat(Label(index), " errored: ", policy_.max_restarts,
                                " unstable restarts (up less than ", policy_.min_uptime.count(),
                                " ms); not restarting it"));
       return;
@@ -110,14 +156,23 @@ void App::OnSlotExit(size_t index, int exit_code) {
 }
 
 void App::OnReady(Worker& worker) {
-  logs::Info(absl::StrCat(name(), "[", worker.instance(), "] pid ", worker.pid(), " ready"));
-  if (!reload_ || reload_->replacement.get() != &worker) return;
-  Slot& slot = *slots_[reload_->slot];
-  std::unique_ptr<Worker> old = std::move(slot.worker);
-  slot.worker = std::move(reload_->replacement);
-  if (old) Retire(std::move(old), SIGTERM);
-  ++reload_->slot;
-  ReloadNext();
+  logs::Info(absl::StrCat(Label(worker.instance()), " pid ", worker.pid(), " ready"));
+  if (!reload_) return;
+  for (auto it = reload_->replacements.begin(); it != reload_->replacements.end(); ++it) {
+    if (it->second.get() != &worker) continue;
+    Slot& slot = *slots_[it->first];
+    std::unique_ptr<Worker> old = std::move(slot.worker);
+    slot.worker = std::move(it->second);
+    reload_->replacements.erase(it);
+    if (old) Retire(std::move(old), SIGTERM);
+    AdvanceReload();
+    return;
+  }
+  size_t index = static_cast<size_t>(worker.instance());
+  if (index < slots_.size() && slots_[index]->worker.get() == &worker &&
+      reload_->restarted.erase(index)) {
+    AdvanceReload();
+  }
 }
 
 void App::Reload() {
@@ -126,33 +181,65 @@ void App::Reload() {
     reload_pending_ = true;
     return;
   }
-  logs::Info(absl::StrCat("reloading ", name()));
+  std::deque<size_t> all(slots_.size());
+  for (size_t i = 0; i < all.size(); ++i) all[i] = i;
+  BeginReload(absl::StrCat("reload of ", name()), std::move(all));
+}
+
+void App::BeginReload(std::string what, std::deque<size_t> instances) {
+  logs::Info(absl::StrCat(what, ": starting"));
   reload_.emplace();
-  ReloadNext();
+  reload_->what = std::move(what);
+  reload_->queue = std::move(instances);
+  AdvanceReload();
 }
 
-void App::ReloadNext() {
-  while (reload_->slot < slots_.size() && !slots_[reload_->slot]->worker) ++reload_->slot;
-  if (reload_->slot == slots_.size()) {
-    EndReload(true);
-    return;
+void App::AdvanceReload() {
+  size_t surge = std::max<uint32_t>(1, config_.reload_surge());
+  while (!reload_->queue.empty() &&
+         reload_->replacements.size() + reload_->stopping_old.size() +
+                 reload_->restarted.size() < surge) {
+    size_t index = reload_->queue.front();
+    reload_->queue.pop_front();
+    if (index >= slots_.size() || !slots_[index]->worker) continue;  // nothing runs to replace
+    if (!SharesSocket()) {
+      reload_->stopping_old[slots_[index]->worker->pid()] = index;
+      Retire(std::move(slots_[index]->worker), SIGTERM);
+      continue;
+    }
+    std::unique_ptr<Worker> replacement = NewWorker(static_cast<int>(index));
+    if (absl::Status started = replacement->Start(); !started.ok()) {
+      FailReload(std::string(started.message()));
+      return;
+    }
+    Worker& started = *replacement;
+    reload_->replacements[index] = std::move(replacement);
+    if (started.state() == Worker::State::kReady) {
+      OnReady(started);  // advances the reload itself
+      return;
+    }
   }
-  std::unique_ptr<Worker> replacement = NewWorker(static_cast<int>(reload_->slot));
-  if (absl::Status started = replacement->Start(); !started.ok()) {
-    logs::Error(absl::StrCat("reload of ", name(), " failed: ", started.message()));
-    EndReload(false);
-    return;
+  if (reload_->queue.empty() && reload_->replacements.empty() && reload_->stopping_old.empty() &&
+      reload_->restarted.empty()) {
+    EndReload();
   }
-  reload_->replacement = std::move(replacement);
 }
 
-void App::EndReload(bool ok) {
-  if (reload_ && reload_->replacement) {
-    reload_->replacement->Kill();
-    retiring_.push_back(std::move(reload_->replacement));
+// The instances under way finish; no more are begun.
+void App::FailReload(const std::string& why) {
+  logs::Warn(absl::StrCat(reload_->what, " failed: ", why));
+  reload_->failed = true;
+  reload_->queue.clear();
+  AdvanceReload();
+}
+
+void App::EndReload() {
+  // Replacements are left only when a stop cut the reload short: they stop with the rest.
+  for (auto& [index, replacement] : reload_->replacements) {
+    Retire(std::move(replacement), stop_signal_);
   }
+  if (!reload_->failed) logs::Info(absl::StrCat(reload_->what, ": done"));
   reload_.reset();
-  if (ok) logs::Info(absl::StrCat("reloaded ", name()));
   if (reload_pending_ && !stopping_) {
     reload_pending_ = false;
     Reload();
@@ -164,11 +251,73 @@ void App::Retire(std::unique_ptr<Worker> worker, int signo) {
   retiring_.push_back(std::move(worker));
 }
 
+absl::Status App::Scale(int instances) {
+  if (stopping_) return absl::FailedPreconditionError("tend is stopping");
+  if (reload_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(name(), " is reloading; scale it when the reload is done"));
+  }
+  if (instances < 0 || instances > kMaxInstances) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(instances, " instances: expected 0 to ", kMaxInstances));
+  }
+  logs::Info(absl::StrCat("scaling ", name(), " from ", slots_.size(), " to ", instances,
+                          " instances"));
+  while (slots_.size() < static_cast<size_t>(instances)) {
+    slots_.push_back(std::make_unique<Slot>(policy_));
+    StartSlot(slots_.size() - 1);
+  }
+  while (slots_.size() > static_cast<size_t>(instances)) {
+    std::unique_ptr<Slot> removed = std::move(slots_.back());
+    slots_.pop_back();
+    if (removed->worker) Retire(std::move(removed->worker), SIGTERM);
+  }
+  return absl::OkStatus();
+}
+
+void App::CheckMemory() {
+  if (reload_ || stopping_) return;  // one replacement at a time; the next check comes soon
+  for (size_t index = 0; index < slots_.size(); ++index) {
+    Worker* worker = slots_[index]->worker.get();
+    if (!worker || worker->state() != Worker::State::kReady) continue;
+    std::optional<process::Usage> usage = worker->Usage();
+    if (!usage || usage->resident_bytes <= config_.max_memory_bytes()) continue;
+    BeginReload(absl::StrCat("memory restart of ", Label(index), " (pid ", worker->pid(), " uses ",
+                             Mib(usage->resident_bytes), ", over the ",
+                             Mib(config_.max_memory_bytes()), " limit)"),
+                {index});
+    return;
+  }
+}
+
+void App::ArmCron() {
+  time_t now = time(nullptr);
+  time_t next = cron_->Next(now);
+  if (next < 0) {
+    logs::Warn(absl::StrCat(name(), ": cron '", config_.cron_restart(), "' names no future time"));
+    return;
+  }
+  auto delay = std::chrono::system_clock::from_time_t(next) - std::chrono::system_clock::now();
+  cron_timer_ = context_.loop.After(
+      std::max(Millis(1), std::chrono::duration_cast<Millis>(delay)), [this] {
+        logs::Info(absl::StrCat(name(), ": cron '", config_.cron_restart(), "'"));
+        Reload();
+        ArmCron();
+      });
+}
+
 void App::Stop(int signo) {
   stopping_ = true;
   stop_signal_ = signo;
   reload_pending_ = false;
-  if (reload_) EndReload(false);
+  cron_timer_.reset();
+  memory_timer_.reset();
+  if (reload_) {
+    reload_->queue.clear();
+    reload_->stopping_old.clear();
+    reload_->restarted.clear();
+    EndReload();
+  }
   for (auto& slot : slots_) {
     slot->restart_timer.reset();
     if (slot->worker) Retire(std::move(slot->worker), signo);
@@ -186,11 +335,25 @@ void App::Kill() {
     if (slot->worker) slot->worker->Kill();
   }
   for (auto& worker : retiring_) worker->Kill();
-  if (reload_ && reload_->replacement) reload_->replacement->Kill();
+  if (reload_) {
+    for (auto& [index, replacement] : reload_->replacements) replacement->Kill();
+  }
+}
+
+std::vector<WorkerInfo> App::Workers() const {
+  std::vector<WorkerInfo> workers;
+  for (const auto& slot : slots_) {
+    if (!slot->worker) continue;
+    const Worker& worker = *slot->worker;
+    workers.push_back({worker.instance(), worker.id(), worker.pid(), worker.state()});
+  }
+  return workers;
 }
 
 bool App::Finished() const {
   if (!retiring_.empty() || reload_) return false;
+  // Scaled to zero at run time: idle until scaled up again, unless tend stops.
+  if (slots_.empty() && !stopping_) return false;
   for (const auto& slot : slots_) {
     if (slot->worker || slot->restart_timer) return false;
   }

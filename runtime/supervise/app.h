@@ -3,31 +3,56 @@
 #include <signal.h>
 #include <sys/types.h>
 
+#include <deque>
+#include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "runtime/loop/event_loop.h"
+#include "runtime/supervise/cron_schedule.h"
 #include "runtime/supervise/restart_policy.h"
 #include "runtime/supervise/worker.h"
 #include "tend/v1/config.pb.h"
 
 namespace tend::supervise {
 
+// A worker as the outside (logs, control, metrics) sees it.
+struct WorkerInfo {
+  int instance;
+  int id;
+  pid_t pid;
+  Worker::State state;
+};
+
 // One app: its instance slots, each running one worker, restarted by the app's policy;
-// rolling reloads; graceful stop. Owns every worker it starts until that worker exits.
+// rolling reloads; scaling; graceful stop. Owns every worker it starts until that worker
+// exits.
 class App : public WorkerListener {
  public:
-  // `next_worker_id` numbers workers across every app (Node's cluster worker ids).
-  App(const v1::App& config, Worker::Context context, int& next_worker_id);
+  static constexpr int kMaxInstances = 4096;
+
+  // `next_worker_id` numbers workers across every app (Node's cluster worker ids). Fails
+  // on a configuration it cannot run (a bad cron expression).
+  static absl::StatusOr<std::unique_ptr<App>> Create(const v1::App& config,
+                                                     Worker::Context context,
+                                                     int& next_worker_id);
   ~App() override;
 
   void Start();
-  // Replaces every worker, one instance at a time: start the replacement, wait until it is
-  // ready, then drain the old one. A replacement that fails keeps the old worker serving and
-  // ends the reload. A reload asked for during one runs after it.
+  // Replaces every worker, up to reload_surge instances at a time. Where the workers share
+  // tend's socket (cluster mode, --listen): start the replacement, wait until it is ready,
+  // then drain the old one; a replacement that fails keeps the old worker serving and ends
+  // the reload. Otherwise the old worker must free its port first: stop it, then start the
+  // new one. A reload asked for during one runs after it.
   void Reload();
+  // Sets the number of instances: new slots start at once, removed ones drain and stop
+  // (the highest first). Refused while the app reloads or stops.
+  absl::Status Scale(int instances);
   // Drains and stops every worker with `signo`; nothing is restarted any more.
   void Stop(int signo);
   void Signal(int signo);
@@ -43,6 +68,9 @@ class App : public WorkerListener {
   // Whether every worker stopped by Stop() exited by itself or of the stop signal.
   bool stopped_cleanly() const { return stopped_cleanly_; }
   const std::string& name() const { return config_.name(); }
+  int instances() const { return static_cast<int>(slots_.size()); }
+  // The workers serving the instances (not replacements still starting, nor retiring ones).
+  std::vector<WorkerInfo> Workers() const;
 
   void OnReady(Worker& worker) override;
 
@@ -56,16 +84,29 @@ class App : public WorkerListener {
     bool stopped = false;  // exited and, by policy, not restarted
   };
   struct ReloadProgress {
-    size_t slot = 0;
-    std::unique_ptr<Worker> replacement;
+    std::string what;           // for logs: "reload of APP", ...
+    std::deque<size_t> queue;   // instances still to replace
+    // Instances whose replacement is starting next to the old worker.
+    std::map<size_t, std::unique_ptr<Worker>> replacements;
+    // Stop first: the old worker's pid, until it exits, and then its instance's new worker.
+    std::map<pid_t, size_t> stopping_old;
+    std::set<size_t> restarted;
+    bool failed = false;
   };
 
+  App(const v1::App& config, Worker::Context context, int& next_worker_id);
+  bool SharesSocket() const;
+  std::string Label(size_t index) const;  // "app[index]", for logs
   std::unique_ptr<Worker> NewWorker(int instance);
   void StartSlot(size_t index);
   void OnSlotExit(size_t index, int exit_code);
-  void ReloadNext();
-  void EndReload(bool ok);
+  void BeginReload(std::string what, std::deque<size_t> instances);
+  void AdvanceReload();
+  void FailReload(const std::string& why);
+  void EndReload();
   void Retire(std::unique_ptr<Worker> worker, int signo);
+  void CheckMemory();
+  void ArmCron();
 
   const v1::App& config_;
   RestartPolicy policy_;
@@ -79,6 +120,9 @@ class App : public WorkerListener {
   int stop_signal_ = SIGTERM;
   bool stopped_cleanly_ = true;
   int last_exit_code_ = 0;
+  std::optional<CronSchedule> cron_;
+  std::unique_ptr<loop::Timer> cron_timer_;
+  std::unique_ptr<loop::Timer> memory_timer_;
 };
 
 }  // namespace tend::supervise

@@ -11,7 +11,10 @@ Command::Command(std::vector<std::string> argv, std::vector<std::string> env, bo
     : argv_(std::move(argv)), env_(std::move(env)), signal_group_(signal_group) {}
 
 absl::Status Command::Start() {
-  absl::StatusOr<pid_t> pid = process::Spawn({argv_, env_, /*own_process_group=*/true});
+  process::SpawnOptions options;
+  options.argv = argv_;
+  options.env = env_;
+  absl::StatusOr<pid_t> pid = process::Spawn(options);
   if (!pid.ok()) {
     exit_code_ = process::ExitCodeForSpawnError(pid.status());
     return pid.status();

@@ -66,10 +66,34 @@ absl::Status Supervisor::Start() {
   if (wants_preload) preload_path_ = WritePreload(&preload_dir_);
   for (const v1::App& app : config_.apps()) {
     Worker::Context context{loop_, sockets_, env_, app.preload() ? preload_path_ : "", sink_};
-    apps_.push_back(std::make_unique<App>(app, context, next_worker_id_));
+    if (app.has_listen()) {
+      absl::StatusOr<int> fd = sockets_.ListenForActivation(app.listen().address(),
+                                                            static_cast<int>(app.listen().port()));
+      if (!fd.ok()) return Failed(absl::StrCat("--listen: ", fd.status().message()));
+      context.activation_fd = *fd;
+      logs::Info(absl::StrCat(app.name(), ": listening on ", cluster::LocalAddressOf(*fd),
+                              " for its workers (LISTEN_FDS)"));
+    }
+    absl::StatusOr<std::unique_ptr<App>> created = App::Create(app, context, next_worker_id_);
+    if (!created.ok()) return Failed(absl::StrCat(app.name(), ": ", created.status().message()));
+    apps_.push_back(std::move(*created));
   }
+  // Only once every app is sound: a bad one starts nothing.
   for (auto& app : apps_) app->Start();
   return absl::OkStatus();
+}
+
+absl::Status Supervisor::Failed(absl::string_view why) {
+  start_failed_ = true;
+  return absl::InvalidArgumentError(why);
+}
+
+absl::Status Supervisor::Scale(const std::string& name, int count, bool relative) {
+  for (auto& app : apps_) {
+    if (app->name() != name) continue;
+    return app->Scale(relative ? app->instances() + count : count);
+  }
+  return absl::NotFoundError(absl::StrCat("no app named '", name, "'"));
 }
 
 void Supervisor::Forward(int signo) {
@@ -112,6 +136,7 @@ bool Supervisor::Finished() const {
 }
 
 int Supervisor::ExitCode() const {
+  if (start_failed_) return 1;
   if (stopping_) {
     for (const auto& app : apps_) {
       if (!app->stopped_cleanly()) return 1;

@@ -27,14 +27,20 @@ class Supervisor : public init::Workload {
   void Kill() override;
   bool OnExit(pid_t pid, int wait_status) override;
   bool Finished() const override;
-  // 0 after a stop in which every worker exited cleanly; after a stop that needed SIGKILL,
+  // 1 when the apps could not start; 0 after a stop in which every worker exited cleanly; after a stop that needed SIGKILL,
   // 1; when every app errored, the last exit code (1 if that was 0); when every app stopped
   // by policy, the last worker's exit code.
   int ExitCode() const override;
 
   void Reload();
+  // Sets app `name`'s instance count to `count`, or changes it by `count` when `relative`.
+  absl::Status Scale(const std::string& name, int count, bool relative);
+  // Every app, in configuration order.
+  const std::vector<std::unique_ptr<App>>& apps() const { return apps_; }
 
  private:
+  absl::Status Failed(absl::string_view why);
+
   const v1::Config& config_;
   loop::EventLoop& loop_;
   std::vector<std::string> env_;
@@ -45,6 +51,7 @@ class Supervisor : public init::Workload {
   int next_worker_id_ = 0;
   std::vector<std::unique_ptr<App>> apps_;
   bool stopping_ = false;
+  bool start_failed_ = false;
 };
 
 }  // namespace tend::supervise

@@ -8,6 +8,15 @@
 #include "runtime/process/spawn.h"
 
 namespace tend::supervise {
+namespace {
+
+// Variables of tend's own environment that describe tend's descriptors, not the worker's.
+bool IsTendsOwn(const std::string& var) {
+  return var.rfind("NODE_CHANNEL_", 0) == 0 || var.rfind("NODE_UNIQUE_ID=", 0) == 0 ||
+         var.rfind("LISTEN_", 0) == 0;
+}
+
+}  // namespace
 
 Worker::Worker(int id, int instance, const v1::App& app, Context context,
                WorkerListener& listener)
@@ -20,14 +29,16 @@ std::chrono::milliseconds Worker::Uptime() const {
                                                                started_);
 }
 
+std::optional<process::Usage> Worker::Usage() const { return process::UsageOf(pid_); }
+
 std::vector<std::string> Worker::Environment() const {
   std::vector<std::string> env;
   std::string node_options;
   for (const std::string& var : context_.base_env) {
     if (var.rfind("NODE_OPTIONS=", 0) == 0) {
       node_options = var.substr(13);
-    } else if (var.rfind("NODE_CHANNEL_", 0) != 0 && var.rfind("NODE_UNIQUE_ID=", 0) != 0) {
-      env.push_back(var);  // tend's own channel, if any, is not the worker's
+    } else if (!IsTendsOwn(var)) {
+      env.push_back(var);
     }
   }
   for (const auto& [name, value] : app_.env()) env.push_back(absl::StrCat(name, "=", value));
@@ -36,8 +47,13 @@ std::vector<std::string> Worker::Environment() const {
                              "=", instance_));
   env.push_back(absl::StrCat("pm_id=", id_));
   env.push_back(absl::StrCat("name=", app_.name()));
+  int next_fd = 3;
+  if (context_.activation_fd >= 0) {
+    env.push_back("LISTEN_FDS=1");  // fd 3; LISTEN_PID is set by the child itself
+    ++next_fd;
+  }
   if (app_.node()) {
-    env.push_back("NODE_CHANNEL_FD=3");
+    env.push_back(absl::StrCat("NODE_CHANNEL_FD=", next_fd));
     env.push_back("NODE_CHANNEL_SERIALIZATION_MODE=json");
     if (app_.exec_mode() == v1::App::CLUSTER) env.push_back(absl::StrCat("NODE_UNIQUE_ID=", id_));
     if (!context_.preload_path.empty()) {
@@ -50,7 +66,13 @@ std::vector<std::string> Worker::Environment() const {
 }
 
 absl::Status Worker::Start() {
-  process::SpawnOptions options{{app_.command().begin(), app_.command().end()}, Environment()};
+  process::SpawnOptions options;
+  options.argv = {app_.command().begin(), app_.command().end()};
+  options.env = Environment();
+  if (context_.activation_fd >= 0) {
+    options.pass_fds.push_back(context_.activation_fd);
+    options.listen_pid = true;
+  }
   if (app_.node()) {
     absl::StatusOr<std::unique_ptr<cluster::IpcChannel>> channel = cluster::IpcChannel::Create();
     if (!channel.ok()) return channel.status();
@@ -78,7 +100,8 @@ absl::Status Worker::Start() {
   bool waits_for_message = app_.node() && (app_.wait_ready() || app_.exec_mode() == v1::App::CLUSTER);
   if (channel_) context_.loop.Watch(channel_->fd(), [this] { OnChannelReadable(); });
   if (!waits_for_message) {
-    BecomeReady();
+    // Ready at once. The caller reads state(): no listener call from inside Start().
+    state_ = State::kReady;
   } else {
     listen_timer_ = context_.loop.After(std::chrono::milliseconds(app_.listen_timeout_ms()), [this] {
       logs::Warn(absl::StrCat(app_.name(), "[", instance_, "] pid ", pid_, " not ready after ",

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include "runtime/cluster/worker_session.h"
 #include "runtime/logs/relay.h"
 #include "runtime/loop/event_loop.h"
+#include "runtime/process/usage.h"
 #include "tend/v1/config.pb.h"
 
 namespace tend::supervise {
@@ -41,11 +43,13 @@ class Worker {
     const std::vector<std::string>& base_env;  // tend's environment
     std::string preload_path;                  // empty: no preload
     logs::LogSink& sink;                       // where the worker's output lines go
+    int activation_fd = -1;                    // --listen's socket, or -1
   };
 
   Worker(int id, int instance, const v1::App& app, Context context, WorkerListener& listener);
   ~Worker();
 
+  // Spawns the worker. One that needs no message to be ready is kReady on return.
   absl::Status Start();
   // Stops gracefully: drain first where the preload can, then `signo`; SIGKILL at the
   // app's kill timeout either way.
@@ -58,6 +62,7 @@ class Worker {
   pid_t pid() const { return pid_; }
   State state() const { return state_; }
   std::chrono::milliseconds Uptime() const;
+  std::optional<process::Usage> Usage() const;
 
  private:
   std::vector<std::string> Environment() const;

@@ -27,6 +27,21 @@ def test_version():
      "(see tend --help)"),
     (["-e", "300", "--", "true"],
      "tend: --remap-exit: '300' is not N or N:M with exit codes from 0 to 255 (see tend --help)"),
+    (["--max-memory-restart", "lots", "app.js"],
+     "tend: --max-memory-restart: 'lots' is not a size such as 200M, 1G or 512K (see tend --help)"),
+    (["--cron-restart", "* * *", "app.js"],
+     "tend: --cron-restart: cron expression '* * *' has 3 fields; expected 5 (m h dom mon dow) "
+     "or 6 (see tend --help)"),
+    (["--cron-restart", "0 25 * * *", "app.js"],
+     "tend: --cron-restart: cron hour field '25': expected 0 to 23 (see tend --help)"),
+    (["--reload-surge", "0", "app.js"],
+     "tend: --reload-surge: '0' is not a number from 1 to 4096 (see tend --help)"),
+    (["--listen", "host:http", "--", "true"],
+     "tend: --listen: 'host:http' is not [ADDR:]PORT with a port from 0 to 65535 "
+     "(IPv6: [ADDR]:PORT) (see tend --help)"),
+    (["-i", "2", "--", "python3", "server.py"],
+     "tend: -i runs Node cluster workers, and 'python3' is not node: give --listen "
+     "[ADDR:]PORT to share a socket with other programs (see tend --help)"),
 ])
 def test_bad_command_line_is_one_line_and_exit_2(args, message):
     code, out, err = run_tend(args)

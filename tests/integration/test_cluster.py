@@ -106,7 +106,7 @@ def run_wrk_through_reloads(tend, port, headers):
     try:
         for reload in range(1, 4):
             tend.signal(signal.SIGHUP)
-            wait_until(lambda: sum("reloaded app" in l for l in tend.stderr) == reload,
+            wait_until(lambda: sum("reload of app: done" in l for l in tend.stderr) == reload,
                        timeout=30, what=f"reload {reload}")
         out, err = wrk.communicate(timeout=60)
     finally:

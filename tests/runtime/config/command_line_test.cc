@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace tend::config {
@@ -100,6 +101,34 @@ TEST(CommandLineTest, RestartFlags) {
   EXPECT_FALSE(app.preload());
 }
 
+TEST(CommandLineTest, ReloadTriggerAndListenFlags) {
+  auto parsed = Parse({"--max-memory-restart", "200M", "--cron-restart", "0 3 * * *",
+                       "--reload-surge", "2", "--listen", "[::1]:8080", "-i", "3", "--",
+                       "./server"});
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  const v1::App& app = parsed->config.apps(0);
+  EXPECT_EQ(app.max_memory_bytes(), 200u << 20);
+  EXPECT_EQ(app.cron_restart(), "0 3 * * *");
+  EXPECT_EQ(app.reload_surge(), 2u);
+  EXPECT_EQ(app.listen().address(), "::1");
+  EXPECT_EQ(app.listen().port(), 8080u);
+  // Not node: N workers of the program, each accepting on tend's socket.
+  EXPECT_EQ(app.exec_mode(), v1::App::FORK);
+  EXPECT_EQ(app.instances(), 3u);
+  auto memory = [](const char* size) {
+    return Parse({"--max-memory-restart", size, "a.js"})->config.apps(0).max_memory_bytes();
+  };
+  EXPECT_EQ(memory("512k"), 512u << 10);
+  EXPECT_EQ(memory("1G"), 1ull << 30);
+  EXPECT_EQ(memory("1000000"), 1000000u);
+  auto listen = [](const char* value) {
+    return Parse({"--listen", value, "--", "x"})->config.apps(0).listen();
+  };
+  EXPECT_EQ(listen("9000").address(), "");
+  EXPECT_EQ(listen("9000").port(), 9000u);
+  EXPECT_EQ(listen("127.0.0.1:0").address(), "127.0.0.1");
+}
+
 TEST(CommandLineTest, HelpAndVersionNeedNoCommand) {
   EXPECT_EQ(Parse({"--help"})->action, CommandLine::Action::kHelp);
   EXPECT_EQ(Parse({"-V"})->action, CommandLine::Action::kVersion);
@@ -121,7 +150,21 @@ TEST(CommandLineTest, BadInputNamesTheProblem) {
         << bad;
   }
   EXPECT_EQ(ErrorOf({"-i", "2", "--", "./server"}),
-            "-i runs Node cluster workers, and './server' is not node");
+            "-i runs Node cluster workers, and './server' is not node: give --listen "
+            "[ADDR:]PORT to share a socket with other programs");
+  for (const char* bad : {"", "M", "0", "12Q", "-5M", "1.5G", "99999999999G"}) {
+    EXPECT_EQ(ErrorOf({"--max-memory-restart", bad, "a.js"}),
+              absl::StrCat("--max-memory-restart: '", bad,
+                           "' is not a size such as 200M, 1G or 512K"));
+  }
+  for (const char* bad : {"", "http", ":", "1.2.3.4:", "[::1]", "[::1:80", "70000", "-1"}) {
+    EXPECT_NE(ErrorOf({"--listen", bad, "--", "x"}).find("--listen: '"), std::string::npos)
+        << bad;
+  }
+  EXPECT_EQ(ErrorOf({"--reload-surge", "0", "a.js"}),
+            "--reload-surge: '0' is not a number from 1 to 4096");
+  EXPECT_EQ(ErrorOf({"--cron-restart", "61 * * * *", "a.js"}),
+            "--cron-restart: cron minute field '61': expected 0 to 59");
   EXPECT_EQ(ErrorOf({"--stop-exit-codes", "0,x", "a.js"}),
             "--stop-exit-codes: 'x' is not an exit code from 0 to 255");
   EXPECT_EQ(ErrorOf({"--kill-timeout"}), "flag '--kill-timeout' needs a value");
