@@ -16,6 +16,9 @@ APT_PACKAGES := build-essential pkg-config dpkg-dev bazel-bootstrap bazel-rules-
 
 # prometheus-cpp has no static library in Debian: its source package is unpacked here.
 PROMETHEUS_CPP := .deps/prometheus-cpp
+# The peer the cluster benchmark compares with, from npm (only `make bench` needs it).
+PM2_VERSION := 7.0.4
+PM2_RUNTIME := .deps/npm/node_modules/.bin/pm2-runtime
 
 .PHONY: help deps apt-packages build run test unit-test integration-test bench clean
 
@@ -67,8 +70,14 @@ integration-test: build
 
 test: unit-test integration-test
 
-bench: build
-	$(PYTHON) bench/idle.py
+# Debian's npm only where the installed nodejs brings none (NodeSource's package does).
+$(PM2_RUNTIME): | apt-packages
+	command -v npm >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm
+	npm install --no-audit --no-fund --prefix .deps/npm pm2@$(PM2_VERSION)
+
+bench: build $(PM2_RUNTIME)
+	TEND=$(CURDIR)/$(TEND) $(PYTHON) bench/idle.py
+	TEND=$(CURDIR)/$(TEND) PM2_RUNTIME=$(CURDIR)/$(PM2_RUNTIME) $(PYTHON) bench/cluster.py
 
 clean:
 	$(BAZEL) clean --expunge
