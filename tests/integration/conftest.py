@@ -53,8 +53,9 @@ def wait_until(predicate, timeout=20.0, what="condition"):
 class Tend:
     """One tend process; `pid` is tend itself (PID 1 inside its namespace when pid1)."""
 
-    def __init__(self, args, pid1=False, env=None):
-        command = [TEND, *args]
+    def __init__(self, args, pid1=False, env=None, exec_from=()):
+        # exec_from: a command that sets something up, then execs tend in the same process.
+        command = [*exec_from, TEND, *args]
         if pid1:
             # unshare blocks INT and TERM and forwards nothing: tests signal tend directly.
             command = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child=SIGKILL",
@@ -117,8 +118,8 @@ class Tend:
 def start_tend():
     started = []
 
-    def start(args, pid1=False, env=None):
-        tend = Tend(args, pid1=pid1, env=env)
+    def start(args, pid1=False, env=None, exec_from=()):
+        tend = Tend(args, pid1=pid1, env=env, exec_from=exec_from)
         started.append(tend)
         return tend
 
