@@ -12,10 +12,12 @@ PORT ?= 3000
 APT_PACKAGES := build-essential pkg-config dpkg-dev bazel-bootstrap bazel-rules-java \
 	libabsl-dev libprotobuf-dev protobuf-compiler libgrpc++-dev libgrpc-dev \
 	protobuf-compiler-grpc grpc-proto libgtest-dev libssl-dev libre2-dev libc-ares-dev \
-	zlib1g-dev nlohmann-json3-dev nodejs procps util-linux python3 python3-pytest tini dumb-init wrk curl
+	zlib1g-dev nlohmann-json3-dev nodejs procps util-linux python3 python3-pytest tini dumb-init wrk curl \
+	prometheus
 
 # prometheus-cpp has no static library in Debian: its source package is unpacked here.
 PROMETHEUS_CPP := .deps/prometheus-cpp
+MICROHTTPD := .deps/libmicrohttpd
 # The peer the cluster benchmark compares with, from npm (only `make bench` needs it).
 PM2_VERSION := 7.0.4
 PM2_RUNTIME := .deps/npm/node_modules/.bin/pm2-runtime
@@ -27,7 +29,7 @@ help:
 	@echo "make test   build tend and run every test (installs what is missing)"
 	@echo "make bench  compare tend with its peers"
 
-deps: apt-packages $(PROMETHEUS_CPP)/WORKSPACE
+deps: apt-packages $(PROMETHEUS_CPP)/WORKSPACE $(MICROHTTPD)/lib/libmicrohttpd.a
 
 # Installs only what is missing; a no-op (a dpkg query) when everything is there.
 apt-packages:
@@ -39,9 +41,10 @@ apt-packages:
 			--no-install-recommends $$missing; \
 	fi
 
-# A private deb-src list and apt state, so the machine's apt configuration is left alone.
-$(PROMETHEUS_CPP)/WORKSPACE: | apt-packages
-	rm -rf .deps/apt .deps/src $(PROMETHEUS_CPP)
+# `apt-get source PACKAGE` unpacked into .deps/src, through a private deb-src list and apt
+# state, so the machine's apt configuration is left alone.
+define apt-source
+	rm -rf .deps/apt .deps/src
 	mkdir -p .deps/apt/sources .deps/apt/lists/partial .deps/src
 	{ cat /etc/apt/sources.list.d/debian.sources 2>/dev/null | sed 's/^Types: deb$$/Types: deb-src/'; } \
 		> .deps/apt/sources/debian-src.sources
@@ -51,8 +54,25 @@ $(PROMETHEUS_CPP)/WORKSPACE: | apt-packages
 		-o Dir::State::Lists=$(CURDIR)/.deps/apt/lists update
 	cd .deps/src && apt-get -qq -o Dir::Etc::SourceList=/dev/null \
 		-o Dir::Etc::SourceParts=$(CURDIR)/.deps/apt/sources \
-		-o Dir::State::Lists=$(CURDIR)/.deps/apt/lists source prometheus-cpp 2>&1 | grep -v '^W: Download is performed unsandboxed' || true
+		-o Dir::State::Lists=$(CURDIR)/.deps/apt/lists source $(1) 2>&1 | grep -v '^W: Download is performed unsandboxed' || true
+endef
+
+$(PROMETHEUS_CPP)/WORKSPACE: | apt-packages
+	rm -rf $(PROMETHEUS_CPP)
+	$(call apt-source,prometheus-cpp)
 	mv .deps/src/prometheus-cpp-*/ $(PROMETHEUS_CPP)
+	rm -rf .deps/src .deps/apt
+
+# Debian's libmicrohttpd.a needs GnuTLS, whose own dependencies have no static libraries in
+# Debian: the HTTP server is built from Debian's source without HTTPS (about 30 s, once).
+$(MICROHTTPD)/lib/libmicrohttpd.a: | apt-packages
+	rm -rf $(MICROHTTPD)
+	$(call apt-source,libmicrohttpd)
+	cd .deps/src/libmicrohttpd-*/ && ./configure -q --prefix=$(CURDIR)/$(MICROHTTPD) \
+		--enable-static --disable-shared --disable-https --without-gnutls --disable-curl \
+		--disable-doc --disable-examples --disable-dauth --disable-bauth \
+		--disable-postprocessor --disable-httpupgrade >/dev/null \
+		&& $(MAKE) -s -C src/include install >/dev/null && $(MAKE) -s -C src/microhttpd install >/dev/null
 	rm -rf .deps/src .deps/apt
 
 build: deps

@@ -11,7 +11,10 @@
 #include "runtime/init/init.h"
 #include "runtime/init/reaper.h"
 #include "runtime/init/signals.h"
+#include "runtime/http/routes.h"
+#include "runtime/http/server.h"
 #include "runtime/logs/diagnostics.h"
+#include "runtime/loop/cross_thread.h"
 #include "runtime/loop/event_loop.h"
 #include "runtime/process/cpus.h"
 #include "runtime/supervise/command.h"
@@ -65,15 +68,46 @@ int main(int argc, char** argv) {
   }
   std::unique_ptr<tend::init::Descendants> descendants = tend::init::DescendantsFor(role);
 
-  std::unique_ptr<tend::init::Workload> workload;
-  if (parsed->supervised) {
-    workload = std::make_unique<tend::supervise::Supervisor>(config, **loop, Environment());
-  } else {
+  tend::init::Init init(config.init(), **loop, **signals, *descendants);
+  if (!parsed->supervised) {
     const tend::v1::App& app = config.apps(0);
-    workload = std::make_unique<tend::supervise::Command>(
+    tend::supervise::Command command(
         std::vector<std::string>(app.command().begin(), app.command().end()), Environment(),
         config.init().process_group());
+    return init.Run(command);
   }
-  tend::init::Init init(config.init(), **loop, **signals, *descendants);
-  return init.Run(*workload);
+  tend::supervise::Supervisor supervisor(config, **loop, Environment());
+  auto bridge = tend::loop::CrossThread::Create(**loop);
+  if (!bridge.ok()) {
+    tend::logs::Error(bridge.status().message());
+    return kInternalError;
+  }
+  std::unique_ptr<tend::http::Server> http;
+  if (!config.endpoints().http().empty()) {
+    auto snapshot = [&] {
+      tend::http::Snapshot now;
+      now.apps = supervisor.Status();
+      now.init = {init.reaped(), init.forwarded(), supervisor.log_sink().relayed(),
+                  supervisor.log_sink().dropped()};
+      now.stopping = init.stopping();
+      return now;
+    };
+    auto started = tend::http::Server::Start(config.endpoints().http(),
+                                             tend::http::Routes(**bridge, snapshot));
+    if (started.ok()) {
+      http = std::move(*started);
+      const std::string& address = config.endpoints().http();
+      tend::logs::Info(absl::StrCat("serving /livez, /readyz and /metrics on http://",
+                                    address.substr(0, address.rfind(':')), ":", http->port()));
+    } else if (config.endpoints().http() == tend::config::kDefaultHttp) {
+      tend::logs::Warn(absl::StrCat("--http: ", started.status().message(),
+                                    "; going on without /livez, /readyz and /metrics"));
+    } else {
+      tend::logs::Error(absl::StrCat("--http: ", started.status().message()));
+      return kInternalError;
+    }
+  }
+  int exit_code = init.Run(supervisor);
+  (*bridge)->Close();  // requests still in flight get their 503 at once
+  return exit_code;
 }

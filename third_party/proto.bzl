@@ -5,7 +5,8 @@ protoc and grpc_cpp_plugin works offline. Imports resolve against the calling pa
 folder, so `proto/tend/v1/x.proto` is included as "tend/v1/x.pb.h".
 """
 
-def cc_proto(name, srcs, grpc = False, deps = [], visibility = None):
+def cc_proto(name, srcs, grpc = False, deps = [], imports = [], visibility = None):
+    """`imports`: the .proto files that `srcs` import (from `deps`), for protoc to read."""
     package = native.package_name()
     stems = [src[:-len(".proto")] for src in srcs]
     outs = [stem + ext for stem in stems for ext in [".pb.h", ".pb.cc"]]
@@ -18,9 +19,9 @@ def cc_proto(name, srcs, grpc = False, deps = [], visibility = None):
         tools.append("@system//:grpc_cpp_plugin")
     native.genrule(
         name = name + "_generate",
-        srcs = srcs,
+        srcs = srcs + imports,
         outs = outs,
-        cmd = cmd + " $(SRCS)",
+        cmd = cmd + " " + " ".join(["$(location %s)" % src for src in srcs]),
         tools = tools,
     )
     native.cc_library(

@@ -69,6 +69,17 @@ Worker flags:
                             pid, stream, message).
       --time                Prefix each line with an ISO-8601 UTC timestamp.
 
+Endpoints (served while tend supervises workers; `-- CMD` opens nothing):
+      --http [ADDR:]PORT|off
+                            GET /livez, /readyz (?verbose) and /metrics (Prometheus) on
+                            ADDR:PORT (default 0.0.0.0:9615; if that default is taken tend
+                            warns and goes on without it).
+      --min-ready N         Ready workers an app needs for /readyz (default 1).
+      --shutdown-delay MS   On SIGTERM, turn /readyz to 503 at once and wait MS before
+                            draining workers, so load balancers stop sending first
+                            (default 0). Allow MS + --kill-timeout before the orchestrator's
+                            SIGKILL.
+
 Signals to a supervising tend: SIGHUP reloads every app; SIGTERM, SIGINT and SIGQUIT drain
 and stop every worker (exit 0 when all stopped cleanly); others go to every worker.
 
@@ -198,25 +209,62 @@ absl::Status ParseReloadSurge(absl::string_view value, CommandLine& parsed) {
 }
 
 // [ADDR:]PORT, with an IPv6 ADDR in brackets: [::1]:8080.
-absl::Status ParseListen(absl::string_view value, CommandLine& parsed) {
-  absl::string_view address, port = value;
+bool ParseAddress(absl::string_view value, std::string* address, uint32_t* port_number) {
+  absl::string_view host, port = value;
   if (absl::ConsumePrefix(&port, "[")) {
     size_t close = port.find("]:");
-    if (close == absl::string_view::npos) port = "";  // rejected below
-    address = port.substr(0, close);
-    port.remove_prefix(close == absl::string_view::npos ? 0 : close + 2);
+    if (close == absl::string_view::npos) return false;
+    host = port.substr(0, close);
+    port.remove_prefix(close + 2);
   } else if (size_t colon = value.rfind(':'); colon != absl::string_view::npos) {
-    address = value.substr(0, colon);
+    host = value.substr(0, colon);
     port = value.substr(colon + 1);
   }
   uint64_t number;
-  if (!ParseCount(port, 65535, &number)) {
+  if (!ParseCount(port, 65535, &number)) return false;
+  *address = std::string(host);
+  *port_number = static_cast<uint32_t>(number);
+  return true;
+}
+
+// "ADDR:PORT" for a server, every IPv4 address when ADDR is left out; "" for off.
+Apply Endpoint(absl::string_view flag, void (*set)(CommandLine&, std::string)) {
+  return [flag, set](absl::string_view value, CommandLine& parsed) {
+    if (value == "off") {
+      set(parsed, "");
+      return absl::OkStatus();
+    }
+    std::string address;
+    uint32_t port;
+    if (!ParseAddress(value, &address, &port)) {
+      return Invalid(flag, absl::StrCat("'", value, "' is not [ADDR:]PORT or off"));
+    }
+    bool v6 = address.find(':') != std::string::npos;
+    set(parsed, v6 ? absl::StrCat("[", address, "]:", port)
+                   : absl::StrCat(address.empty() ? "0.0.0.0" : address, ":", port));
+    return absl::OkStatus();
+  };
+}
+
+absl::Status ParseListen(absl::string_view value, CommandLine& parsed) {
+  std::string address;
+  uint32_t port;
+  if (!ParseAddress(value, &address, &port)) {
     return Invalid("--listen", absl::StrCat("'", value, "' is not [ADDR:]PORT with a port from 0 "
                                             "to 65535 (IPv6: [ADDR]:PORT)"));
   }
   v1::Listen* listen = Worker(parsed).mutable_listen();
-  listen->set_address(std::string(address));
-  listen->set_port(static_cast<uint32_t>(number));
+  listen->set_address(address);
+  listen->set_port(port);
+  return absl::OkStatus();
+}
+
+absl::Status ParseMinReady(absl::string_view value, CommandLine& parsed) {
+  uint64_t count;
+  if (!ParseCount(value, 4096, &count)) {
+    return Invalid("--min-ready", absl::StrCat("'", value, "' is not a number from 0 to 4096"));
+  }
+  Worker(parsed).set_min_ready(static_cast<uint32_t>(count));
   return absl::OkStatus();
 }
 
@@ -286,6 +334,14 @@ const std::vector<Flag>& Flags() {
       {'\0', "cron-restart", true, ParseCronRestart, true},
       {'\0', "reload-surge", true, ParseReloadSurge, true},
       {'\0', "listen", true, ParseListen, true},
+      {'\0', "min-ready", true, ParseMinReady, true},
+      {'\0', "http", true,
+       Endpoint("--http", [](CommandLine& p, std::string a) {
+         p.config.mutable_endpoints()->set_http(std::move(a));
+       })},
+      {'\0', "shutdown-delay", true,
+       Millis("--shutdown-delay",
+              [](CommandLine& p, uint32_t ms) { p.config.mutable_init()->set_shutdown_delay_ms(ms); })},
       {'\0', "prefix", false,
        Switch([](CommandLine& p) { p.config.mutable_logs()->set_format(v1::LogOptions::PREFIXED); }), true},
       {'\0', "json", false,
@@ -373,6 +429,7 @@ absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& arg
                                              int available_cpus) {
   CommandLine parsed;
   parsed.config.mutable_init()->set_kill_timeout_ms(kDefaultKillTimeoutMs);
+  parsed.config.mutable_endpoints()->set_http(kDefaultHttp);
   v1::App& worker = parsed.worker;
   worker.set_autorestart(true);
   worker.set_preload(true);

@@ -31,6 +31,8 @@ constexpr uint32_t kDefaultMinUptimeMs = 1000;
 constexpr uint32_t kDefaultMaxRestarts = 16;
 // How long a worker may take to listen (or send 'ready') before it counts as a failed start.
 constexpr uint32_t kDefaultListenTimeoutMs = 30000;
+// pm2's old web port.
+inline constexpr char kDefaultHttp[] = "0.0.0.0:9615";
 
 // Parses tend's arguments (without argv[0]); `available_cpus` is what `-i max` means. An
 // error names the offending argument in one line; the caller prints it and exits 2.

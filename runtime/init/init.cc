@@ -58,6 +58,7 @@ void Init::OnSignal(const SignalChannel::Received& received) {
   auto rewrite = options_.signal_rewrite().find(received.signo);
   int forwarded = rewrite == options_.signal_rewrite().end() ? received.signo : rewrite->second;
   if (forwarded == 0) return;
+  ++forwarded_[forwarded];
   if (IsStopSignal(received.signo) && !stopping_) {
     BeginStop(received.signo, forwarded);
   } else {
@@ -67,15 +68,27 @@ void Init::OnSignal(const SignalChannel::Received& received) {
 
 void Init::BeginStop(int received, int forwarded) {
   stopping_ = true;
-  logs::Info(absl::StrCat(SignalName(received), " received: stopping, SIGKILL in ",
-                          options_.kill_timeout_ms(), " ms"));
-  workload_->Stop(forwarded);
-  deadline_ = loop_.After(std::chrono::milliseconds(options_.kill_timeout_ms()),
-                          [this] { OnDeadline(); });
+  const uint32_t delay = options_.shutdown_delay_ms();
+  logs::Info(absl::StrCat(SignalName(received), " received: stopping",
+                          delay ? absl::StrCat(" in ", delay, " ms") : "", ", SIGKILL ",
+                          options_.kill_timeout_ms(), " ms after that"));
+  auto stop = [this, forwarded] {
+    workload_->Stop(forwarded);
+    deadline_ = loop_.After(std::chrono::milliseconds(options_.kill_timeout_ms()),
+                            [this] { OnDeadline(); });
+  };
+  if (delay == 0) {
+    stop();
+  } else {
+    shutdown_delay_ = loop_.After(std::chrono::milliseconds(delay), stop);
+  }
 }
 
 void Init::ReapFinished() {
-  for (const ExitedChild& exited : ReapExited()) workload_->OnExit(exited.pid, exited.wait_status);
+  for (const ExitedChild& exited : ReapExited()) {
+    ++reaped_;
+    workload_->OnExit(exited.pid, exited.wait_status);
+  }
 }
 
 void Init::Reap() {

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <memory>
 
 #include "runtime/init/descendants.h"
@@ -15,9 +17,9 @@ namespace tend::init {
 //  2. SIGCHLD: every terminated child is reaped at once, the workload's and any orphan's.
 //  3. A signal tend raised itself (SIGPIPE from a write) is not passed on.
 //  4. Any other signal is rewritten (--rewrite; rewritten to 0, it is dropped). Then SIGTERM,
-//     SIGINT and SIGQUIT, as received, start a graceful stop: the workload stops with the
-//     rewritten signal, and a deadline of --kill-timeout is set. Every other signal is
-//     forwarded to the workload.
+//     SIGINT and SIGQUIT, as received, start a graceful stop: tend stops being ready at once,
+//     the workload stops with the rewritten signal after --shutdown-delay, and a deadline of
+//     --kill-timeout after that is set. Every other signal is forwarded to the workload.
 //  5. Once the workload has finished, leftover descendants get SIGTERM.
 //  6. At the deadline (kill timeout after the stop began, or after the workload finished on
 //     its own) the workload and every descendant get SIGKILL.
@@ -30,6 +32,13 @@ class Init {
 
   // Starts the workload and runs until rule 7; returns tend's exit code.
   int Run(Workload& workload);
+
+  // Whether a graceful stop has begun (readiness turns off).
+  bool stopping() const { return stopping_; }
+  // Every process reaped, the workload's and orphans.
+  uint64_t reaped() const { return reaped_; }
+  // Signals forwarded to the workload, by number (after rewriting).
+  const std::map<int, uint64_t>& forwarded() const { return forwarded_; }
 
  private:
   void OnSignals();
@@ -47,6 +56,9 @@ class Init {
   Workload* workload_ = nullptr;
   bool stopping_ = false;
   bool ending_descendants_ = false;
+  uint64_t reaped_ = 0;
+  std::map<int, uint64_t> forwarded_;
+  std::unique_ptr<loop::Timer> shutdown_delay_;
   std::unique_ptr<loop::Timer> deadline_;
   std::unique_ptr<loop::Timer> after_kill_;
 };

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -13,10 +14,13 @@
 namespace tend::logs {
 namespace {
 
-// A non-blocking copy of tend's own fd: reopening it makes a new open file description, so
-// the flag does not leak to whoever else shares tend's stdout. Where that cannot be done (a
-// socket), writes fall back to the shared descriptor.
+// A non-blocking copy of tend's own fd: reopening a pipe or terminal makes a new open file
+// description, so the flag does not leak to whoever else shares tend's stdout. A regular
+// file never blocks, and must keep its shared offset: it is duplicated. Where reopening
+// cannot be done (a socket), writes fall back to the shared descriptor.
 int NonBlockingCopy(int fd) {
+  struct stat about;
+  if (fstat(fd, &about) == 0 && S_ISREG(about.st_mode)) return fcntl(fd, F_DUPFD_CLOEXEC, 0);
   int copy = open(absl::StrCat("/proc/self/fd/", fd).c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
   return copy >= 0 ? copy : fcntl(fd, F_DUPFD_CLOEXEC, 0);
 }

@@ -86,13 +86,21 @@ void App::StartSlot(size_t index) {
     return;
   }
   slot.worker = std::move(worker);
+  Emit(Event::Kind::kWorkerStarted, static_cast<int>(index), slot.worker->pid());
   if (slot.worker->state() == Worker::State::kReady) OnReady(*slot.worker);
+}
+
+void App::Emit(Event::Kind kind, int instance, pid_t pid, std::string detail, int exit_code,
+               bool ok) {
+  if (!context_.events) return;
+  context_.events->OnEvent({kind, name(), instance, pid, exit_code, ok, std::move(detail)});
 }
 
 bool App::OnExit(pid_t pid, int wait_status) {
   int exit_code = init::ExitCodeOf(wait_status);
   for (auto it = retiring_.begin(); it != retiring_.end(); ++it) {
     if ((*it)->pid() != pid) continue;
+    Emit(Event::Kind::kWorkerExited, (*it)->instance(), pid, Describe(wait_status), exit_code);
     bool by_stop_signal = WIFSIGNALED(wait_status) && WTERMSIG(wait_status) == stop_signal_;
     if (stopping_ && exit_code != 0 && !by_stop_signal) stopped_cleanly_ = false;
     retiring_.erase(it);
@@ -100,6 +108,7 @@ bool App::OnExit(pid_t pid, int wait_status) {
       size_t index = reload_->stopping_old[pid];
       reload_->stopping_old.erase(pid);
       reload_->restarted.insert(index);
+      ++slots_[index]->restarts[static_cast<int>(reload_->reason)];
       StartSlot(index);
       if (!reload_) return true;  // it was ready at once, and that ended the reload
       if (!slots_[index]->worker) {
@@ -113,6 +122,8 @@ bool App::OnExit(pid_t pid, int wait_status) {
     for (auto it = reload_->replacements.begin(); it != reload_->replacements.end(); ++it) {
       if (it->second->pid() != pid) continue;
       size_t index = it->first;
+      Emit(Event::Kind::kWorkerExited, static_cast<int>(index), pid, Describe(wait_status),
+           exit_code);
       reload_->replacements.erase(it);
       FailReload(absl::StrCat("the new worker for instance ", index, " exited (",
                               Describe(wait_status), ") before it was ready; the old one keeps "
@@ -123,6 +134,8 @@ bool App::OnExit(pid_t pid, int wait_status) {
   for (size_t index = 0; index < slots_.size(); ++index) {
     if (!slots_[index]->worker || slots_[index]->worker->pid() != pid) continue;
     logs::Warn(absl::StrCat(Label(index), " pid ", pid, " exited (", Describe(wait_status), ")"));
+    Emit(Event::Kind::kWorkerExited, static_cast<int>(index), pid, Describe(wait_status),
+         exit_code);
     OnSlotExit(index, exit_code);
     return true;
   }
@@ -150,6 +163,9 @@ void App::OnSlotExit(size_t index, int exit_code) {
                                " ms); not restarting it"));
       return;
     case RestartTracker::Decision::kRestart:
+      ++slot.restarts[static_cast<int>(RestartReason::kExited)];
+      Emit(Event::Kind::kRestartScheduled, static_cast<int>(index), 0,
+           absl::StrCat("in ", decision.delay.count(), " ms"));
       slot.restart_timer = context_.loop.After(decision.delay, [this, index] { StartSlot(index); });
       return;
   }
@@ -157,12 +173,15 @@ void App::OnSlotExit(size_t index, int exit_code) {
 
 void App::OnReady(Worker& worker) {
   logs::Info(absl::StrCat(Label(worker.instance()), " pid ", worker.pid(), " ready"));
+  Emit(Event::Kind::kWorkerReady, worker.instance(), worker.pid());
   if (!reload_) return;
   for (auto it = reload_->replacements.begin(); it != reload_->replacements.end(); ++it) {
     if (it->second.get() != &worker) continue;
     Slot& slot = *slots_[it->first];
     std::unique_ptr<Worker> old = std::move(slot.worker);
     slot.worker = std::move(it->second);
+    ++slot.restarts[static_cast<int>(reload_->reason)];
+    Emit(Event::Kind::kReloadProgress, worker.instance(), worker.pid(), reload_->what);
     reload_->replacements.erase(it);
     if (old) Retire(std::move(old), SIGTERM);
     AdvanceReload();
@@ -171,11 +190,12 @@ void App::OnReady(Worker& worker) {
   size_t index = static_cast<size_t>(worker.instance());
   if (index < slots_.size() && slots_[index]->worker.get() == &worker &&
       reload_->restarted.erase(index)) {
+    Emit(Event::Kind::kReloadProgress, worker.instance(), worker.pid(), reload_->what);
     AdvanceReload();
   }
 }
 
-void App::Reload() {
+void App::Reload(RestartReason reason) {
   if (stopping_) return;
   if (reload_) {
     reload_pending_ = true;
@@ -183,12 +203,34 @@ void App::Reload() {
   }
   std::deque<size_t> all(slots_.size());
   for (size_t i = 0; i < all.size(); ++i) all[i] = i;
-  BeginReload(absl::StrCat("reload of ", name()), std::move(all));
+  BeginReload(reason, absl::StrCat("reload of ", name()), std::move(all));
 }
 
-void App::BeginReload(std::string what, std::deque<size_t> instances) {
+absl::Status App::Restart(std::optional<int> instance) {
+  if (stopping_) return absl::FailedPreconditionError("tend is stopping");
+  if (reload_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(name(), " is reloading; restart it when the reload is done"));
+  }
+  if (instance && (*instance < 0 || *instance >= instances())) {
+    return absl::NotFoundError(
+        absl::StrCat(name(), " has no instance ", *instance, " (it has ", instances(), ")"));
+  }
+  std::deque<size_t> chosen;
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    if (!instance || static_cast<int>(i) == *instance) chosen.push_back(i);
+  }
+  BeginReload(RestartReason::kRequested,
+              absl::StrCat("restart of ", instance ? Label(*instance) : name()), std::move(chosen));
+  return absl::OkStatus();
+}
+
+void App::BeginReload(RestartReason reason, std::string what, std::deque<size_t> instances) {
   logs::Info(absl::StrCat(what, ": starting"));
+  Emit(Event::Kind::kReloadStarted, -1, 0, what);
   reload_.emplace();
+  reload_->reason = reason;
+  reload_->began = std::chrono::steady_clock::now();
   reload_->what = std::move(what);
   reload_->queue = std::move(instances);
   AdvanceReload();
@@ -239,6 +281,12 @@ void App::EndReload() {
     Retire(std::move(replacement), stop_signal_);
   }
   if (!reload_->failed) logs::Info(absl::StrCat(reload_->what, ": done"));
+  if (reload_->reason == RestartReason::kReload || reload_->reason == RestartReason::kCron) {
+    ++(reload_->failed ? reloads_failed_ : reloads_succeeded_);
+    reload_durations_.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                                            reload_->began).count());
+  }
+  Emit(Event::Kind::kReloadFinished, -1, 0, reload_->what, 0, !reload_->failed);
   reload_.reset();
   if (reload_pending_ && !stopping_) {
     reload_pending_ = false;
@@ -263,6 +311,7 @@ absl::Status App::Scale(int instances) {
   }
   logs::Info(absl::StrCat("scaling ", name(), " from ", slots_.size(), " to ", instances,
                           " instances"));
+  Emit(Event::Kind::kScaled, -1, 0, absl::StrCat("from ", slots_.size(), " to ", instances));
   while (slots_.size() < static_cast<size_t>(instances)) {
     slots_.push_back(std::make_unique<Slot>(policy_));
     StartSlot(slots_.size() - 1);
@@ -282,7 +331,7 @@ void App::CheckMemory() {
     if (!worker || worker->state() != Worker::State::kReady) continue;
     std::optional<process::Usage> usage = worker->Usage();
     if (!usage || usage->resident_bytes <= config_.max_memory_bytes()) continue;
-    BeginReload(absl::StrCat("memory restart of ", Label(index), " (pid ", worker->pid(), " uses ",
+    BeginReload(RestartReason::kMemory, absl::StrCat("memory restart of ", Label(index), " (pid ", worker->pid(), " uses ",
                              Mib(usage->resident_bytes), ", over the ",
                              Mib(config_.max_memory_bytes()), " limit)"),
                 {index});
@@ -301,7 +350,7 @@ void App::ArmCron() {
   cron_timer_ = context_.loop.After(
       std::max(Millis(1), std::chrono::duration_cast<Millis>(delay)), [this] {
         logs::Info(absl::StrCat(name(), ": cron '", config_.cron_restart(), "'"));
-        Reload();
+        Reload(RestartReason::kCron);
         ArmCron();
       });
 }
@@ -348,6 +397,48 @@ std::vector<WorkerInfo> App::Workers() const {
     workers.push_back({worker.instance(), worker.id(), worker.pid(), worker.state()});
   }
   return workers;
+}
+
+namespace {
+
+const char* StateName(Worker::State state) {
+  switch (state) {
+    case Worker::State::kStarting: return "starting";
+    case Worker::State::kReady: return "ready";
+    case Worker::State::kDraining: return "draining";
+    case Worker::State::kStopping: return "stopping";
+  }
+  return "unknown";
+}
+
+}  // namespace
+
+AppStatus App::Status() const {
+  AppStatus status;
+  status.name = name();
+  status.desired = instances();
+  status.min_ready = std::min<int>(std::max<uint32_t>(1, config_.min_ready()), instances());
+  status.reloading = reload_.has_value();
+  status.errored = Errored();
+  status.reloads_succeeded = reloads_succeeded_;
+  status.reloads_failed = reloads_failed_;
+  status.reload_durations = reload_durations_;
+  for (size_t index = 0; index < slots_.size(); ++index) {
+    const Slot& slot = *slots_[index];
+    InstanceStatus instance;
+    instance.instance = static_cast<int>(index);
+    instance.restarts = slot.restarts;
+    instance.state = slot.errored ? "errored" : "down";
+    if (slot.worker) {
+      instance.pid = slot.worker->pid();
+      instance.state = StateName(slot.worker->state());
+      instance.started_unix_ms = slot.worker->started_unix_ms();
+      instance.usage = slot.worker->Usage();
+      status.ready += slot.worker->state() == Worker::State::kReady;
+    }
+    status.instances.push_back(std::move(instance));
+  }
+  return status;
 }
 
 bool App::Finished() const {

@@ -3,6 +3,8 @@
 #include <signal.h>
 #include <sys/types.h>
 
+#include <array>
+#include <chrono>
 #include <deque>
 #include <map>
 #include <memory>
@@ -16,6 +18,7 @@
 #include "runtime/loop/event_loop.h"
 #include "runtime/supervise/cron_schedule.h"
 #include "runtime/supervise/restart_policy.h"
+#include "runtime/supervise/status.h"
 #include "runtime/supervise/worker.h"
 #include "tend/v1/config.pb.h"
 
@@ -49,7 +52,10 @@ class App : public WorkerListener {
   // then drain the old one; a replacement that fails keeps the old worker serving and ends
   // the reload. Otherwise the old worker must free its port first: stop it, then start the
   // new one. A reload asked for during one runs after it.
-  void Reload();
+  void Reload(RestartReason reason = RestartReason::kReload);
+  // Replaces one instance's worker (or, with nullopt, every one) the way a reload does.
+  // Refused while the app reloads or stops.
+  absl::Status Restart(std::optional<int> instance);
   // Sets the number of instances: new slots start at once, removed ones drain and stop
   // (the highest first). Refused while the app reloads or stops.
   absl::Status Scale(int instances);
@@ -71,6 +77,7 @@ class App : public WorkerListener {
   int instances() const { return static_cast<int>(slots_.size()); }
   // The workers serving the instances (not replacements still starting, nor retiring ones).
   std::vector<WorkerInfo> Workers() const;
+  AppStatus Status() const;
 
   void OnReady(Worker& worker) override;
 
@@ -82,8 +89,11 @@ class App : public WorkerListener {
     std::unique_ptr<loop::Timer> restart_timer;
     bool errored = false;
     bool stopped = false;  // exited and, by policy, not restarted
+    std::array<uint64_t, kRestartReasons> restarts{};
   };
   struct ReloadProgress {
+    RestartReason reason;
+    std::chrono::steady_clock::time_point began;
     std::string what;           // for logs: "reload of APP", ...
     std::deque<size_t> queue;   // instances still to replace
     // Instances whose replacement is starting next to the old worker.
@@ -100,7 +110,9 @@ class App : public WorkerListener {
   std::unique_ptr<Worker> NewWorker(int instance);
   void StartSlot(size_t index);
   void OnSlotExit(size_t index, int exit_code);
-  void BeginReload(std::string what, std::deque<size_t> instances);
+  void BeginReload(RestartReason reason, std::string what, std::deque<size_t> instances);
+  void Emit(Event::Kind kind, int instance = -1, pid_t pid = 0, std::string detail = "",
+            int exit_code = 0, bool ok = true);
   void AdvanceReload();
   void FailReload(const std::string& why);
   void EndReload();
@@ -123,6 +135,9 @@ class App : public WorkerListener {
   std::optional<CronSchedule> cron_;
   std::unique_ptr<loop::Timer> cron_timer_;
   std::unique_ptr<loop::Timer> memory_timer_;
+  uint64_t reloads_succeeded_ = 0;
+  uint64_t reloads_failed_ = 0;
+  DurationHistogram reload_durations_;
 };
 
 }  // namespace tend::supervise

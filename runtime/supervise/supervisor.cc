@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 
@@ -66,6 +67,7 @@ absl::Status Supervisor::Start() {
   if (wants_preload) preload_path_ = WritePreload(&preload_dir_);
   for (const v1::App& app : config_.apps()) {
     Worker::Context context{loop_, sockets_, env_, app.preload() ? preload_path_ : "", sink_};
+    context.events = this;
     if (app.has_listen()) {
       absl::StatusOr<int> fd = sockets_.ListenForActivation(app.listen().address(),
                                                             static_cast<int>(app.listen().port()));
@@ -88,12 +90,72 @@ absl::Status Supervisor::Failed(absl::string_view why) {
   return absl::InvalidArgumentError(why);
 }
 
-absl::Status Supervisor::Scale(const std::string& name, int count, bool relative) {
+App* Supervisor::Find(const std::string& name) {
   for (auto& app : apps_) {
-    if (app->name() != name) continue;
-    return app->Scale(relative ? app->instances() + count : count);
+    if (app->name() == name) return app.get();
   }
+  return nullptr;
+}
+
+namespace {
+
+absl::Status NoApp(const std::string& name) {
   return absl::NotFoundError(absl::StrCat("no app named '", name, "'"));
+}
+
+}  // namespace
+
+absl::Status Supervisor::Scale(const std::string& name, int count, bool relative) {
+  App* app = Find(name);
+  if (!app) return NoApp(name);
+  return app->Scale(relative ? app->instances() + count : count);
+}
+
+absl::Status Supervisor::Reload(const std::string& name) {
+  if (stopping_) return absl::FailedPreconditionError("tend is stopping");
+  if (name.empty()) {
+    Reload();
+    return absl::OkStatus();
+  }
+  App* app = Find(name);
+  if (!app) return NoApp(name);
+  app->Reload();
+  return absl::OkStatus();
+}
+
+absl::Status Supervisor::Restart(const std::string& name, std::optional<int> instance) {
+  App* app = Find(name);
+  if (!app) return NoApp(name);
+  return app->Restart(instance);
+}
+
+absl::Status Supervisor::Signal(const std::string& name, int signo) {
+  if (name.empty()) {
+    for (auto& app : apps_) app->Signal(signo);
+    return absl::OkStatus();
+  }
+  App* app = Find(name);
+  if (!app) return NoApp(name);
+  app->Signal(signo);
+  return absl::OkStatus();
+}
+
+std::vector<AppStatus> Supervisor::Status() const {
+  std::vector<AppStatus> status;
+  for (const auto& app : apps_) status.push_back(app->Status());
+  return status;
+}
+
+void Supervisor::AddListener(EventListener* listener) { listeners_.push_back(listener); }
+
+void Supervisor::RemoveListener(EventListener* listener) {
+  listeners_.erase(std::remove(listeners_.begin(), listeners_.end(), listener), listeners_.end());
+}
+
+void Supervisor::OnEvent(const Event& event) {
+  // A copy: a listener may remove itself while being told.
+  std::vector<EventListener*> listeners = listeners_;
+  for (EventListener* listener : listeners) listener->OnEvent(event);
 }
 
 void Supervisor::Forward(int signo) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,7 +17,7 @@ namespace tend::supervise {
 // The apps of the configuration as tend's workload: SIGHUP reloads every app, other signals
 // go to every worker, a stop drains them all. tend exits when every app has stopped or
 // errored.
-class Supervisor : public init::Workload {
+class Supervisor : public init::Workload, public EventListener {
  public:
   Supervisor(const v1::Config& config, loop::EventLoop& loop, std::vector<std::string> env);
   ~Supervisor() override;
@@ -35,11 +36,25 @@ class Supervisor : public init::Workload {
   void Reload();
   // Sets app `name`'s instance count to `count`, or changes it by `count` when `relative`.
   absl::Status Scale(const std::string& name, int count, bool relative);
+  // Reloads app `name`, or every app when empty; NotFound for an unknown app.
+  absl::Status Reload(const std::string& name);
+  // Replaces app `name`'s worker for `instance` (every instance: nullopt) gracefully.
+  absl::Status Restart(const std::string& name, std::optional<int> instance);
+  // Sends `signo` to every worker of app `name` (every app: empty).
+  absl::Status Signal(const std::string& name, int signo);
+  std::vector<AppStatus> Status() const;
+  bool stopping() const { return stopping_; }
+  const logs::LogSink& log_sink() const { return sink_; }
+  // Event listeners, told everything that happens to any app until removed.
+  void AddListener(EventListener* listener);
+  void RemoveListener(EventListener* listener);
+  void OnEvent(const Event& event) override;
   // Every app, in configuration order.
   const std::vector<std::unique_ptr<App>>& apps() const { return apps_; }
 
  private:
   absl::Status Failed(absl::string_view why);
+  App* Find(const std::string& name);
 
   const v1::Config& config_;
   loop::EventLoop& loop_;
@@ -52,6 +67,7 @@ class Supervisor : public init::Workload {
   std::vector<std::unique_ptr<App>> apps_;
   bool stopping_ = false;
   bool start_failed_ = false;
+  std::vector<EventListener*> listeners_;
 };
 
 }  // namespace tend::supervise

@@ -97,6 +97,9 @@ absl::Status Worker::Start() {
   stdout_->set_pid(pid_);
   stderr_->set_pid(pid_);
   started_ = std::chrono::steady_clock::now();
+  started_unix_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
   bool waits_for_message = app_.node() && (app_.wait_ready() || app_.exec_mode() == v1::App::CLUSTER);
   if (channel_) context_.loop.Watch(channel_->fd(), [this] { OnChannelReadable(); });
   if (!waits_for_message) {

@@ -14,6 +14,7 @@
 #include "runtime/logs/relay.h"
 #include "runtime/loop/event_loop.h"
 #include "runtime/process/usage.h"
+#include "runtime/supervise/status.h"
 #include "tend/v1/config.pb.h"
 
 namespace tend::supervise {
@@ -44,6 +45,7 @@ class Worker {
     std::string preload_path;                  // empty: no preload
     logs::LogSink& sink;                       // where the worker's output lines go
     int activation_fd = -1;                    // --listen's socket, or -1
+    EventListener* events = nullptr;           // told what happens to the app's workers
   };
 
   Worker(int id, int instance, const v1::App& app, Context context, WorkerListener& listener);
@@ -62,6 +64,7 @@ class Worker {
   pid_t pid() const { return pid_; }
   State state() const { return state_; }
   std::chrono::milliseconds Uptime() const;
+  int64_t started_unix_ms() const { return started_unix_ms_; }
   std::optional<process::Usage> Usage() const;
 
  private:
@@ -82,6 +85,7 @@ class Worker {
   State state_ = State::kStarting;
   int stop_signal_ = 0;
   std::chrono::steady_clock::time_point started_;
+  int64_t started_unix_ms_ = 0;
   std::unique_ptr<cluster::IpcChannel> channel_;
   std::unique_ptr<cluster::WorkerSession> session_;
   std::unique_ptr<logs::OutputPipe> stdout_;

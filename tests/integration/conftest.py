@@ -50,12 +50,19 @@ def wait_until(predicate, timeout=20.0, what="condition"):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def quiet(args):
+    """Endpoints off unless a test asks for them: tests never take fixed ports."""
+    if any(arg.startswith("--http") for arg in args):
+        return list(args)
+    return ["--http", "off", *args]
+
+
 class Tend:
     """One tend process; `pid` is tend itself (PID 1 inside its namespace when pid1)."""
 
     def __init__(self, args, pid1=False, env=None, exec_from=()):
         # exec_from: a command that sets something up, then execs tend in the same process.
-        command = [*exec_from, TEND, *args]
+        command = [*exec_from, TEND, *quiet(args)]
         if pid1:
             # unshare blocks INT and TERM and forwards nothing: tests signal tend directly.
             command = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child=SIGKILL",
@@ -136,6 +143,6 @@ def mode(request):
 
 def run_tend(args, timeout=30):
     """tend run to completion outside any namespace: (exit code, stdout, stderr)."""
-    done = subprocess.run([TEND, *args], stdin=subprocess.DEVNULL, capture_output=True,
+    done = subprocess.run([TEND, *quiet(args)], stdin=subprocess.DEVNULL, capture_output=True,
                           text=True, timeout=timeout)
     return done.returncode, done.stdout, done.stderr

@@ -1,0 +1,199 @@
+#include "runtime/metrics/exposition.h"
+
+#include <dirent.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <deque>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "prometheus/metric_family.h"
+#include "prometheus/text_serializer.h"
+#include "runtime/init/signals.h"
+#include "runtime/process/usage.h"
+
+namespace tend::metrics {
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+using Labels = std::vector<ClientMetric::Label>;
+
+// The families of one exposition; Add() hands out references that stay valid.
+class Families {
+ public:
+  MetricFamily& Add(std::string name, std::string help, MetricType type) {
+    families_.push_back({std::move(name), std::move(help), type, {}});
+    return families_.back();
+  }
+  std::vector<MetricFamily> Take() {
+    return {std::make_move_iterator(families_.begin()), std::make_move_iterator(families_.end())};
+  }
+
+ private:
+  std::deque<MetricFamily> families_;
+};
+
+void AddValue(MetricFamily& family, Labels labels, double value) {
+  ClientMetric metric;
+  metric.label = std::move(labels);
+  if (family.type == MetricType::Counter) {
+    metric.counter.value = value;
+  } else {
+    metric.gauge.value = value;
+  }
+  family.metric.push_back(std::move(metric));
+}
+
+void AddHistogram(MetricFamily& family, Labels labels, const supervise::DurationHistogram& h) {
+  ClientMetric metric;
+  metric.label = std::move(labels);
+  metric.histogram.sample_count = h.count;
+  metric.histogram.sample_sum = h.sum;
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < h.kBounds.size(); ++i) {
+    cumulative += h.counts[i];
+    metric.histogram.bucket.push_back({cumulative, h.kBounds[i]});
+  }
+  metric.histogram.bucket.push_back({h.count, std::numeric_limits<double>::infinity()});
+  family.metric.push_back(std::move(metric));
+}
+
+void AddWorkers(Families& f, const std::vector<supervise::AppStatus>& apps) {
+  auto& up = f.Add("tend_worker_up", "Whether the instance has a worker process (1) or not.",
+                   MetricType::Gauge);
+  auto& ready = f.Add("tend_worker_ready", "Whether the instance's worker is ready to serve.",
+                      MetricType::Gauge);
+  auto& restarts = f.Add("tend_worker_restarts_total",
+                         "New workers started for the instance, by reason.", MetricType::Counter);
+  auto& cpu = f.Add("tend_worker_cpu_seconds_total",
+                    "User and system CPU time of the instance's current worker.",
+                    MetricType::Counter);
+  auto& memory = f.Add("tend_worker_resident_memory_bytes",
+                       "Resident memory of the instance's current worker.", MetricType::Gauge);
+  auto& start = f.Add("tend_worker_start_time_seconds",
+                      "When the instance's current worker started, in seconds since the epoch.",
+                      MetricType::Gauge);
+  for (const supervise::AppStatus& app : apps) {
+    for (const supervise::InstanceStatus& instance : app.instances) {
+      Labels labels = {{"app", app.name}, {"app_instance", absl::StrCat(instance.instance)}};
+      AddValue(up, labels, instance.pid > 0);
+      AddValue(ready, labels, std::string(instance.state) == "ready");
+      for (int reason = 0; reason < supervise::kRestartReasons; ++reason) {
+        Labels with_reason = labels;
+        with_reason.push_back(
+            {"reason", supervise::RestartReasonName(static_cast<supervise::RestartReason>(reason))});
+        AddValue(restarts, with_reason, static_cast<double>(instance.restarts[reason]));
+      }
+      if (instance.pid == 0) continue;
+      AddValue(start, labels, instance.started_unix_ms / 1000.0);
+      if (!instance.usage) continue;
+      AddValue(cpu, labels, instance.usage->cpu_seconds);
+      AddValue(memory, labels, static_cast<double>(instance.usage->resident_bytes));
+    }
+  }
+}
+
+void AddApps(Families& f, const std::vector<supervise::AppStatus>& apps) {
+  auto& desired = f.Add("tend_app_desired_workers", "Instances the app is configured to run.",
+                        MetricType::Gauge);
+  auto& ready = f.Add("tend_app_ready_workers", "Instances of the app whose worker is ready.",
+                      MetricType::Gauge);
+  auto& reloads = f.Add("tend_app_reloads_total", "Rolling reloads of the app, by result.",
+                        MetricType::Counter);
+  auto& durations = f.Add("tend_app_reload_duration_seconds",
+                          "How long the app's rolling reloads took.", MetricType::Histogram);
+  for (const supervise::AppStatus& app : apps) {
+    Labels labels = {{"app", app.name}};
+    AddValue(desired, labels, app.desired);
+    AddValue(ready, labels, app.ready);
+    AddValue(reloads, {{"app", app.name}, {"result", "succeeded"}},
+             static_cast<double>(app.reloads_succeeded));
+    AddValue(reloads, {{"app", app.name}, {"result", "failed"}},
+             static_cast<double>(app.reloads_failed));
+    AddHistogram(durations, labels, app.reload_durations);
+  }
+}
+
+void AddInit(Families& f, const InitCounters& init) {
+  AddValue(f.Add("tend_zombies_reaped_total",
+                 "Terminated processes tend reaped: its workers and orphans it adopted.",
+                 MetricType::Counter),
+           {}, static_cast<double>(init.reaped));
+  auto& signals = f.Add("tend_signals_forwarded_total",
+                        "Signals tend passed on to its workload, by signal.", MetricType::Counter);
+  for (const auto& [signo, count] : init.forwarded) {
+    AddValue(signals, {{"signal", init::SignalName(signo)}}, static_cast<double>(count));
+  }
+  AddValue(f.Add("tend_log_lines_relayed_total",
+                 "Lines of worker output relayed to tend's stdout and stderr.",
+                 MetricType::Counter),
+           {}, static_cast<double>(init.log_lines_relayed));
+  AddValue(f.Add("tend_log_lines_dropped_total",
+                 "Lines of worker output dropped because tend's reader fell too far behind.",
+                 MetricType::Counter),
+           {}, static_cast<double>(init.log_lines_dropped));
+}
+
+// The standard process collector's metrics, for tend itself.
+void AddProcess(Families& f) {
+  std::optional<process::Usage> usage = process::UsageOf(getpid());
+  std::ifstream stat("/proc/self/stat");
+  std::string line;
+  std::getline(stat, line);
+  std::istringstream fields(line.substr(line.rfind(')') + 2));
+  std::string field;
+  double start_ticks = 0, vsize = 0;
+  for (int n = 3; n <= 23 && fields >> field; ++n) {
+    if (n == 22) start_ticks = std::stod(field);
+    if (n == 23) vsize = std::stod(field);
+  }
+  double boot_time = 0;
+  std::ifstream proc_stat("/proc/stat");
+  while (std::getline(proc_stat, line)) {
+    if (line.rfind("btime ", 0) == 0) boot_time = std::stod(line.substr(6));
+  }
+  int open_fds = 0;
+  if (DIR* dir = opendir("/proc/self/fd")) {
+    while (dirent* entry = readdir(dir)) open_fds += entry->d_name[0] != '.';
+    closedir(dir);
+    --open_fds;  // the directory's own descriptor
+  }
+  rlimit files{};
+  getrlimit(RLIMIT_NOFILE, &files);
+  AddValue(f.Add("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
+                 MetricType::Counter),
+           {}, usage ? usage->cpu_seconds : 0);
+  AddValue(f.Add("process_resident_memory_bytes", "Resident memory size in bytes.",
+                 MetricType::Gauge),
+           {}, usage ? static_cast<double>(usage->resident_bytes) : 0);
+  AddValue(f.Add("process_virtual_memory_bytes", "Virtual memory size in bytes.",
+                 MetricType::Gauge),
+           {}, vsize);
+  AddValue(f.Add("process_start_time_seconds",
+                 "Start time of the process since unix epoch in seconds.", MetricType::Gauge),
+           {}, boot_time + start_ticks / sysconf(_SC_CLK_TCK));
+  AddValue(f.Add("process_open_fds", "Number of open file descriptors.", MetricType::Gauge), {},
+           open_fds);
+  AddValue(f.Add("process_max_fds", "Maximum number of open file descriptors.",
+                 MetricType::Gauge),
+           {}, static_cast<double>(files.rlim_cur));
+}
+
+}  // namespace
+
+std::string Exposition(const std::vector<supervise::AppStatus>& apps, const InitCounters& init) {
+  Families families;
+  AddWorkers(families, apps);
+  AddApps(families, apps);
+  AddInit(families, init);
+  AddProcess(families);
+  return prometheus::TextSerializer().Serialize(families.Take());
+}
+
+}  // namespace tend::metrics
