@@ -13,7 +13,7 @@ APT_PACKAGES := build-essential pkg-config dpkg-dev bazel-bootstrap bazel-rules-
 	libabsl-dev libprotobuf-dev protobuf-compiler libgrpc++-dev libgrpc-dev \
 	protobuf-compiler-grpc grpc-proto libgtest-dev libssl-dev libre2-dev libc-ares-dev \
 	zlib1g-dev nlohmann-json3-dev nodejs procps util-linux python3 python3-pytest tini dumb-init wrk curl \
-	prometheus
+	prometheus python3-grpcio python3-grpc-tools
 
 # prometheus-cpp has no static library in Debian: its source package is unpacked here.
 PROMETHEUS_CPP := .deps/prometheus-cpp

@@ -2,11 +2,19 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "runtime/config/command_line.h"
+#include "probes/probe_command.h"
+#include "runtime/control/control_service.h"
+#include "runtime/control/ctl.h"
+#include "runtime/control/health_publisher.h"
+#include "runtime/control/server.h"
 #include "runtime/init/descendants.h"
 #include "runtime/init/init.h"
 #include "runtime/init/reaper.h"
@@ -22,6 +30,7 @@
 
 extern char** environ;
 
+namespace tend {
 namespace {
 
 constexpr int kUsageError = 2;
@@ -33,81 +42,145 @@ std::vector<std::string> Environment() {
   return env;
 }
 
-}  // namespace
+// An endpoint that could not start: fatal when asked for, a warning when it was the default.
+bool Tolerated(const std::string& flag, const absl::Status& failed, bool is_default,
+               const std::string& without) {
+  if (is_default) {
+    logs::Warn(absl::StrCat(flag, ": ", failed.message(), "; going on without ", without));
+    return true;
+  }
+  logs::Error(absl::StrCat(flag, ": ", failed.message()));
+  return false;
+}
 
-int main(int argc, char** argv) {
-  using tend::config::CommandLine;
-  absl::StatusOr<CommandLine> parsed = tend::config::ParseCommandLine(
-      std::vector<std::string>(argv + 1, argv + argc), tend::process::AvailableCpus());
-  if (!parsed.ok()) {
-    tend::logs::Info(absl::StrCat(parsed.status().message(), " (see tend --help)"));
-    return kUsageError;
-  }
-  if (parsed->action == CommandLine::Action::kHelp) {
-    std::fputs(tend::config::kUsage, stdout);
-    return 0;
-  }
-  if (parsed->action == CommandLine::Action::kVersion) {
-    std::puts(tend::config::kVersion);
-    return 0;
-  }
-  const tend::v1::Config& config = parsed->config;
+absl::StatusOr<std::string> ReadToken(const std::string& path) {
+  std::ifstream file(path);
+  if (!file) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  std::stringstream content;
+  content << file.rdbuf();
+  std::string token(absl::StripAsciiWhitespace(content.str()));
+  if (token.empty()) return absl::InvalidArgumentError(absl::StrCat(path, " is empty"));
+  return token;
+}
 
-  // Signals are taken over before the first child exists, so none can be missed.
-  auto signals = tend::init::SignalChannel::Open();
-  auto loop = tend::loop::EventLoop::Create();
-  if (!signals.ok() || !loop.ok()) {
-    tend::logs::Error(!signals.ok() ? signals.status().message() : loop.status().message());
-    return kInternalError;
+// Workers under supervision, with the HTTP and gRPC endpoints around them.
+int RunSupervised(const v1::Config& config, loop::EventLoop& loop, init::Init& init) {
+  const v1::Endpoints& endpoints = config.endpoints();
+  std::string token;
+  if (!endpoints.control_token_file().empty()) {
+    absl::StatusOr<std::string> read = ReadToken(endpoints.control_token_file());
+    if (!read.ok()) {
+      logs::Error(absl::StrCat("--control-token-file: ", read.status().message()));
+      return kInternalError;
+    }
+    token = *read;
   }
-  std::string why_not_reaper;
-  tend::init::ReaperRole role = tend::init::TakeReaperRole(&why_not_reaper);
-  if (role == tend::init::ReaperRole::kNone) {
-    tend::logs::Warn(absl::StrCat("not PID 1 and cannot become a child subreaper (",
-                                  why_not_reaper, "): orphans will not be reaped"));
-  }
-  std::unique_ptr<tend::init::Descendants> descendants = tend::init::DescendantsFor(role);
-
-  tend::init::Init init(config.init(), **loop, **signals, *descendants);
-  if (!parsed->supervised) {
-    const tend::v1::App& app = config.apps(0);
-    tend::supervise::Command command(
-        std::vector<std::string>(app.command().begin(), app.command().end()), Environment(),
-        config.init().process_group());
-    return init.Run(command);
-  }
-  tend::supervise::Supervisor supervisor(config, **loop, Environment());
-  auto bridge = tend::loop::CrossThread::Create(**loop);
+  supervise::Supervisor supervisor(config, loop, Environment());
+  auto bridge = loop::CrossThread::Create(loop);
   if (!bridge.ok()) {
-    tend::logs::Error(bridge.status().message());
+    logs::Error(bridge.status().message());
     return kInternalError;
   }
-  std::unique_ptr<tend::http::Server> http;
-  if (!config.endpoints().http().empty()) {
-    auto snapshot = [&] {
-      tend::http::Snapshot now;
-      now.apps = supervisor.Status();
-      now.init = {init.reaped(), init.forwarded(), supervisor.log_sink().relayed(),
-                  supervisor.log_sink().dropped()};
-      now.stopping = init.stopping();
-      return now;
-    };
-    auto started = tend::http::Server::Start(config.endpoints().http(),
-                                             tend::http::Routes(**bridge, snapshot));
+  auto snapshot = [&] {
+    http::Snapshot now;
+    now.apps = supervisor.Status();
+    now.init = {init.reaped(), init.forwarded(), supervisor.log_sink().relayed(),
+                supervisor.log_sink().dropped()};
+    now.stopping = init.stopping();
+    return now;
+  };
+  std::unique_ptr<http::Server> http_server;
+  if (!endpoints.http().empty()) {
+    auto started = http::Server::Start(endpoints.http(), http::Routes(**bridge, snapshot));
     if (started.ok()) {
-      http = std::move(*started);
-      const std::string& address = config.endpoints().http();
-      tend::logs::Info(absl::StrCat("serving /livez, /readyz and /metrics on http://",
-                                    address.substr(0, address.rfind(':')), ":", http->port()));
-    } else if (config.endpoints().http() == tend::config::kDefaultHttp) {
-      tend::logs::Warn(absl::StrCat("--http: ", started.status().message(),
-                                    "; going on without /livez, /readyz and /metrics"));
-    } else {
-      tend::logs::Error(absl::StrCat("--http: ", started.status().message()));
+      http_server = std::move(*started);
+      logs::Info(absl::StrCat("serving /livez, /readyz and /metrics on http://",
+                              endpoints.http().substr(0, endpoints.http().rfind(':')), ":",
+                              http_server->port()));
+    } else if (!Tolerated("--http", started.status(), endpoints.http() == config::kDefaultHttp,
+                          "/livez, /readyz and /metrics")) {
       return kInternalError;
     }
   }
+  control::ControlService control_service(**bridge, supervisor, config,
+                                          [&init] { return init.stopping(); },
+                                          control::Authorization(token));
+  std::unique_ptr<control::Server> grpc_server;
+  std::unique_ptr<control::HealthPublisher> health;
+  control::Listeners listeners{endpoints.control(), endpoints.grpc()};
+  auto started = control::Server::Start(listeners, &control_service);
+  if (started.ok()) {
+    grpc_server = std::move(*started);
+    if (!endpoints.grpc().empty()) {
+      logs::Info(absl::StrCat("serving gRPC on ",
+                              endpoints.grpc().substr(0, endpoints.grpc().rfind(':')), ":",
+                              grpc_server->tcp_port()));
+    }
+    health = std::make_unique<control::HealthPublisher>(
+        supervisor, [&init] { return init.stopping(); }, *grpc_server);
+    supervisor.AddListener(health.get());
+    init.OnStopBegun([&health] { health->Publish(); });
+  } else if (listeners.unix_path.empty() && listeners.tcp_address.empty()) {
+    // Neither listener asked for: nothing to serve.
+  } else if (!Tolerated("--control", started.status(),
+                        endpoints.control() == config::kDefaultControl && endpoints.grpc().empty(),
+                        "the control socket")) {
+    return kInternalError;
+  }
   int exit_code = init.Run(supervisor);
-  (*bridge)->Close();  // requests still in flight get their 503 at once
+  (*bridge)->Close();  // calls still in flight get their answer at once
+  if (health) supervisor.RemoveListener(health.get());
   return exit_code;
+}
+
+}  // namespace
+}  // namespace tend
+
+int main(int argc, char** argv) {
+  using namespace tend;
+  using config::CommandLine;
+  // The clients of a running tend, in the same binary.
+  if (argc > 1 && std::string(argv[1]) == "ctl") {
+    return control::RunCtl(std::vector<std::string>(argv + 2, argv + argc));
+  }
+  if (argc > 1 && std::string(argv[1]) == "probe") {
+    return probes::RunProbe(std::vector<std::string>(argv + 2, argv + argc));
+  }
+  absl::StatusOr<CommandLine> parsed = config::ParseCommandLine(
+      std::vector<std::string>(argv + 1, argv + argc), process::AvailableCpus());
+  if (!parsed.ok()) {
+    logs::Info(absl::StrCat(parsed.status().message(), " (see tend --help)"));
+    return kUsageError;
+  }
+  if (parsed->action == CommandLine::Action::kHelp) {
+    std::fputs(config::kUsage, stdout);
+    return 0;
+  }
+  if (parsed->action == CommandLine::Action::kVersion) {
+    std::puts(config::kVersion);
+    return 0;
+  }
+  const v1::Config& config = parsed->config;
+
+  // Signals are taken over before the first child exists, so none can be missed.
+  auto signals = init::SignalChannel::Open();
+  auto loop = loop::EventLoop::Create();
+  if (!signals.ok() || !loop.ok()) {
+    logs::Error(!signals.ok() ? signals.status().message() : loop.status().message());
+    return kInternalError;
+  }
+  std::string why_not_reaper;
+  init::ReaperRole role = init::TakeReaperRole(&why_not_reaper);
+  if (role == init::ReaperRole::kNone) {
+    logs::Warn(absl::StrCat("not PID 1 and cannot become a child subreaper (", why_not_reaper,
+                            "): orphans will not be reaped"));
+  }
+  std::unique_ptr<init::Descendants> descendants = init::DescendantsFor(role);
+
+  init::Init init(config.init(), **loop, **signals, *descendants);
+  if (parsed->supervised) return RunSupervised(config, **loop, init);
+  const v1::App& app = config.apps(0);
+  supervise::Command command(std::vector<std::string>(app.command().begin(), app.command().end()),
+                             Environment(), config.init().process_group());
+  return init.Run(command);
 }

@@ -74,6 +74,16 @@ Endpoints (served while tend supervises workers; `-- CMD` opens nothing):
                             GET /livez, /readyz (?verbose) and /metrics (Prometheus) on
                             ADDR:PORT (default 0.0.0.0:9615; if that default is taken tend
                             warns and goes on without it).
+      --control unix:PATH|off
+                            The gRPC control socket, mode 0600, for `tend ctl` and
+                            `tend probe`: Control, grpc.health.v1 and reflection (default
+                            unix:/run/tend/control.sock; if that default cannot be made,
+                            tend warns and goes on without it).
+      --grpc [ADDR:]PORT|off
+                            Also serve gRPC on TCP: health and reflection to anyone,
+                            Control only with the bearer token (default off).
+      --control-token-file FILE
+                            The bearer token that Control over TCP requires.
       --min-ready N         Ready workers an app needs for /readyz (default 1).
       --shutdown-delay MS   On SIGTERM, turn /readyz to 503 at once and wait MS before
                             draining workers, so load balancers stop sending first
@@ -259,6 +269,19 @@ absl::Status ParseListen(absl::string_view value, CommandLine& parsed) {
   return absl::OkStatus();
 }
 
+// unix:PATH or an absolute PATH; off.
+absl::Status ParseControl(absl::string_view value, CommandLine& parsed) {
+  absl::string_view path = value;
+  absl::ConsumePrefix(&path, "unix:");
+  if (value == "off") {
+    path = "";
+  } else if (path.empty() || path[0] != '/') {
+    return Invalid("--control", absl::StrCat("'", value, "' is not unix:/ABSOLUTE/PATH or off"));
+  }
+  parsed.config.mutable_endpoints()->set_control(std::string(path));
+  return absl::OkStatus();
+}
+
 absl::Status ParseMinReady(absl::string_view value, CommandLine& parsed) {
   uint64_t count;
   if (!ParseCount(value, 4096, &count)) {
@@ -339,6 +362,17 @@ const std::vector<Flag>& Flags() {
        Endpoint("--http", [](CommandLine& p, std::string a) {
          p.config.mutable_endpoints()->set_http(std::move(a));
        })},
+      {'\0', "grpc", true,
+       Endpoint("--grpc", [](CommandLine& p, std::string a) {
+         p.config.mutable_endpoints()->set_grpc(std::move(a));
+       })},
+      {'\0', "control", true, ParseControl},
+      {'\0', "control-token-file", true,
+       [](absl::string_view value, CommandLine& parsed) {
+         if (value.empty()) return Invalid("--control-token-file", "the path is empty");
+         parsed.config.mutable_endpoints()->set_control_token_file(std::string(value));
+         return absl::OkStatus();
+       }},
       {'\0', "shutdown-delay", true,
        Millis("--shutdown-delay",
               [](CommandLine& p, uint32_t ms) { p.config.mutable_init()->set_shutdown_delay_ms(ms); })},
@@ -430,6 +464,7 @@ absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& arg
   CommandLine parsed;
   parsed.config.mutable_init()->set_kill_timeout_ms(kDefaultKillTimeoutMs);
   parsed.config.mutable_endpoints()->set_http(kDefaultHttp);
+  parsed.config.mutable_endpoints()->set_control(kDefaultControl);
   v1::App& worker = parsed.worker;
   worker.set_autorestart(true);
   worker.set_preload(true);

@@ -33,6 +33,7 @@ constexpr uint32_t kDefaultMaxRestarts = 16;
 constexpr uint32_t kDefaultListenTimeoutMs = 30000;
 // pm2's old web port.
 inline constexpr char kDefaultHttp[] = "0.0.0.0:9615";
+inline constexpr char kDefaultControl[] = "/run/tend/control.sock";
 
 // Parses tend's arguments (without argv[0]); `available_cpus` is what `-i max` means. An
 // error names the offending argument in one line; the caller prints it and exits 2.

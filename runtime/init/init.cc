@@ -68,6 +68,7 @@ void Init::OnSignal(const SignalChannel::Received& received) {
 
 void Init::BeginStop(int received, int forwarded) {
   stopping_ = true;
+  if (on_stop_begun_) on_stop_begun_();
   const uint32_t delay = options_.shutdown_delay_ms();
   logs::Info(absl::StrCat(SignalName(received), " received: stopping",
                           delay ? absl::StrCat(" in ", delay, " ms") : "", ", SIGKILL ",

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 
@@ -35,6 +36,8 @@ class Init {
 
   // Whether a graceful stop has begun (readiness turns off).
   bool stopping() const { return stopping_; }
+  // Called once, when a graceful stop begins (before the shutdown delay).
+  void OnStopBegun(std::function<void()> callback) { on_stop_begun_ = std::move(callback); }
   // Every process reaped, the workload's and orphans.
   uint64_t reaped() const { return reaped_; }
   // Signals forwarded to the workload, by number (after rewriting).
@@ -56,6 +59,7 @@ class Init {
   Workload* workload_ = nullptr;
   bool stopping_ = false;
   bool ending_descendants_ = false;
+  std::function<void()> on_stop_begun_;
   uint64_t reaped_ = 0;
   std::map<int, uint64_t> forwarded_;
   std::unique_ptr<loop::Timer> shutdown_delay_;

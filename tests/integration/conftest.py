@@ -51,10 +51,12 @@ def wait_until(predicate, timeout=20.0, what="condition"):
 
 
 def quiet(args):
-    """Endpoints off unless a test asks for them: tests never take fixed ports."""
-    if any(arg.startswith("--http") for arg in args):
-        return list(args)
-    return ["--http", "off", *args]
+    """Endpoints off unless a test asks for them: tests never take fixed ports or paths."""
+    defaults = []
+    for flag in ("--http", "--control"):
+        if not any(arg.startswith(flag) for arg in args):
+            defaults += [flag, "off"]
+    return [*defaults, *args]
 
 
 class Tend:

@@ -1,0 +1,75 @@
+"""`tend ctl` and `tend probe`: the clients in the same binary, against a running tend."""
+import json
+import os
+import signal
+import subprocess
+
+from conftest import HELPERS, REPO, TEND, children_of, wait_until
+from test_cluster import ready_count
+
+APP = str(REPO / "examples/hello/app.js")
+
+
+def client(*args):
+    done = subprocess.run([TEND, *args], capture_output=True, text=True, timeout=30)
+    return done.returncode, done.stdout, done.stderr
+
+
+def start(start_tend, tmp_path, args, env=None):
+    socket = tmp_path / "control.sock"
+    tend = start_tend(["--control", f"unix:{socket}", *args],
+                      env=env or dict(os.environ, PORT="0"))
+    wait_until(socket.exists, what="the control socket")
+    return tend, f"unix:{socket}"
+
+
+def test_ctl_lists_scales_and_reloads(start_tend, tmp_path):
+    tend, control = start(start_tend, tmp_path, ["-i", "2", APP])
+    wait_until(lambda: ready_count(tend) == 2, what="two ready workers")
+    code, out, _ = client("ctl", "--control", control, "list")
+    assert code == 0
+    header, *rows = out.splitlines()
+    assert header.split() == ["APP", "INSTANCE", "PID", "STATE", "RESTARTS", "UPTIME", "MEMORY",
+                              "CPU"]
+    assert sorted(int(row.split()[2]) for row in rows) == sorted(children_of(tend.pid))
+    assert all(row.split()[3] == "ready" for row in rows)
+
+    code, out, _ = client("ctl", "--control", control, "--json", "list")
+    assert code == 0 and json.loads(out)["apps"][0]["desired"] == 2
+
+    assert client("ctl", "--control", control, "scale", "app", "+1") == (0, "app: 3 instances\n", "")
+    code, out, _ = client("ctl", "--control", control, "reload")
+    assert code == 0
+    assert out.splitlines()[0] == "RELOAD_STARTED app: reload of app"
+    assert out.splitlines()[-1] == "RELOAD_FINISHED app ok: reload of app"
+    assert sum(line.startswith("RELOAD_PROGRESS app[") for line in out.splitlines()) == 3
+
+
+def test_ctl_bad_input(start_tend, tmp_path):
+    tend, control = start(start_tend, tmp_path, ["-i", "1", APP])
+    assert client("ctl", "--control", control, "scale", "nope", "2")[:2] == (1, "")
+    assert client("ctl", "--control", control, "scale", "nope", "2")[2] == \
+        "tend ctl: no app named 'nope'\n"
+    code, _, err = client("ctl", "--control", control, "scale", "app", "lots")
+    assert code == 2 and err.startswith("tend ctl: 'lots' is not N, +N or -N\n")
+    code, _, err = client("ctl", "--control", control, "frobnicate")
+    assert code == 2 and err.startswith("tend ctl: bad command 'frobnicate'")
+    code, _, err = client("ctl", "--control", f"unix:{tmp_path}/absent.sock", "list")
+    assert code == 1 and "absent.sock" in err
+
+
+def test_probe_exits_0_when_ready_and_1_with_the_reason_when_not(start_tend, tmp_path):
+    gate = tmp_path / "gate"
+    tend, control = start(start_tend, tmp_path, ["-i", "1", "--wait-ready",
+                                                 str(HELPERS / "gated_ready.js")],
+                          env=dict(os.environ, GATE=str(gate)))
+    assert client("probe", "--control", control, "live") == (0, "live\n", "")
+    assert client("probe", "--control", control, "ready") == (
+        1, "not ready: gated_ready: 0 ready workers, 1 needed\n", "")
+    gate.touch()
+    wait_until(lambda: client("probe", "--control", control, "ready")[0] == 0, what="ready")
+    code, out, _ = client("probe", "--control", f"unix:{tmp_path}/absent.sock", "ready")
+    assert code == 1 and out.startswith("not ready: cannot ask tend at unix:")
+    assert client("probe", "sideways")[0] == 2
+    tend.signal(signal.SIGTERM)
+    assert tend.wait() == 0
