@@ -13,7 +13,8 @@ APT_PACKAGES := build-essential pkg-config dpkg-dev bazel-bootstrap bazel-rules-
 	libabsl-dev libprotobuf-dev protobuf-compiler libgrpc++-dev libgrpc-dev \
 	protobuf-compiler-grpc grpc-proto libgtest-dev libssl-dev libre2-dev libc-ares-dev \
 	zlib1g-dev nlohmann-json3-dev nodejs procps util-linux python3 python3-pytest tini dumb-init wrk curl \
-	prometheus python3-grpcio python3-grpc-tools
+	prometheus python3-grpcio python3-grpc-tools podman runc conmon fuse-overlayfs buildah \
+	slirp4netns uidmap catatonit containernetworking-plugins golang-github-containers-common
 
 # prometheus-cpp has no static library in Debian: its source package is unpacked here.
 PROMETHEUS_CPP := .deps/prometheus-cpp
@@ -21,6 +22,8 @@ MICROHTTPD := .deps/libmicrohttpd
 # The peer the cluster benchmark compares with, from npm (only `make bench` needs it).
 PM2_VERSION := 7.0.4
 PM2_RUNTIME := .deps/npm/node_modules/.bin/pm2-runtime
+# What the k8s/ test validates manifests with, offline: the Kubernetes API's own schemas.
+K8S_MODELS := .deps/npm/node_modules/kubernetes-models/package.json
 
 .PHONY: help deps apt-packages build run test unit-test integration-test bench clean
 
@@ -85,15 +88,20 @@ run: build
 unit-test: deps
 	$(BAZEL) test $(BAZEL_FLAGS) //...
 
-integration-test: build
-	TEND=$(CURDIR)/$(TEND) $(PYTHON) -m pytest -q tests/integration
+integration-test: build $(K8S_MODELS)
+	TEND=$(CURDIR)/$(TEND) NODE_PATH=$(CURDIR)/.deps/npm/node_modules $(PYTHON) -m pytest -q tests/integration
 
 test: unit-test integration-test
 
 # Debian's npm only where the installed nodejs brings none (NodeSource's package does).
+NPM_INSTALL = command -v npm >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm; \
+	npm install --no-audit --no-fund --prefix .deps/npm
+
 $(PM2_RUNTIME): | apt-packages
-	command -v npm >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm
-	npm install --no-audit --no-fund --prefix .deps/npm pm2@$(PM2_VERSION)
+	$(NPM_INSTALL) pm2@$(PM2_VERSION)
+
+$(K8S_MODELS): | apt-packages
+	$(NPM_INSTALL) kubernetes-models@4.5.1 yaml@2.9.1
 
 bench: build $(PM2_RUNTIME)
 	TEND=$(CURDIR)/$(TEND) $(PYTHON) bench/idle.py

@@ -40,7 +40,7 @@ def test_cron_restart_reloads_on_schedule(start_tend):
     assert any("cron '*/2 * * * * *'" in line for line in tend.stderr)
     wait_until(lambda: proc_state(first) is None, what="the first worker to be drained")
     tend.signal(signal.SIGTERM)
-    assert tend.wait() == 0
+    assert tend.wait() == 0, tend.stderr
 
 
 def test_reload_surge_starts_that_many_replacements_at_once(start_tend, tmp_path):

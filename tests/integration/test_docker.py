@@ -1,0 +1,121 @@
+"""docker/Dockerfile, built and run with podman from a Node base image made here (no
+registry can be reached): tend is PID 1, the app serves, the health check passes, -i max
+follows --cpus, and a stop drains and exits 0 within the timeout."""
+import os
+import shutil
+import subprocess
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, TEND, wait_until
+
+CGROUPS = Path("/sys/fs/cgroup")
+
+
+@pytest.fixture
+def podman(tmp_path):
+    """podman with storage and configuration of this test's own; removes all it made."""
+    if not shutil.which("podman"):
+        pytest.fail("podman is not installed (make test installs it)")
+    (tmp_path / "containers.conf").write_text(
+        '[containers]\nnetns = "host"\n'
+        'default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]\n'
+        '[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n')
+    (tmp_path / "storage.conf").write_text(
+        f'[storage]\ndriver = "overlay"\ngraphroot = "{tmp_path}/graph"\n'
+        f'runroot = "{tmp_path}/run"\n')
+    env = dict(os.environ, CONTAINERS_CONF=str(tmp_path / "containers.conf"),
+               CONTAINERS_STORAGE_CONF=str(tmp_path / "storage.conf"))
+    cgroups_before = set(CGROUPS.glob("*/libpod_parent"))
+
+    def run(*args, check=True):
+        return subprocess.run(["podman", *args], env=env, capture_output=True, text=True,
+                              check=check, timeout=120)
+
+    yield run
+    run("rm", "--all", "--force", "--time", "0", check=False)
+    run("system", "reset", "--force", check=False)
+    # podman's cgroupfs manager leaves its parent cgroup behind: remove what this test made.
+    for made in set(CGROUPS.glob("*/libpod_parent")) - cgroups_before:
+        for group in sorted(made.glob("**/"), key=lambda p: len(p.parts), reverse=True):
+            try:
+                group.rmdir()
+            except OSError:
+                pass
+
+
+def node_base_image(podman, tmp_path):
+    """The machine's own node with the libraries it links, as a local image."""
+    root = tmp_path / "rootfs"
+    for folder in ("usr/bin", "tmp", "run", "etc"):
+        (root / folder).mkdir(parents=True)
+    node = os.path.realpath(shutil.which("node"))
+    shutil.copy(node, root / "usr/bin/node")
+    ldd = subprocess.run(["ldd", node], capture_output=True, text=True, check=True).stdout
+    for library in {word for word in ldd.split() if word.startswith("/")}:
+        target = root / library.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(library, target)
+    (root / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
+    (root / "tmp").chmod(0o1777)
+    tar = tmp_path / "node.tar"
+    subprocess.run(["tar", "-C", root, "-cf", tar, "."], check=True)
+    name = f"localhost/tend-test-node:{uuid.uuid4().hex[:8]}"
+    podman("import", str(tar), name)
+    return name
+
+
+def free_port():
+    import socket
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_the_dockerfile_runs_tend_as_pid_1(podman, tmp_path):
+    base = node_base_image(podman, tmp_path)
+    context = tmp_path / "context"
+    (context / "examples/hello").mkdir(parents=True)
+    shutil.copy(REPO / "docker/Dockerfile", context / "Dockerfile")
+    shutil.copy(REPO / "examples/hello/app.js", context / "examples/hello/app.js")
+    shutil.copy(TEND, context / "tend")
+    image = f"localhost/tend-test:{uuid.uuid4().hex[:8]}"
+    podman("build", "--format", "docker", "--build-arg", f"NODE_IMAGE={base}",
+           "--build-arg", "TEND_FROM=prebuilt", "-t", image, "-f", str(context / "Dockerfile"),
+           str(context))
+
+    app_port, http_port = free_port(), free_port()
+    name = f"tend-test-{uuid.uuid4().hex[:8]}"
+    # The image's CMD with the HTTP port moved off 9615 (the host's network is shared here).
+    podman("run", "--detach", "--name", name, "--cpus", "1.5", "--health-interval", "disable",
+           "--env", f"PORT={app_port}", image,
+           "--http", f"127.0.0.1:{http_port}", "-i", "max", "/app/app.js")
+
+    def serves():
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{app_port}/", timeout=2) as response:
+                return response.read().decode()
+        except OSError:
+            return None
+    assert wait_until(serves, timeout=30, what="the app in the container").startswith("hello")
+
+    host_pid = podman("inspect", "--format", "{{.State.Pid}}", name).stdout.strip()
+    status = Path(f"/proc/{host_pid}/status").read_text()
+    namespaced_pids = status.split("NSpid:")[1].splitlines()[0].split()
+    assert namespaced_pids[-1] == "1", "tend is PID 1 in the container"
+    assert Path(f"/proc/{host_pid}/cmdline").read_bytes().split(b"\0")[0] == b"tend"
+
+    assert podman("healthcheck", "run", name, check=False).returncode == 0
+    listed = podman("exec", name, "tend", "ctl", "list").stdout.splitlines()
+    assert len(listed) == 2, f"--cpus 1.5 gives -i max one worker: {listed}"
+
+    began = time.monotonic()
+    podman("stop", "--time", "10", name)
+    assert time.monotonic() - began < 10
+    assert podman("inspect", "--format", "{{.State.ExitCode}}", name).stdout.strip() == "0"
+    logs = podman("logs", name).stderr
+    assert "SIGTERM received: stopping" in logs
