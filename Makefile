@@ -106,6 +106,7 @@ $(K8S_MODELS): | apt-packages
 bench: build $(PM2_RUNTIME)
 	TEND=$(CURDIR)/$(TEND) $(PYTHON) bench/idle.py
 	TEND=$(CURDIR)/$(TEND) PM2_RUNTIME=$(CURDIR)/$(PM2_RUNTIME) $(PYTHON) bench/cluster.py
+	TEND=$(CURDIR)/$(TEND) $(PYTHON) bench/scrape.py
 
 clean:
 	$(BAZEL) clean --expunge

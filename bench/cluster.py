@@ -77,8 +77,10 @@ class Manager:
         self.home = tempfile.TemporaryDirectory(prefix="bench-pm2-")
         self.env = dict(os.environ, PORT=str(self.port), PM2_HOME=self.home.name)
         cluster = ["-i", str(instances)] if instances > 1 else []
+        # tend as users run it: /livez, /readyz, /metrics and the control socket on.
+        endpoints = ["--http", "127.0.0.1:0", "--control", f"unix:{self.home.name}/control.sock"]
         argv = {
-            "tend": [TEND, *cluster, APP],
+            "tend": [TEND, *endpoints, *cluster, APP],
             "pm2-runtime": [PM2_RUNTIME, APP, *cluster],
             "node": ["node", APP],
         }[kind]

@@ -108,8 +108,10 @@ int RunSupervised(const v1::Config& config, loop::EventLoop& loop, init::Init& i
   std::unique_ptr<control::Server> grpc_server;
   std::unique_ptr<control::HealthPublisher> health;
   control::Listeners listeners{endpoints.control(), endpoints.grpc()};
-  auto started = control::Server::Start(listeners, &control_service);
-  if (started.ok()) {
+  bool wants_grpc = !listeners.unix_path.empty() || !listeners.tcp_address.empty();
+  auto started = wants_grpc ? control::Server::Start(loop, listeners, &control_service)
+                            : absl::StatusOr<std::unique_ptr<control::Server>>(nullptr);
+  if (started.ok() && *started) {
     grpc_server = std::move(*started);
     if (!endpoints.grpc().empty()) {
       logs::Info(absl::StrCat("serving gRPC on ",
@@ -120,9 +122,7 @@ int RunSupervised(const v1::Config& config, loop::EventLoop& loop, init::Init& i
         supervisor, [&init] { return init.stopping(); }, *grpc_server);
     supervisor.AddListener(health.get());
     init.OnStopBegun([&health] { health->Publish(); });
-  } else if (listeners.unix_path.empty() && listeners.tcp_address.empty()) {
-    // Neither listener asked for: nothing to serve.
-  } else if (!Tolerated("--control", started.status(),
+  } else if (!started.ok() && !Tolerated("--control", started.status(),
                         endpoints.control() == config::kDefaultControl && endpoints.grpc().empty(),
                         "the control socket")) {
     return kInternalError;

@@ -19,7 +19,8 @@ bool ConstantTimeEquals(absl::string_view a, absl::string_view b) {
 }
 
 std::string Authorization::Check(absl::string_view peer, absl::string_view header) const {
-  if (absl::StartsWith(peer, "unix:")) return "";
+  // "fd:N": a connection tend accepted on its Unix control socket and handed to gRPC.
+  if (absl::StartsWith(peer, "unix:") || absl::StartsWith(peer, "fd:")) return "";
   if (token_.empty()) {
     return "Control over TCP is off: start tend with --control-token-file, or use the Unix "
            "control socket";

@@ -13,7 +13,8 @@ class Authorization {
  public:
   explicit Authorization(std::string token) : token_(std::move(token)) {}
 
-  // `peer` as gRPC names it ("unix:...", "ipv4:...", "ipv6:..."); `header` the
+  // `peer` as gRPC names it ("unix:...", "fd:N" for a connection tend accepted on the Unix
+  // socket, "ipv4:...", "ipv6:..."); `header` the
   // authorization metadata, empty when absent. The empty string when allowed, otherwise
   // why not.
   std::string Check(absl::string_view peer, absl::string_view header) const;

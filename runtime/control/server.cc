@@ -5,14 +5,17 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "grpc/support/log.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/resource_quota.h"
+#include "grpcpp/server_posix.h"
 
 namespace tend::control {
 namespace {
@@ -27,12 +30,17 @@ absl::Status ClaimSocketPath(const std::string& path) {
   if (path.size() >= sizeof address.sun_path) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": path too long for a Unix socket"));
   }
-  size_t slash = path.rfind('/');
-  if (slash != std::string::npos && slash > 0) {
-    std::string dir = path.substr(0, slash);
-    if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-      return absl::PermissionDeniedError(absl::StrCat("cannot create ", dir, ": ", strerror(errno)));
-    }
+  std::string dir = path.substr(0, std::max<size_t>(1, path.rfind('/')));
+  if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return absl::PermissionDeniedError(absl::StrCat("cannot create ", dir, ": ", strerror(errno)));
+  }
+  struct stat folder;
+  if (stat(dir.c_str(), &folder) != 0 || !S_ISDIR(folder.st_mode)) {
+    return absl::FailedPreconditionError(absl::StrCat("cannot create ", dir, ": not a directory"));
+  }
+  if (access(dir.c_str(), W_OK) != 0) {
+    return absl::PermissionDeniedError(absl::StrCat("cannot create a socket in ", dir, ": ",
+                                                    strerror(errno)));
   }
   struct stat existing;
   if (lstat(path.c_str(), &existing) != 0) return absl::OkStatus();
@@ -52,55 +60,104 @@ absl::Status ClaimSocketPath(const std::string& path) {
   return absl::OkStatus();
 }
 
+// gRPC's own log lines are multi-line dumps; tend reports what failed itself.
+void DropGrpcLog(gpr_log_func_args*) {}
+
+// A listening Unix socket at `path`, created 0600: only tend's user (and root) may use it.
+absl::StatusOr<int> ListenUnix(const std::string& path) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return absl::InternalError(absl::StrCat("socket: ", strerror(errno)));
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  memcpy(address.sun_path, path.c_str(), path.size());
+  mode_t previous = umask(0077);
+  bool bound = bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+  umask(previous);
+  if (!bound || listen(fd, 64) != 0) {
+    int error = errno;
+    close(fd);
+    return absl::UnavailableError(absl::StrCat("cannot listen on unix:", path, ": ",
+                                               strerror(error)));
+  }
+  return fd;
+}
+
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Listeners& listeners,
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(loop::EventLoop& loop,
+                                                      const Listeners& listeners,
                                                       grpc::Service* control) {
-  auto server = std::unique_ptr<Server>(new Server());
+  std::unique_ptr<Server> server(new Server(loop, control));
   if (!listeners.unix_path.empty()) {
     if (absl::Status claimed = ClaimSocketPath(listeners.unix_path); !claimed.ok()) return claimed;
+    absl::StatusOr<int> fd = ListenUnix(listeners.unix_path);
+    if (!fd.ok()) return fd.status();
+    server->unix_fd_ = *fd;
+    server->unix_path_ = listeners.unix_path;
+    loop.Watch(*fd, [raw = server.get()] { raw->OnUnixConnection(); });
   }
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  grpc::ServerBuilder builder;
-  if (!listeners.unix_path.empty()) {
-    builder.AddListeningPort("unix:" + listeners.unix_path, grpc::InsecureServerCredentials());
-  }
+  // A TCP port is asked for explicitly: gRPC starts at once to listen on it.
   if (!listeners.tcp_address.empty()) {
-    builder.AddListeningPort(listeners.tcp_address, grpc::InsecureServerCredentials(),
-                             &server->tcp_port_);
+    if (absl::Status started = server->StartGrpc(listeners.tcp_address); !started.ok()) {
+      return started;
+    }
   }
-  builder.RegisterService(control);
-  builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
-  grpc::ResourceQuota quota("tend-control");
-  quota.SetMaxThreads(kMaxThreads);
-  builder.SetResourceQuota(quota);
-  // The socket file is created 0600: only tend's user (and root) may control it.
-  mode_t previous = umask(0077);
-  server->server_ = builder.BuildAndStart();
-  umask(previous);
-  if (!server->server_) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot listen on ",
-        listeners.unix_path.empty() ? listeners.tcp_address
-                                    : absl::StrCat("unix:", listeners.unix_path,
-                                                   listeners.tcp_address.empty() ? "" : " or ",
-                                                   listeners.tcp_address)));
-  }
-  server->unix_path_ = listeners.unix_path;
-  server->SetServing(false);
   return server;
 }
 
+absl::Status Server::StartGrpc(const std::string& tcp_address) {
+  gpr_set_log_function(DropGrpcLog);
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  if (!tcp_address.empty()) {
+    builder.AddListeningPort(tcp_address, grpc::InsecureServerCredentials(), &tcp_port_);
+  }
+  builder.RegisterService(control_);
+  builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  // Control calls are rare: one completion queue and one polling thread, not one per core.
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::NUM_CQS, 1);
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 1);
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 1);
+  grpc::ResourceQuota quota("tend-control");
+  quota.SetMaxThreads(kMaxThreads);
+  builder.SetResourceQuota(quota);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server) return absl::UnavailableError(absl::StrCat("cannot listen on ", tcp_address));
+  std::lock_guard<std::mutex> lock(mutex_);
+  server->GetHealthCheckService()->SetServingStatus(serving_);
+  server_ = std::move(server);
+  return absl::OkStatus();
+}
+
+// Each connection to the control socket is handed to gRPC as an established channel.
+void Server::OnUnixConnection() {
+  int connection = accept4(unix_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+  if (connection < 0) return;
+  if (!server_) {
+    if (absl::Status started = StartGrpc(""); !started.ok()) {
+      close(connection);
+      return;
+    }
+  }
+  grpc::AddInsecureChannelFromFd(server_.get(), connection);
+}
+
 void Server::SetServing(bool serving) {
-  server_->GetHealthCheckService()->SetServingStatus(serving);
+  std::lock_guard<std::mutex> lock(mutex_);
+  serving_ = serving;
+  if (server_) server_->GetHealthCheckService()->SetServingStatus(serving);
 }
 
 Server::~Server() {
-  if (!server_) return;  // never started
+  if (unix_fd_ >= 0) {
+    loop_.Unwatch(unix_fd_);
+    close(unix_fd_);
+    unlink(unix_path_.c_str());
+  }
+  if (!server_) return;
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   server_->Wait();
-  if (!unix_path_.empty()) unlink(unix_path_.c_str());
 }
 
 }  // namespace tend::control

@@ -1,10 +1,12 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "grpcpp/grpcpp.h"
+#include "runtime/loop/event_loop.h"
 
 namespace tend::control {
 
@@ -16,9 +18,13 @@ struct Listeners {
 // tend's gRPC server: the Control service, grpc.health.v1.Health (what Kubernetes' gRPC
 // probes call: SERVING while ready) and server reflection, on a Unix socket and optionally
 // TCP. Calls run on gRPC's own threads, bounded in number and message size.
+//
+// tend listens on the Unix socket itself and starts gRPC on its first connection: an idle
+// tend nobody asks pays nothing for gRPC (its threads, and megabytes of resident code).
 class Server {
  public:
-  static absl::StatusOr<std::unique_ptr<Server>> Start(const Listeners& listeners,
+  static absl::StatusOr<std::unique_ptr<Server>> Start(loop::EventLoop& loop,
+                                                       const Listeners& listeners,
                                                        grpc::Service* control);
   ~Server();
 
@@ -27,7 +33,16 @@ class Server {
   int tcp_port() const { return tcp_port_; }
 
  private:
+  Server(loop::EventLoop& loop, grpc::Service* control) : loop_(loop), control_(control) {}
+  absl::Status StartGrpc(const std::string& tcp_address);
+  void OnUnixConnection();
+
+  loop::EventLoop& loop_;
+  grpc::Service* control_;
+  std::mutex mutex_;  // serving_ and server_'s creation, against SetServing from any thread
+  bool serving_ = false;
   std::unique_ptr<grpc::Server> server_;
+  int unix_fd_ = -1;
   std::string unix_path_;
   int tcp_port_ = 0;
 };

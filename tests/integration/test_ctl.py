@@ -73,3 +73,18 @@ def test_probe_exits_0_when_ready_and_1_with_the_reason_when_not(start_tend, tmp
     assert client("probe", "sideways")[0] == 2
     tend.signal(signal.SIGTERM)
     assert tend.wait() == 0
+
+
+def test_an_unusable_control_path_is_a_clear_start_up_error(start_tend, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    tend = start_tend(["--control", f"unix:{blocker}/control.sock", APP])
+    assert tend.wait() == 1
+    assert any(f"--control: cannot create {blocker}" in line for line in tend.stderr)
+    assert not any(line.startswith("listening") for line in tend.lines), "nothing started"
+    not_a_socket = tmp_path / "plain"
+    not_a_socket.write_text("")
+    tend = start_tend(["--control", f"unix:{not_a_socket}", APP])
+    assert tend.wait() == 1
+    assert any(f"{not_a_socket} exists and is not a socket" in line for line in tend.stderr)
+    assert not_a_socket.read_text() == "", "left alone"

@@ -8,6 +8,7 @@ namespace {
 TEST(AuthorizationTest, UnixPeersMayAlways) {
   EXPECT_EQ(Authorization("").Check("unix:/run/tend/control.sock", ""), "");
   EXPECT_EQ(Authorization("t0ken").Check("unix:", ""), "");
+  EXPECT_EQ(Authorization("t0ken").Check("fd:12", ""), "");
 }
 
 TEST(AuthorizationTest, TcpPeersNeedTheBearerToken) {
