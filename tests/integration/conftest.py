@@ -2,6 +2,7 @@
 child subreaper, and ends every process a test started."""
 import os
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -20,6 +21,14 @@ def children_of(pid):
         return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
     except OSError:
         return []
+
+
+def free_port():
+    """A port free now, for a program that must be told its port before it starts (the
+    kernel picks it; the small window before the program binds it is accepted)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def proc_state(pid):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, TEND, wait_until
+from conftest import REPO, TEND, free_port, wait_until
 
 CGROUPS = Path("/sys/fs/cgroup")
 
@@ -67,13 +67,6 @@ def node_base_image(podman, tmp_path):
     name = f"localhost/tend-test-node:{uuid.uuid4().hex[:8]}"
     podman("import", str(tar), name)
     return name
-
-
-def free_port():
-    import socket
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_the_dockerfile_runs_tend_as_pid_1(podman, tmp_path):

@@ -2,22 +2,15 @@
 import json
 import os
 import signal
-import socket
 import subprocess
 import urllib.parse
 import urllib.request
 
 import pytest
 
-from conftest import REPO, wait_until
+from conftest import REPO, free_port, wait_until
 from test_cluster import ready_count
 from test_http import start_with_http
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture

@@ -2,10 +2,9 @@
 fork-mode reload, where the app binds its own port."""
 import os
 import signal
-import socket
 import time
 
-from conftest import HELPERS, REPO, children_of, proc_state, wait_until
+from conftest import HELPERS, REPO, children_of, free_port, proc_state, wait_until
 from test_cluster import get, ready_count, start_app
 
 
@@ -63,12 +62,6 @@ def test_reload_surge_starts_that_many_replacements_at_once(start_tend, tmp_path
     assert not old & set(children_of(tend.pid))
     tend.signal(signal.SIGTERM)
     assert tend.wait() == 0
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_fork_mode_reload_frees_the_port_before_the_new_worker_binds_it(start_tend):
