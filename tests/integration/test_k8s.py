@@ -2,7 +2,6 @@
 schemas (npm kubernetes-models), with probe ports and shutdown timings checked."""
 import os
 import subprocess
-from pathlib import Path
 
 from conftest import HELPERS, REPO
 

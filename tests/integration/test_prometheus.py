@@ -1,6 +1,5 @@
 """A real Prometheus server scrapes tend: the target is up, with per-worker series."""
 import json
-import os
 import signal
 import subprocess
 import urllib.parse
