@@ -10,6 +10,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "runtime/config/command_line.h"
+#include "runtime/config/ecosystem.h"
+#include "runtime/config/ecosystem_file.h"
 #include "probes/probe_command.h"
 #include "runtime/control/control_service.h"
 #include "runtime/control/ctl.h"
@@ -159,6 +161,21 @@ int main(int argc, char** argv) {
   if (parsed->action == CommandLine::Action::kVersion) {
     std::puts(config::kVersion);
     return 0;
+  }
+  if (!parsed->ecosystem_file.empty()) {
+    absl::StatusOr<nlohmann::json> content = config::ReadEcosystemFile(parsed->ecosystem_file);
+    std::vector<std::string> warnings;
+    absl::Status applied =
+        content.ok() ? config::ApplyEcosystem(parsed->ecosystem_file, *content, parsed->env_name,
+                                              parsed->only, process::AvailableCpus(), *parsed,
+                                              &warnings)
+                     : content.status();
+    if (!applied.ok()) {
+      logs::Error(applied.message());
+      return kUsageError;
+    }
+    for (const std::string& warning : warnings) logs::Warn(warning);
+    parsed->supervised = true;
   }
   const v1::Config& config = parsed->config;
 

@@ -7,10 +7,12 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "runtime/config/values.h"
 #include "runtime/init/signals.h"
 #include "runtime/supervise/cron_schedule.h"
 
@@ -179,24 +181,13 @@ absl::Status ParseStopExitCodes(absl::string_view value, CommandLine& parsed) {
   return absl::OkStatus();
 }
 
-// pm2's sizes: a number of bytes, or of K, M or G (1024-based).
 absl::Status ParseMaxMemory(absl::string_view value, CommandLine& parsed) {
-  absl::string_view digits = value;
-  uint64_t unit = 1;
-  if (!value.empty()) {
-    switch (absl::ascii_toupper(value.back())) {
-      case 'K': unit = 1ull << 10; break;
-      case 'M': unit = 1ull << 20; break;
-      case 'G': unit = 1ull << 30; break;
-    }
-    if (unit > 1) digits.remove_suffix(1);
-  }
-  uint64_t count;
-  if (!ParseCount(digits, (1ull << 50) / unit, &count) || count == 0) {
+  std::optional<uint64_t> bytes = ParseSize(value);
+  if (!bytes) {
     return Invalid("--max-memory-restart",
                    absl::StrCat("'", value, "' is not a size such as 200M, 1G or 512K"));
   }
-  Worker(parsed).set_max_memory_bytes(count * unit);
+  Worker(parsed).set_max_memory_bytes(*bytes);
   return absl::OkStatus();
 }
 
@@ -358,6 +349,20 @@ const std::vector<Flag>& Flags() {
       {'\0', "reload-surge", true, ParseReloadSurge, true},
       {'\0', "listen", true, ParseListen, true},
       {'\0', "min-ready", true, ParseMinReady, true},
+      {'\0', "env", true,
+       [](absl::string_view value, CommandLine& parsed) {
+         if (value.empty()) return Invalid("--env", "the name is empty");
+         parsed.env_name = std::string(value);
+         return absl::OkStatus();
+       }, true},
+      {'\0', "only", true,
+       [](absl::string_view value, CommandLine& parsed) {
+         for (absl::string_view name : absl::StrSplit(value, ',', absl::SkipEmpty())) {
+           parsed.only.emplace_back(name);
+         }
+         if (parsed.only.empty()) return Invalid("--only", "no app named");
+         return absl::OkStatus();
+       }, true},
       {'\0', "http", true,
        Endpoint("--http", [](CommandLine& p, std::string a) {
          p.config.mutable_endpoints()->set_http(std::move(a));
@@ -408,6 +413,14 @@ const Flag* FindFlag(absl::string_view arg, std::optional<absl::string_view>* in
     if (flag.short_name != '\0' && flag.short_name == arg[1]) return &flag;
   }
   return nullptr;
+}
+
+// pm2's rule for telling an ecosystem file from a script.
+bool IsEcosystemFileName(const std::string& path) {
+  for (const char* ending : {".json", ".yml", ".yaml", ".config.js", ".config.cjs", ".config.mjs"}) {
+    if (absl::EndsWith(path, ending)) return true;
+  }
+  return false;
 }
 
 bool IsNode(const std::string& program) {
@@ -507,6 +520,16 @@ absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& arg
     parsed.supervised |= flag->worker;
   }
   if (parsed.action != CommandLine::Action::kRun) return parsed;
+  if (!script.empty() && IsEcosystemFileName(script)) {
+    if (!rest.empty()) {
+      return absl::InvalidArgumentError("arguments after -- go to a SCRIPT, not an ecosystem file");
+    }
+    parsed.ecosystem_file = script;
+    return parsed;
+  }
+  if (!parsed.env_name.empty() || !parsed.only.empty()) {
+    return absl::InvalidArgumentError("--env and --only choose from an ecosystem file, and none was given");
+  }
   if (parsed.supervised) {
     if (absl::Status resolved = ResolveWorker(parsed, script, std::move(rest), available_cpus);
         !resolved.ok()) {

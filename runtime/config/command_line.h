@@ -24,6 +24,11 @@ struct CommandLine {
   // While parsing: the worker flags, and -i (0: every CPU, -1: one less).
   v1::App worker;
   std::optional<int> instances;
+  // A pm2 ecosystem file given as the SCRIPT, and what --env and --only ask of it: the apps
+  // come from the file (config/ecosystem.h), read after parsing.
+  std::string ecosystem_file;
+  std::string env_name;
+  std::vector<std::string> only;
 };
 
 // pm2's defaults for supervised apps.

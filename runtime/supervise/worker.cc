@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "runtime/init/signals.h"
 #include "runtime/logs/diagnostics.h"
@@ -41,7 +42,14 @@ std::vector<std::string> Worker::Environment() const {
       env.push_back(var);
     }
   }
-  for (const auto& [name, value] : app_.env()) env.push_back(absl::StrCat(name, "=", value));
+  for (const auto& [name, value] : app_.env()) {
+    int64_t base;
+    if (name == app_.increment_var() && absl::SimpleAtoi(value, &base)) {
+      env.push_back(absl::StrCat(name, "=", base + instance_));
+    } else {
+      env.push_back(absl::StrCat(name, "=", value));
+    }
+  }
   // pm2's variables, which apps written for pm2 read.
   env.push_back(absl::StrCat(app_.instance_var().empty() ? "NODE_APP_INSTANCE" : app_.instance_var(),
                              "=", instance_));
@@ -69,6 +77,7 @@ absl::Status Worker::Start() {
   process::SpawnOptions options;
   options.argv = {app_.command().begin(), app_.command().end()};
   options.env = Environment();
+  options.cwd = app_.cwd();
   if (context_.activation_fd >= 0) {
     options.pass_fds.push_back(context_.activation_fd);
     options.listen_pid = true;

@@ -1,0 +1,403 @@
+#include "runtime/config/ecosystem.h"
+
+#include <unistd.h>
+
+#include <functional>
+#include <map>
+#include <set>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "runtime/config/values.h"
+#include "runtime/supervise/cron_schedule.h"
+
+namespace tend::config {
+namespace {
+
+using Json = nlohmann::json;
+
+// Options pm2 knows that mean nothing in a container, and why.
+const std::map<std::string, std::string>& Ignored() {
+  static const std::map<std::string, std::string> ignored = {
+      {"error_file", "worker output goes to tend's stdout and stderr, the container's log"},
+      {"out_file", "worker output goes to tend's stdout and stderr, the container's log"},
+      {"log_file", "worker output goes to tend's stdout and stderr, the container's log"},
+      {"log", "worker output goes to tend's stdout and stderr, the container's log"},
+      {"merge_logs", "lines are always relayed whole, from every instance"},
+      {"combine_logs", "lines are always relayed whole, from every instance"},
+      {"log_date_format", "--time writes ISO-8601 UTC timestamps"},
+      {"pid_file", "tend is the container's init; no pid files"},
+      {"pmx", "no pm2.io"},
+      {"automation", "no pm2.io"},
+      {"vizion", "no version-control metadata"},
+      {"autodump", "no pm2 dump file"},
+      {"treekill", "tend always ends a worker's whole process group"},
+      {"source_map_support", "use NODE_OPTIONS=--enable-source-maps"},
+      {"disable_source_map_support", "tend adds no source-map support"},
+      {"namespace", "tend runs one container's apps"},
+      {"filter_env", "workers get tend's environment and the app's env"},
+      {"append_env_to_name", "names are what the file says"},
+      {"force", "tend starts each app once"},
+      {"post_update", "no pm2 deploy"},
+      {"watch", "file watching is not done by tend yet: rebuild the image instead"},
+      {"ignore_watch", "file watching is not done by tend yet"},
+      {"watch_delay", "file watching is not done by tend yet"},
+      {"uid", "run the container as that user (USER in the Dockerfile)"},
+      {"gid", "run the container as that group (USER in the Dockerfile)"},
+      {"shutdown_with_message", "tend stops workers with SIGTERM after draining them"},
+  };
+  return ignored;
+}
+
+// One app's options, read and checked; errors name the file, the app and the field.
+class AppReader {
+ public:
+  AppReader(const std::string& path, const Json& app, std::string label)
+      : path_(path), app_(app), label_(std::move(label)) {}
+
+  absl::Status Error(const std::string& field, const std::string& problem) const {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path_, ": app ", label_, ": ", field, ": ", problem));
+  }
+
+  const Json* Get(const std::string& field) const {
+    auto it = app_.find(field);
+    return it == app_.end() || it->is_null() ? nullptr : &*it;
+  }
+
+  absl::Status String(const std::string& field, const std::function<void(std::string)>& set) const {
+    const Json* value = Get(field);
+    if (!value) return absl::OkStatus();
+    if (!value->is_string()) return Error(field, "expected a string");
+    set(value->get<std::string>());
+    return absl::OkStatus();
+  }
+
+  absl::Status Bool(const std::string& field, const std::function<void(bool)>& set) const {
+    const Json* value = Get(field);
+    if (!value) return absl::OkStatus();
+    if (!value->is_boolean()) return Error(field, "expected true or false");
+    set(value->get<bool>());
+    return absl::OkStatus();
+  }
+
+  // A whole number, from 0 to `max`; strings of digits too, as pm2 takes them.
+  absl::Status Count(const std::string& field, uint64_t max,
+                     const std::function<void(uint64_t)>& set) const {
+    const Json* value = Get(field);
+    if (!value) return absl::OkStatus();
+    uint64_t count = 0;
+    bool ok = (value->is_number_unsigned() && (count = value->get<uint64_t>(), true)) ||
+              (value->is_string() && absl::SimpleAtoi(value->get<std::string>(), &count) &&
+               !value->get<std::string>().empty() &&
+               absl::ascii_isdigit(value->get<std::string>()[0]));
+    if (!ok || count > max) {
+      return Error(field, absl::StrCat(value->dump(), " is not a whole number from 0 to ", max));
+    }
+    set(count);
+    return absl::OkStatus();
+  }
+
+  absl::Status Millis(const std::string& field, const std::function<void(uint32_t)>& set) const {
+    const Json* value = Get(field);
+    if (!value) return absl::OkStatus();
+    std::optional<uint32_t> ms;
+    if (value->is_number_unsigned()) {
+      ms = ParseMillis(absl::StrCat(value->get<uint64_t>()));
+    } else if (value->is_string()) {
+      ms = ParseMillis(value->get<std::string>());
+    }
+    if (!ms) return Error(field, absl::StrCat(value->dump(), " is not a duration (ms, or 10s, 2m)"));
+    set(*ms);
+    return absl::OkStatus();
+  }
+
+  // A string of words, or a list of strings.
+  absl::Status Words(const std::string& field, std::vector<std::string>* words) const {
+    const Json* value = Get(field);
+    if (!value) return absl::OkStatus();
+    if (value->is_string()) {
+      for (absl::string_view word : absl::StrSplit(value->get<std::string>(), ' ', absl::SkipEmpty())) {
+        words->emplace_back(word);
+      }
+      return absl::OkStatus();
+    }
+    if (!value->is_array()) return Error(field, "expected a string or a list of strings");
+    for (const Json& word : *value) {
+      if (!word.is_string() && !word.is_number()) return Error(field, "expected strings in the list");
+      words->push_back(word.is_string() ? word.get<std::string>() : word.dump());
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Env(const std::string& field, v1::App& app) const {
+    const Json* value = Get(field);
+    if (!value) return absl::OkStatus();
+    if (!value->is_object()) return Error(field, "expected an object of NAME: value");
+    for (const auto& [name, setting] : value->items()) {
+      if (setting.is_null()) continue;
+      (*app.mutable_env())[name] = setting.is_string() ? setting.get<std::string>() : setting.dump();
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  const std::string& path_;
+  const Json& app_;
+  std::string label_;
+};
+
+std::string Folder(const std::string& path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+std::string Resolve(const std::string& base, const std::string& path) {
+  return path.empty() || path[0] == '/' ? path : absl::StrCat(base, "/", path);
+}
+
+bool InPath(const std::string& program) {
+  const char* path = getenv("PATH");
+  for (absl::string_view dir : absl::StrSplit(path ? path : "/usr/bin:/bin", ':')) {
+    if (access(absl::StrCat(dir, "/", program).c_str(), X_OK) == 0) return true;
+  }
+  return false;
+}
+
+// The interpreter pm2 would pick for a script: node for JavaScript, bash and python3 for
+// shell and Python scripts, none for anything else (an executable).
+std::string DefaultInterpreter(const std::string& script) {
+  for (const char* js : {".js", ".cjs", ".mjs"}) {
+    if (absl::EndsWith(script, js)) return "node";
+  }
+  if (absl::EndsWith(script, ".sh")) return "bash";
+  if (absl::EndsWith(script, ".py")) return "python3";
+  return "none";
+}
+
+absl::Status ReadApp(const std::string& path, const Json& object, size_t index,
+                     const std::string& env_name, int available_cpus, const CommandLine& parsed,
+                     v1::App& app, std::vector<std::string>* warnings) {
+  std::string label = object.contains("name") && object["name"].is_string()
+                          ? absl::StrCat("'", object["name"].get<std::string>(), "'")
+                          : absl::StrCat("#", index + 1);
+  AppReader read(path, object, label);
+  if (!object.is_object()) return read.Error("app", "expected an object");
+  app = parsed.worker;
+  app.set_kill_timeout_ms(parsed.config.init().kill_timeout_ms());
+  std::string script, cwd, interpreter;
+  std::vector<std::string> args, interpreter_args;
+  absl::Status status = read.String("script", [&](std::string v) { script = std::move(v); });
+  if (status.ok()) status = read.String("name", [&](std::string v) { app.set_name(std::move(v)); });
+  if (status.ok()) status = read.String("cwd", [&](std::string v) { cwd = std::move(v); });
+  if (status.ok()) status = read.String("interpreter", [&](std::string v) { interpreter = std::move(v); });
+  if (status.ok()) status = read.Words("args", &args);
+  if (status.ok()) status = read.Words("node_args", &interpreter_args);
+  if (status.ok()) status = read.Words("interpreter_args", &interpreter_args);
+  if (!status.ok()) return status;
+  if (script.empty()) return read.Error("script", "missing: the file or program to run");
+
+  // Paths are relative to the ecosystem file's folder, as when pm2 is started beside it.
+  std::string base = Folder(path);
+  if (!cwd.empty()) {
+    cwd = Resolve(base, cwd);
+    app.set_cwd(cwd);
+    base = cwd;
+  }
+  std::string resolved = Resolve(base, script);
+  bool is_file = access(resolved.c_str(), F_OK) == 0;
+  if (!is_file && (script.find('/') != std::string::npos || !InPath(script))) {
+    return read.Error("script", absl::StrCat(resolved, " does not exist"));
+  }
+  if (interpreter.empty()) interpreter = is_file ? DefaultInterpreter(script) : "none";
+  std::string program = is_file ? resolved : script;
+  app.clear_command();
+  if (interpreter != "none") {
+    app.add_command(interpreter);
+    for (const std::string& arg : interpreter_args) app.add_command(arg);
+  }
+  app.add_command(program);
+  for (const std::string& arg : args) app.add_command(arg);
+  app.set_node(interpreter != "none" && (interpreter == "node" || absl::EndsWith(interpreter, "/node")));
+  if (app.name().empty()) {
+    std::string file = script.substr(script.rfind('/') + 1);
+    app.set_name(file.substr(0, file.find('.') == 0 ? file.size() : file.find('.')));
+  }
+
+  // Instances and mode: pm2 runs several instances in cluster mode unless told otherwise.
+  bool has_instances = object.contains("instances");
+  if (has_instances) {
+    const Json& instances = object["instances"];
+    int count = 0;
+    if (instances.is_string() && instances.get<std::string>() == "max") {
+      count = available_cpus;
+    } else if (instances.is_number_integer() && instances.get<int64_t>() >= -1 &&
+               instances.get<int64_t>() <= 4096) {
+      int64_t n = instances.get<int64_t>();
+      count = n > 0 ? static_cast<int>(n) : available_cpus + static_cast<int>(n);
+    } else if (instances.is_string() && absl::SimpleAtoi(instances.get<std::string>(), &count) &&
+               count >= 1 && count <= 4096) {
+    } else {
+      return read.Error("instances", absl::StrCat(instances.dump(),
+                                                  " is not a number from 1 to 4096, \"max\", 0 or -1"));
+    }
+    app.set_instances(std::max(1, count));
+  } else if (parsed.instances) {
+    int n = *parsed.instances;
+    app.set_instances(std::max(1, n > 0 ? n : available_cpus + n));
+  } else {
+    app.set_instances(1);
+  }
+  app.set_exec_mode(has_instances || parsed.instances ? v1::App::CLUSTER : v1::App::FORK);
+  if (const Json* mode = read.Get("exec_mode")) {
+    std::string name = mode->is_string() ? mode->get<std::string>() : mode->dump();
+    if (name == "fork" || name == "fork_mode") {
+      app.set_exec_mode(v1::App::FORK);
+    } else if (name == "cluster" || name == "cluster_mode") {
+      app.set_exec_mode(v1::App::CLUSTER);
+    } else {
+      return read.Error("exec_mode", absl::StrCat("'", name, "' is not fork or cluster"));
+    }
+  }
+  if (app.exec_mode() == v1::App::CLUSTER && !app.node()) {
+    if (read.Get("exec_mode")) {
+      return read.Error("exec_mode", absl::StrCat("cluster mode runs Node workers, and the "
+                                                  "interpreter is ", interpreter));
+    }
+    app.set_exec_mode(v1::App::FORK);
+  }
+
+  // env, then env_<name> over it, in pm2's order.
+  app.mutable_env()->clear();
+  for (const auto& [name, value] : parsed.worker.env()) (*app.mutable_env())[name] = value;
+  status = read.Env("env", app);
+  if (status.ok() && !env_name.empty()) status = read.Env("env_" + env_name, app);
+  if (!status.ok()) return status;
+  if (const Json* port = read.Get("port")) {
+    if (!port->is_number_unsigned() || port->get<uint64_t>() > 65535) {
+      return read.Error("port", absl::StrCat(port->dump(), " is not a port number"));
+    }
+    (*app.mutable_env())["PORT"] = port->dump();
+  }
+
+  auto ms = [&](const char* field, void (v1::App::*set)(uint32_t)) {
+    return read.Millis(field, [&](uint32_t v) { (app.*set)(v); });
+  };
+  for (auto [field, set] : std::vector<std::pair<const char*, void (v1::App::*)(uint32_t)>>{
+           {"listen_timeout", &v1::App::set_listen_timeout_ms},
+           {"kill_timeout", &v1::App::set_kill_timeout_ms},
+           {"min_uptime", &v1::App::set_min_uptime_ms},
+           {"restart_delay", &v1::App::set_restart_delay_ms},
+           {"exp_backoff_restart_delay", &v1::App::set_exp_backoff_restart_delay_ms}}) {
+    if (status = ms(field, set); !status.ok()) return status;
+  }
+  status = read.Bool("wait_ready", [&](bool v) { app.set_wait_ready(v); });
+  if (status.ok()) status = read.Bool("autorestart", [&](bool v) { app.set_autorestart(v); });
+  if (status.ok()) status = read.String("instance_var", [&](std::string v) { app.set_instance_var(v); });
+  if (status.ok()) status = read.String("increment_var", [&](std::string v) { app.set_increment_var(v); });
+  if (status.ok()) {
+    status = read.Count("max_restarts", 1000000, [&](uint64_t v) { app.set_max_restarts(v); });
+  }
+  if (!status.ok()) return status;
+  if (const Json* codes = read.Get("stop_exit_codes")) {
+    app.clear_stop_exit_codes();
+    for (const Json& code : codes->is_array() ? *codes : Json::array({*codes})) {
+      if (!code.is_number_unsigned() || code.get<uint64_t>() > 255) {
+        return read.Error("stop_exit_codes", absl::StrCat(code.dump(), " is not an exit code from 0 to 255"));
+      }
+      app.add_stop_exit_codes(code.get<int>());
+    }
+  }
+  if (const Json* memory = read.Get("max_memory_restart")) {
+    std::optional<uint64_t> bytes = ParseSize(memory->is_string() ? memory->get<std::string>() : memory->dump());
+    if (!bytes) {
+      return read.Error("max_memory_restart",
+                        absl::StrCat(memory->dump(), " is not a size such as 200M, 1G or 512K"));
+    }
+    app.set_max_memory_bytes(*bytes);
+  }
+  if (status = read.String("cron_restart", [&](std::string v) { app.set_cron_restart(v); });
+      !status.ok()) {
+    return status;
+  }
+  if (!app.cron_restart().empty()) {
+    if (auto cron = supervise::CronSchedule::Parse(app.cron_restart()); !cron.ok()) {
+      return read.Error("cron_restart", std::string(cron.status().message()));
+    }
+  }
+  static const std::set<std::string> kKnown = {
+      "name", "script", "args", "cwd", "interpreter", "node_args", "interpreter_args",
+      "instances", "exec_mode", "env", "port", "wait_ready", "listen_timeout", "kill_timeout",
+      "autorestart", "stop_exit_codes", "min_uptime", "max_restarts", "restart_delay",
+      "exp_backoff_restart_delay", "max_memory_restart", "cron_restart", "instance_var",
+      "increment_var", "log_type", "time"};
+  for (const auto& [key, value] : object.items()) {
+    if (kKnown.count(key) || absl::StartsWith(key, "env_")) continue;
+    if (value.is_null() || (value.is_boolean() && !value.get<bool>())) continue;  // e.g. watch: false
+    auto ignored = Ignored().find(key);
+    warnings->push_back(absl::StrCat(path, ": app ", label, ": ", key, " ignored: ",
+                                     ignored != Ignored().end() ? ignored->second
+                                                                : "not an option tend knows"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ApplyEcosystem(const std::string& path, const Json& content,
+                            const std::string& env_name, const std::vector<std::string>& only,
+                            int available_cpus, CommandLine& parsed,
+                            std::vector<std::string>* warnings) {
+  const Json* apps = &content;
+  if (content.is_object() && content.contains("apps")) apps = &content["apps"];
+  Json single = Json::array();
+  if (apps->is_object()) {
+    single.push_back(*apps);
+    apps = &single;
+  }
+  if (!apps->is_array() || apps->empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": expected {apps: [...]}, a list of apps, or one app"));
+  }
+  if (content.is_object()) {
+    for (const auto& [key, value] : content.items()) {
+      if (key != "apps") {
+        warnings->push_back(absl::StrCat(path, ": ", key, " ignored: ",
+                                         key == "deploy" ? "no pm2 deploy in a container"
+                                                         : "not an option tend knows"));
+      }
+    }
+  }
+  std::set<std::string> names, wanted(only.begin(), only.end());
+  for (size_t i = 0; i < apps->size(); ++i) {
+    v1::App app;
+    if (absl::Status read = ReadApp(path, (*apps)[i], i, env_name, available_cpus, parsed, app,
+                                    warnings);
+        !read.ok()) {
+      return read;
+    }
+    if (!names.insert(app.name()).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": two apps are named '", app.name(), "': names must differ"));
+    }
+    const Json& object = (*apps)[i];
+    if (object.value("log_type", "") == "json") {
+      parsed.config.mutable_logs()->set_format(v1::LogOptions::JSON);
+    }
+    if (object.value("time", false)) parsed.config.mutable_logs()->set_time(true);
+    if (wanted.empty() || wanted.count(app.name())) *parsed.config.add_apps() = std::move(app);
+  }
+  for (const std::string& name : wanted) {
+    if (!names.count(name)) {
+      return absl::InvalidArgumentError(absl::StrCat("--only: no app named '", name, "' in ", path));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace tend::config

@@ -1,0 +1,23 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "nlohmann/json.hpp"
+#include "runtime/config/command_line.h"
+
+namespace tend::config {
+
+// Fills `parsed.config.apps` from a pm2 ecosystem file's content (`{apps: [...]}`, a list
+// of apps, or one app), with pm2's option names and meanings. `parsed.worker` (pm2's
+// defaults and the worker flags of the command line) is what an app starts from; the file's
+// options win. `env_name` merges env_<env_name> over env; `only` keeps the apps named. An
+// error names the file, the app and the field. Options that mean nothing in a container are
+// accepted with one warning each, in `warnings`.
+absl::Status ApplyEcosystem(const std::string& path, const nlohmann::json& content,
+                            const std::string& env_name, const std::vector<std::string>& only,
+                            int available_cpus, CommandLine& parsed,
+                            std::vector<std::string>* warnings);
+
+}  // namespace tend::config

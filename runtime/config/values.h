@@ -1,0 +1,16 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include "absl/strings/string_view.h"
+
+namespace tend::config {
+
+// pm2's sizes: a number of bytes, or of K, M or G (1024-based): "200M", "1G", "512k".
+std::optional<uint64_t> ParseSize(absl::string_view text);
+
+// Milliseconds, up to a day: "1500", or with a unit: "500ms", "10s", "2m", "1h".
+std::optional<uint32_t> ParseMillis(absl::string_view text);
+
+}  // namespace tend::config

@@ -1,0 +1,174 @@
+"""pm2 ecosystem files: every format, pm2's options and their errors, several apps."""
+import json
+import os
+import signal
+import urllib.request
+
+import pytest
+
+from conftest import HELPERS, children_of, run_tend, wait_until
+
+ENV_APP = str(HELPERS / "env_app.js")
+
+
+def write(folder, name, text):
+    path = folder / name
+    path.write_text(text)
+    return str(path)
+
+
+def ask(port):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as response:
+        return json.loads(response.read())
+
+
+def ports(tend):
+    return sorted({int(l.split()[-1]) for l in tend.lines if l.startswith("listening on port")})
+
+
+def ready(tend, app):
+    return sum(f"{app}[" in line and line.endswith(" ready") for line in tend.stderr)
+
+
+CJS = """
+module.exports = {
+  apps: [{
+    name: "api",
+    script: "%(app)s",
+    args: ["--flag", "value"],
+    node_args: "--max-old-space-size=128",
+    instances: 2,
+    exec_mode: "cluster",
+    instance_var: "INSTANCE_ID",
+    max_memory_restart: "1G",
+    kill_timeout: 3000,
+    env: {NODE_ENV: "development", PORT: 0, FROM_FILE: "yes"},
+    env_production: {NODE_ENV: "production"},
+    watch: false,
+    error_file: "/var/log/api.err",
+  }, {
+    name: "ticker",
+    script: "sleep",
+    args: "100000",
+    interpreter: "none",
+  }],
+  deploy: {production: {user: "node"}},
+};
+"""
+
+
+def test_a_commonjs_file_runs_several_apps_with_env_production(start_tend, tmp_path):
+    config = write(tmp_path, "ecosystem.config.js", CJS % {"app": ENV_APP})
+    tend = start_tend([config, "--env", "production"])
+    wait_until(lambda: ready(tend, "api") == 2 and ready(tend, "ticker") == 1, what="three workers")
+    [port] = ports(tend)
+    seen = {}
+    for _ in range(200):
+        answer = ask(port)
+        seen[answer["env"]["INSTANCE_ID"]] = answer
+        if len(seen) == 2:
+            break
+    assert sorted(seen) == ["0", "1"]
+    answer = seen["0"]
+    assert answer["env"]["NODE_ENV"] == "production", "env_production over env"
+    assert answer["env"]["FROM_FILE"] == "yes" and answer["env"]["name"] == "api"
+    assert answer["argv"] == ["--flag", "value"]
+    assert answer["execArgv"] == ["--max-old-space-size=128"]
+    assert len(children_of(tend.pid)) == 3
+    warnings = [l for l in tend.stderr if "warning" in l]
+    assert any("app 'api': error_file ignored" in l for l in warnings)
+    assert any("deploy ignored: no pm2 deploy in a container" in l for l in warnings)
+    assert not any("watch" in l for l in warnings), "watch: false is no option to warn about"
+    tend.signal(signal.SIGTERM)
+    assert tend.wait() == 0
+
+
+def test_only_selects_apps(start_tend, tmp_path):
+    config = write(tmp_path, "ecosystem.config.js", CJS % {"app": ENV_APP})
+    tend = start_tend([config, "--only", "ticker"])
+    wait_until(lambda: ready(tend, "ticker") == 1, what="the ticker")
+    assert len(children_of(tend.pid)) == 1 and ready(tend, "api") == 0
+    tend.signal(signal.SIGTERM)
+    assert tend.wait() == 0
+
+
+@pytest.mark.parametrize("name, text", [
+    ("app.config.mjs",
+     'export default {apps: [{name: "esm", script: "%(app)s", env: {PORT: "0"}}]};'),
+    ("app.config.cjs",
+     'module.exports = [{name: "cjs", script: "%(app)s", env: {PORT: "0"}}];'),
+    ("process.json",
+     '{"apps": [{"name": "json", "script": "%(app)s", "env": {"PORT": 0}}]}'),
+    ("ecosystem.yaml",
+     "apps:\n  - name: yaml\n    script: %(app)s\n    env:\n      PORT: 0\n"),
+])
+def test_every_format(start_tend, tmp_path, name, text):
+    tend = start_tend([write(tmp_path, name, text % {"app": ENV_APP})])
+    wait_until(lambda: ports(tend), what="the app listening")
+    assert ask(ports(tend)[0])["env"]["NODE_APP_INSTANCE"] == "0"
+    tend.signal(signal.SIGTERM)
+    assert tend.wait() == 0
+
+
+def test_pm2s_documented_example_works_unchanged(start_tend, tmp_path):
+    # pm2's docs, "Ecosystem File", with the app's script.
+    config = write(tmp_path, "ecosystem.config.js", """
+module.exports = {
+  apps : [{
+    name   : "app1",
+    script : "%s",
+    instances: "max",
+    autorestart: true,
+    watch: false,
+    max_memory_restart: '1G',
+    env: {
+      NODE_ENV: "development",
+      PORT: 0
+    },
+    env_production: {
+      NODE_ENV: "production"
+    }
+  }]
+}
+""" % ENV_APP)
+    tend = start_tend([config, "--env", "production"])
+    cpus = len(os.sched_getaffinity(0))
+    wait_until(lambda: ready(tend, "app1") == cpus, what="one worker per CPU")
+    assert ask(ports(tend)[0])["env"]["NODE_ENV"] == "production"
+    assert not any("warning" in line for line in tend.stderr)
+    tend.signal(signal.SIGTERM)
+    assert tend.wait() == 0
+
+
+@pytest.mark.parametrize("name, text, message", [
+    ("bad.json", '{"apps": [{"name": "a",, }]}',
+     "bad.json:1:24: syntax error while parsing object key"),
+    ("bad.yaml", "apps:\n  - name: a\n    script: [\n",
+     "bad.yaml:4:1: end of sequence flow not found"),
+    ("throws.config.js", 'throw new Error("no config for you")',
+     "throws.config.js: no config for you"),
+    ("mode.json", '{"apps": [{"name": "a", "script": "%(app)s", "exec_mode": "swarm"}]}',
+     "mode.json: app 'a': exec_mode: 'swarm' is not fork or cluster"),
+    ("count.json", '{"apps": [{"name": "a", "script": "%(app)s", "instances": -3}]}',
+     "count.json: app 'a': instances: -3 is not a number from 1 to 4096, \"max\", 0 or -1"),
+    ("memory.json", '{"apps": [{"name": "a", "script": "%(app)s", "max_memory_restart": "lots"}]}',
+     "memory.json: app 'a': max_memory_restart: \"lots\" is not a size such as 200M, 1G or 512K"),
+    ("missing.json", '{"apps": [{"name": "a", "script": "./nope.js"}]}',
+     "missing.json: app 'a': script: "),
+    ("cron.json", '{"apps": [{"name": "a", "script": "%(app)s", "cron_restart": "0 25 * * *"}]}',
+     "cron.json: app 'a': cron_restart: cron hour field '25': expected 0 to 23"),
+    ("twice.json", '[{"name": "a", "script": "%(app)s"}, {"name": "a", "script": "%(app)s"}]',
+     "twice.json: two apps are named 'a'"),
+])
+def test_bad_files_name_the_file_app_and_field(tmp_path, name, text, message):
+    path = write(tmp_path, name, text % {"app": ENV_APP} if "%(app)s" in text else text)
+    code, out, err = run_tend([path])
+    assert code == 2 and out == ""
+    assert err.startswith(f"tend: error: {tmp_path}/{message}"), err
+    assert err.count("\n") == 1, "one line"
+
+
+def test_a_config_that_never_returns_is_cut_off(tmp_path):
+    path = write(tmp_path, "hangs.config.js", "setInterval(() => {}, 1000);")
+    code, _, err = run_tend([path], timeout=30)
+    assert (code, err) == (2, f"tend: error: {path}: did not finish evaluating within 10 s\n")
