@@ -22,8 +22,9 @@ MICROHTTPD := .deps/libmicrohttpd
 # The peer the cluster benchmark compares with, from npm (only `make bench` needs it).
 PM2_VERSION := 7.0.4
 PM2_RUNTIME := .deps/npm/node_modules/.bin/pm2-runtime
-# What the k8s/ test validates manifests with, offline: the Kubernetes API's own schemas.
-K8S_MODELS := .deps/npm/node_modules/kubernetes-models/package.json
+# What the tests need from npm: kubernetes-models validates k8s/ offline against the
+# Kubernetes API's own schemas; Express is the framework app of the migration tests.
+NPM_TEST_PACKAGES := .deps/npm/node_modules/.tend-test-packages
 
 .PHONY: help deps apt-packages build run test unit-test integration-test bench clean
 
@@ -88,7 +89,7 @@ run: build
 unit-test: deps
 	$(BAZEL) test $(BAZEL_FLAGS) //...
 
-integration-test: build $(K8S_MODELS)
+integration-test: build $(NPM_TEST_PACKAGES)
 	TEND=$(CURDIR)/$(TEND) NODE_PATH=$(CURDIR)/.deps/npm/node_modules $(PYTHON) -m pytest -q tests/integration
 
 test: unit-test integration-test
@@ -100,8 +101,9 @@ NPM_INSTALL = command -v npm >/dev/null || DEBIAN_FRONTEND=noninteractive apt-ge
 $(PM2_RUNTIME): | apt-packages
 	$(NPM_INSTALL) pm2@$(PM2_VERSION)
 
-$(K8S_MODELS): | apt-packages
-	$(NPM_INSTALL) kubernetes-models@4.5.1 yaml@2.9.1
+$(NPM_TEST_PACKAGES): | apt-packages
+	$(NPM_INSTALL) kubernetes-models@4.5.1 yaml@2.9.1 express@4.21.2
+	touch $@
 
 bench: build $(PM2_RUNTIME)
 	TEND=$(CURDIR)/$(TEND) $(PYTHON) bench/idle.py

@@ -162,6 +162,7 @@ int main(int argc, char** argv) {
     std::puts(config::kVersion);
     return 0;
   }
+  for (const std::string& warning : parsed->warnings) logs::Warn(warning);
   if (!parsed->ecosystem_file.empty()) {
     absl::StatusOr<nlohmann::json> content = config::ReadEcosystemFile(parsed->ecosystem_file);
     std::vector<std::string> warnings;

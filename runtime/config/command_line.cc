@@ -66,7 +66,16 @@ Worker flags:
                             LISTEN_FDS=1 and LISTEN_PID (systemd's socket activation): any
                             program can share one port; with -i, N workers of it do.
       --no-preload          Do not load tend's drain helper into Node workers.
-      --prefix              Prefix each line of worker output with "app:instance| ".
+      --env NAME            With an ecosystem file: env_NAME over env, as pm2 does.
+      --only APP,APP        With an ecosystem file: start only these apps.
+      --node-args "ARGS"    Arguments for node before the script (pm2's --node-args).
+      --interpreter PROGRAM Run SCRIPT with PROGRAM (bash, python3...); none: run it as is.
+      -c, --cron EXPR       Same as --cron-restart.
+      --no-auto-exit        Keep running when every app has stopped or errored.
+      --delay SECONDS       Start the apps that much later.
+      --prefix, --formatted Prefix each line of worker output with "app:instance| ".
+      --format              Relay worker output as key=value lines (pm2's --format).
+      --raw                 Relay worker output as it is (the default).
       --json                Relay worker output as JSON lines (timestamp, app, instance,
                             pid, stream, message).
       --time                Prefix each line with an ISO-8601 UTC timestamp.
@@ -315,6 +324,14 @@ absl::Status ParseRemapExit(absl::string_view value, CommandLine& parsed) {
   return absl::OkStatus();
 }
 
+// A pm2-runtime flag that means nothing in a container: accepted, with a warning saying why.
+Apply Ignored(absl::string_view flag, absl::string_view why) {
+  return [flag, why](absl::string_view, CommandLine& parsed) {
+    parsed.warnings.push_back(absl::StrCat(flag, " ignored: ", why));
+    return absl::OkStatus();
+  };
+}
+
 const std::vector<Flag>& Flags() {
   static const std::vector<Flag> flags = {
       {'g', "pgroup", false, Switch([](CommandLine& p) { p.config.mutable_init()->set_process_group(true); })},
@@ -381,6 +398,52 @@ const std::vector<Flag>& Flags() {
       {'\0', "shutdown-delay", true,
        Millis("--shutdown-delay",
               [](CommandLine& p, uint32_t ms) { p.config.mutable_init()->set_shutdown_delay_ms(ms); })},
+      // pm2-runtime's names for the flags above, and its flags with no meaning here.
+      {'c', "cron", true, ParseCronRestart, true},
+      {'\0', "node-args", true,
+       [](absl::string_view value, CommandLine& parsed) {
+         for (absl::string_view arg : absl::StrSplit(value, ' ', absl::SkipEmpty())) {
+           parsed.node_args.emplace_back(arg);
+         }
+         return absl::OkStatus();
+       }, true},
+      {'\0', "interpreter", true,
+       [](absl::string_view value, CommandLine& parsed) {
+         if (value.empty()) return Invalid("--interpreter", "the interpreter is empty");
+         parsed.interpreter = std::string(value);
+         return absl::OkStatus();
+       }, true},
+      {'\0', "formatted", false,
+       Switch([](CommandLine& p) { p.config.mutable_logs()->set_format(v1::LogOptions::PREFIXED); }), true},
+      {'\0', "format", false,
+       Switch([](CommandLine& p) { p.config.mutable_logs()->set_format(v1::LogOptions::KEY_VALUE); }), true},
+      {'\0', "raw", false,
+       Switch([](CommandLine& p) { p.config.mutable_logs()->set_format(v1::LogOptions::RAW); }), true},
+      {'\0', "web", true,
+       Endpoint("--web", [](CommandLine& p, std::string a) {
+         p.config.mutable_endpoints()->set_http(std::move(a));
+       })},
+      {'\0', "no-auto-exit", false,
+       Switch([](CommandLine& p) { p.config.set_no_auto_exit(true); }), true},
+      {'\0', "delay", true,
+       [](absl::string_view value, CommandLine& parsed) {
+         uint64_t seconds;
+         if (!ParseCount(value, 3600, &seconds)) {
+           return Invalid("--delay", absl::StrCat("'", value, "' is not a number of seconds"));
+         }
+         parsed.config.set_start_delay_ms(static_cast<uint32_t>(seconds * 1000));
+         return absl::OkStatus();
+       }, true},
+      {'\0', "no-autostart", false, Ignored("--no-autostart", "in a container every app starts"), true},
+      {'\0', "watch", false, Ignored("--watch", "file watching is not done by tend yet: rebuild the image"), true},
+      {'\0', "error", true, Ignored("--error", "worker output goes to tend's stderr, the container's log"), true},
+      {'\0', "output", true, Ignored("--output", "worker output goes to tend's stdout, the container's log"), true},
+      {'\0', "secret", true, Ignored("--secret", "no pm2.io monitoring"), true},
+      {'\0', "public", true, Ignored("--public", "no pm2.io monitoring"), true},
+      {'\0', "machine-name", true, Ignored("--machine-name", "no pm2.io monitoring"), true},
+      {'\0', "trace", false, Ignored("--trace", "no pm2.io monitoring"), true},
+      {'\0', "v8", false, Ignored("--v8", "no pm2.io monitoring"), true},
+      {'\0', "deep-monitoring", false, Ignored("--deep-monitoring", "no pm2.io monitoring; see /metrics"), true},
       {'\0', "prefix", false,
        Switch([](CommandLine& p) { p.config.mutable_logs()->set_format(v1::LogOptions::PREFIXED); }), true},
       {'\0', "json", false,
@@ -439,7 +502,9 @@ absl::Status ResolveWorker(CommandLine& parsed, const std::string& script,
                            std::vector<std::string> args, int available_cpus) {
   v1::App& app = parsed.worker;
   if (!script.empty()) {
-    app.add_command("node");
+    // As pm2 picks it: node unless --interpreter says otherwise ("none": run SCRIPT itself).
+    if (parsed.interpreter != "none") app.add_command(parsed.interpreter.empty() ? "node" : parsed.interpreter);
+    for (const std::string& arg : parsed.node_args) app.add_command(arg);
     app.add_command(script);
   } else if (args.empty()) {
     return absl::InvalidArgumentError(
@@ -447,6 +512,9 @@ absl::Status ResolveWorker(CommandLine& parsed, const std::string& script,
   }
   for (std::string& arg : args) app.add_command(std::move(arg));
   app.set_node(IsNode(app.command(0)));
+  if (!parsed.node_args.empty() && !app.node()) {
+    return absl::InvalidArgumentError("--node-args are for node, and the interpreter is not node");
+  }
   if (app.name().empty()) app.set_name(NameOf(app.node() ? app.command(1) : app.command(0)));
   if (parsed.instances.has_value()) {
     app.set_exec_mode(v1::App::CLUSTER);
@@ -487,6 +555,9 @@ absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& arg
 
   std::string script;
   std::vector<std::string> rest;
+  // `pm2-runtime start app.js` means `pm2-runtime app.js`: a first "start" is pm2's command
+  // word, unless nothing else comes (then it is a script named start).
+  bool saw_start = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
     if (arg == "--") {
@@ -494,6 +565,10 @@ absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& arg
       break;
     }
     if (arg.empty() || arg[0] != '-' || arg == "-") {
+      if (script.empty() && !saw_start && arg == "start") {
+        saw_start = true;
+        continue;
+      }
       if (!script.empty()) {
         return absl::InvalidArgumentError(absl::StrCat(
             "unexpected argument '", arg, "': give one SCRIPT, and its arguments after --"));
@@ -520,6 +595,10 @@ absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& arg
     parsed.supervised |= flag->worker;
   }
   if (parsed.action != CommandLine::Action::kRun) return parsed;
+  if (saw_start && script.empty()) {
+    script = "start";
+    parsed.supervised = true;
+  }
   if (!script.empty() && IsEcosystemFileName(script)) {
     if (!rest.empty()) {
       return absl::InvalidArgumentError("arguments after -- go to a SCRIPT, not an ecosystem file");

@@ -29,6 +29,11 @@ struct CommandLine {
   std::string ecosystem_file;
   std::string env_name;
   std::vector<std::string> only;
+  // --node-args and --interpreter, for a SCRIPT.
+  std::vector<std::string> node_args;
+  std::string interpreter;
+  // pm2-runtime flags accepted for compatibility that do nothing here, one line each.
+  std::vector<std::string> warnings;
 };
 
 // pm2's defaults for supervised apps.

@@ -67,6 +67,10 @@ std::string LogSink::Format(const Source& source, bool is_stderr, absl::string_v
                            {"message", std::string(text)}};
     return line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   }
+  if (options_.format == Format::kKeyValue) {  // as pm2-runtime --format writes it
+    return absl::StrCat("timestamp=", Now(), " app=", source.app, " id=", source.instance,
+                        " type=", is_stderr ? "err" : "out", " message=", text, "\n");
+  }
   std::string prefix;
   if (options_.time) prefix = absl::StrCat(Now(), " ");
   if (options_.format == Format::kPrefixed) {

@@ -25,7 +25,7 @@ struct Source {
 // and lines that do not fit are dropped and counted.
 class LogSink {
  public:
-  enum class Format { kRaw, kPrefixed, kJson };
+  enum class Format { kRaw, kPrefixed, kJson, kKeyValue };
   struct Options {
     Format format = Format::kRaw;
     bool time = false;

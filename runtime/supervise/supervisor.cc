@@ -40,9 +40,12 @@ std::string WritePreload(std::string* dir) {
 
 logs::LogSink::Options SinkOptions(const v1::LogOptions& options) {
   logs::LogSink::Options sink;
-  sink.format = options.format() == v1::LogOptions::JSON       ? logs::LogSink::Format::kJson
-                : options.format() == v1::LogOptions::PREFIXED ? logs::LogSink::Format::kPrefixed
-                                                               : logs::LogSink::Format::kRaw;
+  switch (options.format()) {
+    case v1::LogOptions::JSON: sink.format = logs::LogSink::Format::kJson; break;
+    case v1::LogOptions::PREFIXED: sink.format = logs::LogSink::Format::kPrefixed; break;
+    case v1::LogOptions::KEY_VALUE: sink.format = logs::LogSink::Format::kKeyValue; break;
+    default: sink.format = logs::LogSink::Format::kRaw; break;
+  }
   sink.time = options.time();
   return sink;
 }
@@ -81,7 +84,13 @@ absl::Status Supervisor::Start() {
     apps_.push_back(std::move(*created));
   }
   // Only once every app is sound: a bad one starts nothing.
-  for (auto& app : apps_) app->Start();
+  if (config_.start_delay_ms() > 0) {
+    start_timer_ = loop_.After(std::chrono::milliseconds(config_.start_delay_ms()), [this] {
+      for (auto& app : apps_) app->Start();
+    });
+  } else {
+    for (auto& app : apps_) app->Start();
+  }
   return absl::OkStatus();
 }
 
@@ -176,6 +185,7 @@ void Supervisor::Reload() {
 
 void Supervisor::Stop(int signo) {
   stopping_ = true;
+  start_timer_.reset();
   for (auto& app : apps_) app->Stop(signo);
 }
 
@@ -191,6 +201,7 @@ bool Supervisor::OnExit(pid_t pid, int wait_status) {
 }
 
 bool Supervisor::Finished() const {
+  if (config_.no_auto_exit() && !stopping_) return false;
   for (const auto& app : apps_) {
     if (!app->Finished()) return false;
   }

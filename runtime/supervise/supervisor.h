@@ -68,6 +68,7 @@ class Supervisor : public init::Workload, public EventListener {
   bool stopping_ = false;
   bool start_failed_ = false;
   std::vector<EventListener*> listeners_;
+  std::unique_ptr<loop::Timer> start_timer_;  // --delay
 };
 
 }  // namespace tend::supervise
