@@ -87,4 +87,6 @@ void WorkerSession::Reply(int ack, int uv_errno, const std::string& key) {
 
 void WorkerSession::SendDrain() { channel_.Send(R"({"cmd":"NODE_TEND_DRAIN"})"); }
 
+void WorkerSession::SendShutdown() { channel_.Send(R"("shutdown")"); }
+
 }  // namespace tend::cluster

@@ -31,6 +31,8 @@ class WorkerSession {
   // Asks tend's preload in the worker to drain: stop accepting, end each keep-alive
   // connection after its next response, and report kDrained when nothing is left.
   void SendDrain();
+  // Sends the message 'shutdown', as pm2's shutdown_with_message does.
+  void SendShutdown();
 
  private:
   void Reply(int ack, int uv_errno, const std::string& key);

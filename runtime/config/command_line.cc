@@ -72,6 +72,7 @@ Worker flags:
       --interpreter PROGRAM Run SCRIPT with PROGRAM (bash, python3...); none: run it as is.
       -c, --cron EXPR       Same as --cron-restart.
       --no-auto-exit        Keep running when every app has stopped or errored.
+      --watch               Reload the app when files in its folder change (development).
       --delay SECONDS       Start the apps that much later.
       --prefix, --formatted Prefix each line of worker output with "app:instance| ".
       --format              Relay worker output as key=value lines (pm2's --format).
@@ -435,7 +436,7 @@ const std::vector<Flag>& Flags() {
          return absl::OkStatus();
        }, true},
       {'\0', "no-autostart", false, Ignored("--no-autostart", "in a container every app starts"), true},
-      {'\0', "watch", false, Ignored("--watch", "file watching is not done by tend yet: rebuild the image"), true},
+      {'\0', "watch", false, Switch([](CommandLine& p) { p.watch = true; }), true},
       {'\0', "error", true, Ignored("--error", "worker output goes to tend's stderr, the container's log"), true},
       {'\0', "output", true, Ignored("--output", "worker output goes to tend's stdout, the container's log"), true},
       {'\0', "secret", true, Ignored("--secret", "no pm2.io monitoring"), true},
@@ -512,6 +513,10 @@ absl::Status ResolveWorker(CommandLine& parsed, const std::string& script,
   }
   for (std::string& arg : args) app.add_command(std::move(arg));
   app.set_node(IsNode(app.command(0)));
+  if (parsed.watch) {
+    const std::string& watched = script.empty() ? "." : script;
+    app.add_watch(watched.rfind('/') == std::string::npos ? "." : watched.substr(0, watched.rfind('/')));
+  }
   if (!parsed.node_args.empty() && !app.node()) {
     return absl::InvalidArgumentError("--node-args are for node, and the interpreter is not node");
   }

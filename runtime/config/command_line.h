@@ -32,6 +32,7 @@ struct CommandLine {
   // --node-args and --interpreter, for a SCRIPT.
   std::vector<std::string> node_args;
   std::string interpreter;
+  bool watch = false;  // --watch
   // pm2-runtime flags accepted for compatibility that do nothing here, one line each.
   std::vector<std::string> warnings;
 };

@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <fstream>
 #include <functional>
+#include <optional>
 #include <map>
 #include <set>
 
@@ -12,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "runtime/config/values.h"
 #include "runtime/supervise/cron_schedule.h"
 
@@ -43,12 +46,6 @@ const std::map<std::string, std::string>& Ignored() {
       {"append_env_to_name", "names are what the file says"},
       {"force", "tend starts each app once"},
       {"post_update", "no pm2 deploy"},
-      {"watch", "file watching is not done by tend yet: rebuild the image instead"},
-      {"ignore_watch", "file watching is not done by tend yet"},
-      {"watch_delay", "file watching is not done by tend yet"},
-      {"uid", "run the container as that user (USER in the Dockerfile)"},
-      {"gid", "run the container as that group (USER in the Dockerfile)"},
-      {"shutdown_with_message", "tend stops workers with SIGTERM after draining them"},
   };
   return ignored;
 }
@@ -151,6 +148,45 @@ class AppReader {
   std::string label_;
 };
 
+// A user or group by number or by name, from /etc/passwd or /etc/group (read here: a
+// static binary cannot use the system's name services).
+std::optional<uint32_t> LookUp(const Json& value, const char* file, uint32_t* primary_gid) {
+  if (value.is_number_unsigned()) return value.get<uint32_t>();
+  if (!value.is_string()) return std::nullopt;
+  std::ifstream entries(file);
+  std::string line;
+  while (std::getline(entries, line)) {
+    std::vector<std::string> fields = absl::StrSplit(line, ':');
+    uint32_t id, gid;
+    if (fields.size() < 3 || fields[0] != value.get<std::string>() ||
+        !absl::SimpleAtoi(fields[2], &id)) {
+      continue;
+    }
+    if (primary_gid && fields.size() > 3 && absl::SimpleAtoi(fields[3], &gid)) *primary_gid = gid;
+    return id;
+  }
+  return std::nullopt;
+}
+
+absl::Status ReadRunAs(const AppReader& read, v1::App& app) {
+  if (geteuid() != 0) return read.Error("uid", "switching users needs tend to run as root");
+  uint32_t gid = getgid();
+  uint32_t uid = getuid();
+  if (const Json* user = read.Get("uid")) {
+    std::optional<uint32_t> found = LookUp(*user, "/etc/passwd", &gid);
+    if (!found) return read.Error("uid", absl::StrCat(user->dump(), " is no user in /etc/passwd"));
+    uid = *found;
+  }
+  if (const Json* group = read.Get("gid")) {
+    std::optional<uint32_t> found = LookUp(*group, "/etc/group", nullptr);
+    if (!found) return read.Error("gid", absl::StrCat(group->dump(), " is no group in /etc/group"));
+    gid = *found;
+  }
+  app.mutable_run_as()->set_uid(uid);
+  app.mutable_run_as()->set_gid(gid);
+  return absl::OkStatus();
+}
+
 std::string Folder(const std::string& path) {
   size_t slash = path.rfind('/');
   if (slash == std::string::npos) return ".";
@@ -158,7 +194,11 @@ std::string Folder(const std::string& path) {
 }
 
 std::string Resolve(const std::string& base, const std::string& path) {
-  return path.empty() || path[0] == '/' ? path : absl::StrCat(base, "/", path);
+  if (path.empty() || path[0] == '/') return path;
+  absl::string_view relative = path;
+  while (absl::ConsumePrefix(&relative, "./")) {
+  }
+  return absl::StrCat(base, "/", relative);
 }
 
 bool InPath(const std::string& program) {
@@ -298,6 +338,9 @@ absl::Status ReadApp(const std::string& path, const Json& object, size_t index,
   }
   status = read.Bool("wait_ready", [&](bool v) { app.set_wait_ready(v); });
   if (status.ok()) status = read.Bool("autorestart", [&](bool v) { app.set_autorestart(v); });
+  if (status.ok()) {
+    status = read.Bool("shutdown_with_message", [&](bool v) { app.set_shutdown_with_message(v); });
+  }
   if (status.ok()) status = read.String("instance_var", [&](std::string v) { app.set_instance_var(v); });
   if (status.ok()) status = read.String("increment_var", [&](std::string v) { app.set_increment_var(v); });
   if (status.ok()) {
@@ -330,12 +373,32 @@ absl::Status ReadApp(const std::string& path, const Json& object, size_t index,
       return read.Error("cron_restart", std::string(cron.status().message()));
     }
   }
+  // watch: true follows the app's folder; a list, those paths.
+  if (const Json* watch = read.Get("watch")) {
+    if (watch->is_boolean()) {
+      if (watch->get<bool>()) app.add_watch(base);
+    } else {
+      std::vector<std::string> paths;
+      if (absl::Status words = read.Words("watch", &paths); !words.ok()) return words;
+      for (const std::string& watched : paths) app.add_watch(Resolve(base, watched));
+    }
+  }
+  std::vector<std::string> ignore;
+  if (status = read.Words("ignore_watch", &ignore); !status.ok()) return status;
+  for (std::string& pattern : ignore) app.add_ignore_watch(std::move(pattern));
+  if (status = ms("watch_delay", &v1::App::set_watch_delay_ms); !status.ok()) return status;
+
+  if (read.Get("uid") || read.Get("gid")) {
+    if (status = ReadRunAs(read, app); !status.ok()) return status;
+  }
+
   static const std::set<std::string> kKnown = {
       "name", "script", "args", "cwd", "interpreter", "node_args", "interpreter_args",
       "instances", "exec_mode", "env", "port", "wait_ready", "listen_timeout", "kill_timeout",
       "autorestart", "stop_exit_codes", "min_uptime", "max_restarts", "restart_delay",
       "exp_backoff_restart_delay", "max_memory_restart", "cron_restart", "instance_var",
-      "increment_var", "log_type", "time"};
+      "increment_var", "log_type", "time", "shutdown_with_message", "watch", "ignore_watch",
+      "watch_delay", "uid", "gid"};
   for (const auto& [key, value] : object.items()) {
     if (kKnown.count(key) || absl::StartsWith(key, "env_")) continue;
     if (value.is_null() || (value.is_boolean() && !value.get<bool>())) continue;  // e.g. watch: false

@@ -1,6 +1,7 @@
 #include "runtime/process/spawn.h"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -62,6 +63,11 @@ int ArrangeFds(const SpawnOptions& options, int error_pipe) {
     // Ignore failure: stdin is often not a terminal, or not tend's.
     if (isatty(STDIN_FILENO)) tcsetpgrp(STDIN_FILENO, getpgrp());
   }
+  if (options.gid >= 0) {
+    gid_t group = static_cast<gid_t>(options.gid);
+    if (setgroups(1, &group) != 0 || setgid(group) != 0) Fail(error_pipe);
+  }
+  if (options.uid >= 0 && setuid(static_cast<uid_t>(options.uid)) != 0) Fail(error_pipe);
   init::ResetSignalsForExec();
   execvpe(argv[0], argv, envp);
   Fail(error_pipe);

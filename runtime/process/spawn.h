@@ -25,6 +25,9 @@ struct SpawnOptions {
   // Adds LISTEN_PID=<the child's own pid> to the environment, which only the child knows:
   // systemd's socket activation marks the passed sockets as meant for that very process.
   bool listen_pid = false;
+  // Switch to this group and user (and no supplementary groups) before exec; -1: stay.
+  int uid = -1;
+  int gid = -1;
 };
 
 // Forks and execs. Exec failures are reported here, not as a child exit: NotFound when the

@@ -61,6 +61,19 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(const v1::App& config,
     if (!cron.ok()) return cron.status();
     app->cron_ = *cron;
   }
+  if (config.watch_size() > 0) {
+    App* raw = app.get();
+    absl::StatusOr<std::unique_ptr<FileWatcher>> watcher = FileWatcher::Create(
+        context.loop, {config.watch().begin(), config.watch().end()},
+        {config.ignore_watch().begin(), config.ignore_watch().end()},
+        Millis(config.watch_delay_ms() ? config.watch_delay_ms() : 1000),
+        [raw](const std::string& changed) {
+          logs::Info(absl::StrCat(raw->name(), ": ", changed, " changed"));
+          raw->Reload(RestartReason::kWatch);
+        });
+    if (!watcher.ok()) return watcher.status();
+    app->watcher_ = std::move(*watcher);
+  }
   return app;
 }
 
@@ -281,7 +294,8 @@ void App::EndReload() {
     Retire(std::move(replacement), stop_signal_);
   }
   if (!reload_->failed) logs::Info(absl::StrCat(reload_->what, ": done"));
-  if (reload_->reason == RestartReason::kReload || reload_->reason == RestartReason::kCron) {
+  if (reload_->reason == RestartReason::kReload || reload_->reason == RestartReason::kCron ||
+      reload_->reason == RestartReason::kWatch) {
     ++(reload_->failed ? reloads_failed_ : reloads_succeeded_);
     reload_durations_.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() -
                                                             reload_->began).count());
@@ -361,6 +375,7 @@ void App::Stop(int signo) {
   reload_pending_ = false;
   cron_timer_.reset();
   memory_timer_.reset();
+  watcher_.reset();
   if (reload_) {
     reload_->queue.clear();
     reload_->stopping_old.clear();

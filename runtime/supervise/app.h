@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "runtime/loop/event_loop.h"
 #include "runtime/supervise/cron_schedule.h"
+#include "runtime/supervise/file_watcher.h"
 #include "runtime/supervise/restart_policy.h"
 #include "runtime/supervise/status.h"
 #include "runtime/supervise/worker.h"
@@ -135,6 +136,7 @@ class App : public WorkerListener {
   std::optional<CronSchedule> cron_;
   std::unique_ptr<loop::Timer> cron_timer_;
   std::unique_ptr<loop::Timer> memory_timer_;
+  std::unique_ptr<FileWatcher> watcher_;
   uint64_t reloads_succeeded_ = 0;
   uint64_t reloads_failed_ = 0;
   DurationHistogram reload_durations_;

@@ -9,6 +9,7 @@ const char* RestartReasonName(RestartReason reason) {
     case RestartReason::kCron: return "cron";
     case RestartReason::kMemory: return "memory";
     case RestartReason::kRequested: return "requested";
+    case RestartReason::kWatch: return "watch";
   }
   return "unknown";
 }

@@ -19,8 +19,9 @@ enum class RestartReason {
   kCron,       // --cron-restart
   kMemory,     // --max-memory-restart
   kRequested,  // a restart of that instance through the control API
+  kWatch,      // pm2's watch: files changed
 };
-inline constexpr int kRestartReasons = 5;
+inline constexpr int kRestartReasons = 6;
 const char* RestartReasonName(RestartReason reason);
 
 // Reload durations, bucketed for a Prometheus histogram.

@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -24,6 +25,8 @@ std::string WritePreload(std::string* dir) {
     if (!base || !*base) continue;
     std::string pattern = absl::StrCat(base, "/tend-XXXXXX");
     if (!mkdtemp(pattern.data())) continue;
+    // Readable by workers that run as another user (uid); the preload holds no secret.
+    chmod(pattern.c_str(), 0755);
     std::string path = pattern + "/preload.js";
     std::ofstream file(path);
     file << cluster::kPreloadJs;

@@ -78,6 +78,10 @@ absl::Status Worker::Start() {
   options.argv = {app_.command().begin(), app_.command().end()};
   options.env = Environment();
   options.cwd = app_.cwd();
+  if (app_.has_run_as()) {
+    options.uid = static_cast<int>(app_.run_as().uid());
+    options.gid = static_cast<int>(app_.run_as().gid());
+  }
   if (context_.activation_fd >= 0) {
     options.pass_fds.push_back(context_.activation_fd);
     options.listen_pid = true;
@@ -201,7 +205,12 @@ void Worker::Retire(int signo) {
 
 void Worker::SendStopSignal() {
   state_ = State::kStopping;
-  Signal(stop_signal_);
+  if (app_.shutdown_with_message() && session_) {
+    session_->SendShutdown();
+    FlushChannel();
+  } else {
+    Signal(stop_signal_);
+  }
 }
 
 void Worker::Signal(int signo) {

@@ -1,8 +1,12 @@
 """pm2 ecosystem files: every format, pm2's options and their errors, several apps."""
 import json
 import os
+import shutil
+import tempfile
 import signal
+import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -172,3 +176,79 @@ def test_a_config_that_never_returns_is_cut_off(tmp_path):
     path = write(tmp_path, "hangs.config.js", "setInterval(() => {}, 1000);")
     code, _, err = run_tend([path], timeout=30)
     assert (code, err) == (2, f"tend: error: {path}: did not finish evaluating within 10 s\n")
+
+
+def test_watch_reloads_on_changes_but_not_ignored_ones(start_tend, tmp_path):
+    app = tmp_path / "app.js"
+    app.write_text((HELPERS / "env_app.js").read_text())
+    config = write(tmp_path, "watch.json", json.dumps({"apps": [{
+        "name": "dev", "script": "./app.js", "env": {"PORT": 0}, "watch": True,
+        "ignore_watch": ["*.log", "tmp"], "watch_delay": 200}]}))
+    (tmp_path / "tmp").mkdir()
+    tend = start_tend([config])
+    wait_until(lambda: ready(tend, "dev") == 1, what="the app")
+    [first] = children_of(tend.pid)
+    (tmp_path / "debug.log").write_text("noise\n")
+    (tmp_path / "tmp" / "cache").write_text("noise\n")
+    (tmp_path / "node_modules").mkdir()
+    (tmp_path / "node_modules" / "dep.js").write_text("noise\n")
+    time.sleep(1)
+    assert children_of(tend.pid) == [first], "ignored changes reload nothing"
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "new.js").write_text("// a new file in a new folder\n")
+    wait_until(lambda: any("dev: lib" in l and l.endswith(" changed") for l in tend.stderr),
+               what="the change seen")
+    wait_until(lambda: any("reload of dev: done" in l for l in tend.stderr), what="the reload")
+    wait_until(lambda: first not in children_of(tend.pid), what="the old worker gone")
+    tend.signal(signal.SIGTERM)
+    assert tend.wait() == 0
+
+
+def test_shutdown_with_message_stops_a_worker_by_message(start_tend, tmp_path):
+    app = tmp_path / "app.js"
+    app.write_text("""
+process.on('SIGTERM', () => console.log('SIGTERM ignored'));
+process.on('SIGINT', () => console.log('SIGINT ignored'));
+process.on('message', (message) => {
+  if (message === 'shutdown') { console.log('got shutdown'); process.exit(0); }
+});
+console.log('started');
+setInterval(() => {}, 1000);
+""")
+    config = write(tmp_path, "msg.json", json.dumps({"apps": [{
+        "name": "quiet", "script": "./app.js", "shutdown_with_message": True,
+        "kill_timeout": 20000}]}))
+    tend = start_tend([config])
+    tend.expect_line("started")
+    began = time.monotonic()
+    tend.signal(signal.SIGTERM)
+    assert tend.wait() == 0
+    assert time.monotonic() - began < 10, "stopped by the message, not by the kill timeout"
+    assert "got shutdown" in tend.lines and "SIGTERM ignored" not in tend.lines
+
+
+@pytest.fixture
+def world_readable_dir():
+    """A folder another user can read (pytest's tmp_path is private to root)."""
+    folder = Path(tempfile.mkdtemp(prefix="tend-test-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder)
+
+
+def test_uid_and_gid_run_workers_as_that_user(start_tend, tmp_path, world_readable_dir):
+    app = world_readable_dir / "who.js"
+    app.write_text("console.log(`uid ${process.getuid()} gid ${process.getgid()} "
+                   "groups ${process.getgroups()}`); setInterval(() => {}, 1000);\n")
+    config = write(world_readable_dir, "who.json", json.dumps({"apps": [
+        {"name": "who", "script": "./who.js", "uid": "nobody", "gid": "nogroup"}]}))
+    tend = start_tend([config])
+    nobody = next(l for l in open("/etc/passwd") if l.startswith("nobody:")).split(":")[2]
+    nogroup = next(l for l in open("/etc/group") if l.startswith("nogroup:")).split(":")[2]
+    tend.expect_line(f"uid {nobody} gid {nogroup} groups {nogroup}")
+    tend.signal(signal.SIGTERM)
+    assert tend.wait() == 0
+    code, _, err = run_tend([write(world_readable_dir, "ghost.json", json.dumps(
+        {"apps": [{"name": "g", "script": "./who.js", "uid": "ghost"}]}))])
+    assert (code, err) == (2, f"tend: error: {world_readable_dir}/ghost.json: app 'g': uid: "
+                              "\"ghost\" is no user in /etc/passwd\n")

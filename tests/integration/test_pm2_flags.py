@@ -61,10 +61,10 @@ def test_cron_alias_delay_and_no_auto_exit(start_tend, tmp_path):
 
 
 def test_pm2_io_and_log_file_flags_are_accepted_with_a_warning(start_tend):
-    tend = start_tend(["--secret", "k", "--public", "k", "--watch", "--error", "/tmp/e.log",
+    tend = start_tend(["--secret", "k", "--public", "k", "--error", "/tmp/e.log",
                        "--web", "127.0.0.1:0", ENV_APP], env=dict(os.environ, PORT="0"))
     env_port(tend)
-    for flag in ("--secret", "--public", "--watch", "--error"):
+    for flag in ("--secret", "--public", "--error"):
         assert any(f"tend: warning: {flag} ignored:" in l for l in tend.stderr), flag
     assert any("/metrics on http://127.0.0.1:" in l for l in tend.stderr), "--web is --http"
     tend.signal(signal.SIGTERM)

@@ -1,0 +1,166 @@
+// Every pm2 option of an ecosystem file lands in the config model as pm2 means it. (What
+// each field then does is tested through the command-line flags and the integration tests.)
+#include "runtime/config/ecosystem.h"
+
+#include <unistd.h>
+
+#include <fstream>
+
+#include "gtest/gtest.h"
+
+namespace tend::config {
+namespace {
+
+class EcosystemTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    folder_ = ::testing::TempDir() + "/ecosystem";
+    mkdir(folder_.c_str(), 0755);
+    std::ofstream(folder_ + "/app.js") << "// an app\n";
+    std::ofstream(folder_ + "/job.sh") << "exit 0\n";
+    parsed_ = *ParseCommandLine({"ecosystem.json"}, 4);
+  }
+
+  absl::Status Apply(const std::string& json, const std::string& env = "",
+                     std::vector<std::string> only = {}) {
+    return ApplyEcosystem(folder_ + "/ecosystem.json", nlohmann::json::parse(json), env, only,
+                          /*available_cpus=*/4, parsed_, &warnings_);
+  }
+
+  std::string folder_;
+  CommandLine parsed_;
+  std::vector<std::string> warnings_;
+};
+
+TEST_F(EcosystemTest, EveryOption) {
+  ASSERT_TRUE(Apply(R"({"apps": [{
+    "name": "api", "script": "app.js", "args": "--a b", "node_args": ["--x"],
+    "instances": 3, "exec_mode": "cluster_mode", "env": {"A": "1", "N": 2},
+    "env_production": {"A": "prod"}, "port": 8080, "instance_var": "ID",
+    "increment_var": "PORT", "wait_ready": true, "listen_timeout": "5s", "kill_timeout": 3000,
+    "shutdown_with_message": true, "autorestart": false, "stop_exit_codes": [0, 3],
+    "min_uptime": "2s", "max_restarts": 4, "restart_delay": 100,
+    "exp_backoff_restart_delay": 150, "max_memory_restart": "300M",
+    "cron_restart": "0 3 * * *", "watch": ["lib"], "ignore_watch": ["*.log"],
+    "watch_delay": 250, "log_type": "json", "time": true
+  }]})", "production").ok());
+  ASSERT_EQ(parsed_.config.apps_size(), 1);
+  const v1::App& app = parsed_.config.apps(0);
+  EXPECT_EQ(app.name(), "api");
+  EXPECT_EQ(std::vector<std::string>(app.command().begin(), app.command().end()),
+            (std::vector<std::string>{"node", "--x", folder_ + "/app.js", "--a", "b"}));
+  EXPECT_TRUE(app.node());
+  EXPECT_EQ(app.instances(), 3u);
+  EXPECT_EQ(app.exec_mode(), v1::App::CLUSTER);
+  EXPECT_EQ(app.env().at("A"), "prod");
+  EXPECT_EQ(app.env().at("N"), "2");
+  EXPECT_EQ(app.env().at("PORT"), "8080");
+  EXPECT_EQ(app.instance_var(), "ID");
+  EXPECT_EQ(app.increment_var(), "PORT");
+  EXPECT_TRUE(app.wait_ready());
+  EXPECT_EQ(app.listen_timeout_ms(), 5000u);
+  EXPECT_EQ(app.kill_timeout_ms(), 3000u);
+  EXPECT_TRUE(app.shutdown_with_message());
+  EXPECT_FALSE(app.autorestart());
+  EXPECT_EQ(app.stop_exit_codes_size(), 2);
+  EXPECT_EQ(app.min_uptime_ms(), 2000u);
+  EXPECT_EQ(app.max_restarts(), 4u);
+  EXPECT_EQ(app.restart_delay_ms(), 100u);
+  EXPECT_EQ(app.exp_backoff_restart_delay_ms(), 150u);
+  EXPECT_EQ(app.max_memory_bytes(), 300u << 20);
+  EXPECT_EQ(app.cron_restart(), "0 3 * * *");
+  EXPECT_EQ(app.watch(0), folder_ + "/lib");
+  EXPECT_EQ(app.ignore_watch(0), "*.log");
+  EXPECT_EQ(app.watch_delay_ms(), 250u);
+  EXPECT_EQ(parsed_.config.logs().format(), v1::LogOptions::JSON);
+  EXPECT_TRUE(parsed_.config.logs().time());
+  EXPECT_TRUE(warnings_.empty());
+}
+
+TEST_F(EcosystemTest, Pm2Defaults) {
+  ASSERT_TRUE(Apply(R"([{"script": "app.js", "cwd": "."},
+                        {"name": "job", "script": "job.sh", "instances": 2},
+                        {"name": "ls", "script": "ls", "args": ["-l"]},
+                        {"name": "many", "script": "app.js", "instances": "max"},
+                        {"name": "fewer", "script": "app.js", "instances": -1,
+                         "exec_mode": "fork"}])")
+                  .ok());
+  const auto& apps = parsed_.config.apps();
+  EXPECT_EQ(apps[0].name(), "app");
+  EXPECT_EQ(apps[0].exec_mode(), v1::App::FORK);
+  EXPECT_EQ(apps[0].cwd(), folder_ + "/.");
+  EXPECT_EQ(apps[0].kill_timeout_ms(), kDefaultKillTimeoutMs);
+  EXPECT_EQ(apps[0].max_restarts(), kDefaultMaxRestarts);
+  EXPECT_EQ(apps[1].command(0), "bash");
+  EXPECT_EQ(apps[1].exec_mode(), v1::App::FORK) << "cluster mode is for node";
+  EXPECT_EQ(apps[1].instances(), 2u);
+  EXPECT_EQ(apps[2].command(0), "ls") << "a program on PATH runs as it is";
+  EXPECT_FALSE(apps[2].node());
+  EXPECT_EQ(apps[3].instances(), 4u);
+  EXPECT_EQ(apps[3].exec_mode(), v1::App::CLUSTER);
+  EXPECT_EQ(apps[4].instances(), 3u);
+  EXPECT_EQ(apps[4].exec_mode(), v1::App::FORK);
+}
+
+TEST_F(EcosystemTest, EnvAndOnly) {
+  ASSERT_TRUE(Apply(R"({"apps": [{"name": "a", "script": "app.js", "env": {"E": "dev"},
+                                  "env_staging": {"E": "staging"}},
+                                 {"name": "b", "script": "app.js"}]})",
+                    "", {"a"})
+                  .ok());
+  ASSERT_EQ(parsed_.config.apps_size(), 1);
+  EXPECT_EQ(parsed_.config.apps(0).env().at("E"), "dev") << "no --env: env alone";
+}
+
+TEST_F(EcosystemTest, IgnoredOptionsWarnOnce) {
+  ASSERT_TRUE(Apply(R"({"apps": [{"name": "a", "script": "app.js", "out_file": "x",
+                                  "pmx": true, "frobnicate": 1, "watch": false}],
+                       "deploy": {}})")
+                  .ok());
+  std::vector<std::string> expected = {
+      folder_ + "/ecosystem.json: deploy ignored: no pm2 deploy in a container",
+      folder_ + "/ecosystem.json: app 'a': frobnicate ignored: not an option tend knows",
+      folder_ + "/ecosystem.json: app 'a': out_file ignored: worker output goes to tend's stdout "
+                "and stderr, the container's log",
+      folder_ + "/ecosystem.json: app 'a': pmx ignored: no pm2.io"};
+  EXPECT_EQ(warnings_, expected);
+}
+
+TEST_F(EcosystemTest, BadOptionsNameFileAppAndField) {
+  const std::string file = folder_ + "/ecosystem.json: ";
+  struct Case {
+    const char* json;
+    std::string message;
+  } cases[] = {
+      {R"({"apps": "nope"})", file + "expected {apps: [...]}, a list of apps, or one app"},
+      {R"([{"name": "a"}])", file + "app 'a': script: missing: the file or program to run"},
+      {R"([{"name": 3, "script": "app.js"}])", file + "app #1: name: expected a string"},
+      {R"([{"name": "a", "script": "app.js", "instances": "lots"}])",
+       file + "app 'a': instances: \"lots\" is not a number from 1 to 4096, \"max\", 0 or -1"},
+      {R"([{"name": "a", "script": "app.js", "exec_mode": "swarm"}])",
+       file + "app 'a': exec_mode: 'swarm' is not fork or cluster"},
+      {R"([{"name": "a", "script": "job.sh", "exec_mode": "cluster"}])",
+       file + "app 'a': exec_mode: cluster mode runs Node workers, and the interpreter is bash"},
+      {R"([{"name": "a", "script": "app.js", "min_uptime": "soon"}])",
+       file + "app 'a': min_uptime: \"soon\" is not a duration (ms, or 10s, 2m)"},
+      {R"([{"name": "a", "script": "app.js", "autorestart": "yes"}])",
+       file + "app 'a': autorestart: expected true or false"},
+      {R"([{"name": "a", "script": "app.js", "stop_exit_codes": [300]}])",
+       file + "app 'a': stop_exit_codes: 300 is not an exit code from 0 to 255"},
+      {R"([{"name": "a", "script": "app.js", "port": "http"}])",
+       file + "app 'a': port: \"http\" is not a port number"},
+      {R"([{"name": "a", "script": "app.js", "env": ["A=1"]}])",
+       file + "app 'a': env: expected an object of NAME: value"},
+  };
+  for (const Case& c : cases) {
+    parsed_.config.clear_apps();
+    absl::Status status = Apply(c.json);
+    EXPECT_EQ(status.message(), c.message) << c.json;
+  }
+  parsed_.config.clear_apps();
+  EXPECT_EQ(Apply(R"([{"name": "a", "script": "app.js"}])", "", {"b"}).message(),
+            "--only: no app named 'b' in " + folder_ + "/ecosystem.json");
+}
+
+}  // namespace
+}  // namespace tend::config
