@@ -23,12 +23,16 @@ const char kVersion[] = "tend 0.1.0";
 const char kUsage[] = R"(Usage: tend [FLAGS] -- CMD [ARGS...]
        tend [FLAGS] SCRIPT [-- ARGS...]
        tend -i N [FLAGS] -- node SCRIPT [ARGS...]
+       tend [FLAGS] ECOSYSTEM_FILE [--env NAME] [--only APP,...]
+       tend ctl [--control unix:PATH] [--json] COMMAND    (tend ctl --help)
+       tend probe [--control unix:PATH] live|ready
 
 tend is a container init and Node.js runtime: run it as the image's ENTRYPOINT. With
 `-- CMD` it starts CMD once, reaps every zombie, forwards signals to CMD, and exits with
 CMD's exit code. With a SCRIPT or -i it supervises workers as pm2-runtime does: restarts
 them by policy, runs N Node cluster workers on one shared port, and reloads them one at a
-time on SIGHUP with no failed request.
+time on SIGHUP with no failed request. An ECOSYSTEM_FILE (*.config.js, .cjs, .mjs, .json,
+.yml, .yaml) runs every app of a pm2 ecosystem file, with pm2's options.
 
 Init flags:
   -g, --pgroup              Forward signals to CMD's whole process group, not CMD alone.

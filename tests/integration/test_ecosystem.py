@@ -2,6 +2,7 @@
 import json
 import os
 import shutil
+import socket
 import tempfile
 import signal
 import time
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import HELPERS, children_of, run_tend, wait_until
+from conftest import HELPERS, children_of, free_port, run_tend, wait_until
 
 ENV_APP = str(HELPERS / "env_app.js")
 
@@ -252,3 +253,59 @@ def test_uid_and_gid_run_workers_as_that_user(start_tend, tmp_path, world_readab
         {"apps": [{"name": "g", "script": "./who.js", "uid": "ghost"}]}))])
     assert (code, err) == (2, f"tend: error: {world_readable_dir}/ghost.json: app 'g': uid: "
                               "\"ghost\" is no user in /etc/passwd\n")
+
+
+def test_several_apps_have_their_own_readiness_metrics_and_control(start_tend, tmp_path):
+    consumer = tmp_path / "consumer.js"
+    consumer.write_text("console.log('consuming'); setInterval(() => {}, 1000);\n")
+    config = write(tmp_path, "ecosystem.json", json.dumps({"apps": [
+        {"name": "api", "script": ENV_APP, "instances": 2, "env": {"PORT": 0}},
+        {"name": "consumer", "script": "./consumer.js", "exec_mode": "fork"},
+        {"name": "clock", "script": "sleep", "args": "100000", "interpreter": "none"}]}))
+    control = f"unix:{tmp_path}/control.sock"
+    tend = start_tend(["--http", "127.0.0.1:0", "--control", control, config])
+    line = wait_until(lambda: next((l for l in tend.stderr if "/metrics on http://" in l), None),
+                      what="the HTTP endpoint")
+    http = int(line.rsplit(":", 1)[1])
+    wait_until(lambda: ready(tend, "api") == 2 and ready(tend, "consumer") == 1 and
+               ready(tend, "clock") == 1, what="every app ready")
+
+    def get(path):
+        with urllib.request.urlopen(f"http://127.0.0.1:{http}{path}", timeout=5) as response:
+            return response.read().decode()
+    assert get("/readyz?verbose").splitlines() == [
+        "[+]shutdown ok", "[+]app:api ok", "[+]app:consumer ok", "[+]app:clock ok",
+        "readyz check passed"]
+    metrics = get("/metrics")
+    for app, count in (("api", 2), ("consumer", 1), ("clock", 1)):
+        assert f'tend_app_ready_workers{{app="{app}"}} {count}' in metrics
+
+    code, out, _ = run_tend(["ctl", "--control", control, "scale", "consumer", "+1"])
+    assert (code, out) == (0, "consumer: 2 instances\n")
+    wait_until(lambda: ready(tend, "consumer") == 2, what="a second consumer")
+    code, out, _ = run_tend(["ctl", "--control", control, "list"])
+    assert sorted(row.split()[0] for row in out.splitlines()[1:]) == [
+        "api", "api", "clock", "consumer", "consumer"]
+    tend.signal(signal.SIGTERM)
+    assert tend.wait() == 0
+
+
+def test_increment_var_gives_each_fork_instance_its_own_port(start_tend, tmp_path):
+    base = free_port()
+    while True:  # two free ports in a row
+        try:
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", base + 1))
+            break
+        except OSError:
+            base = free_port()
+    config = write(tmp_path, "ports.json", json.dumps({"apps": [{
+        "name": "each", "script": ENV_APP, "exec_mode": "fork", "instances": 2,
+        "port": base, "increment_var": "PORT"}]}))
+    tend = start_tend([config])
+    wait_until(lambda: len(ports(tend)) == 2, what="two instances listening")
+    assert ports(tend) == [base, base + 1]
+    assert {ask(base)["env"]["NODE_APP_INSTANCE"], ask(base + 1)["env"]["NODE_APP_INSTANCE"]} == {
+        "0", "1"}
+    tend.signal(signal.SIGTERM)
+    assert tend.wait() == 0
