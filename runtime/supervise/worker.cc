@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "runtime/init/signals.h"
@@ -34,9 +35,21 @@ std::optional<process::Usage> Worker::Usage() const { return process::UsageOf(pi
 
 std::vector<std::string> Worker::Environment() const {
   std::vector<std::string> env;
+  // Later settings of a name replace earlier ones: the app's env over tend's, pm2's and
+  // Node's variables over both. (getenv() would return the first of two entries.)
+  auto set = [&env](absl::string_view name, const std::string& value) {
+    std::string prefix = absl::StrCat(name, "=");
+    for (std::string& var : env) {
+      if (absl::StartsWith(var, prefix)) {
+        var = prefix + value;
+        return;
+      }
+    }
+    env.push_back(prefix + value);
+  };
   std::string node_options;
   for (const std::string& var : context_.base_env) {
-    if (var.rfind("NODE_OPTIONS=", 0) == 0) {
+    if (absl::StartsWith(var, "NODE_OPTIONS=")) {
       node_options = var.substr(13);
     } else if (!IsTendsOwn(var)) {
       env.push_back(var);
@@ -44,32 +57,34 @@ std::vector<std::string> Worker::Environment() const {
   }
   for (const auto& [name, value] : app_.env()) {
     int64_t base;
-    if (name == app_.increment_var() && absl::SimpleAtoi(value, &base)) {
-      env.push_back(absl::StrCat(name, "=", base + instance_));
+    if (name == "NODE_OPTIONS") {
+      node_options = value;
+    } else if (name == app_.increment_var() && absl::SimpleAtoi(value, &base)) {
+      set(name, absl::StrCat(base + instance_));
     } else {
-      env.push_back(absl::StrCat(name, "=", value));
+      set(name, value);
     }
   }
   // pm2's variables, which apps written for pm2 read.
-  env.push_back(absl::StrCat(app_.instance_var().empty() ? "NODE_APP_INSTANCE" : app_.instance_var(),
-                             "=", instance_));
-  env.push_back(absl::StrCat("pm_id=", id_));
-  env.push_back(absl::StrCat("name=", app_.name()));
+  set(app_.instance_var().empty() ? "NODE_APP_INSTANCE" : app_.instance_var(),
+      absl::StrCat(instance_));
+  set("pm_id", absl::StrCat(id_));
+  set("name", app_.name());
   int next_fd = 3;
   if (context_.activation_fd >= 0) {
-    env.push_back("LISTEN_FDS=1");  // fd 3; LISTEN_PID is set by the child itself
+    set("LISTEN_FDS", "1");  // fd 3; LISTEN_PID is set by the child itself
     ++next_fd;
   }
   if (app_.node()) {
-    env.push_back(absl::StrCat("NODE_CHANNEL_FD=", next_fd));
-    env.push_back("NODE_CHANNEL_SERIALIZATION_MODE=json");
-    if (app_.exec_mode() == v1::App::CLUSTER) env.push_back(absl::StrCat("NODE_UNIQUE_ID=", id_));
+    set("NODE_CHANNEL_FD", absl::StrCat(next_fd));
+    set("NODE_CHANNEL_SERIALIZATION_MODE", "json");
+    if (app_.exec_mode() == v1::App::CLUSTER) set("NODE_UNIQUE_ID", absl::StrCat(id_));
     if (!context_.preload_path.empty()) {
       node_options = absl::StrCat("--require ", context_.preload_path,
                                   node_options.empty() ? "" : " ", node_options);
     }
   }
-  if (!node_options.empty()) env.push_back(absl::StrCat("NODE_OPTIONS=", node_options));
+  if (!node_options.empty()) set("NODE_OPTIONS", node_options);
   return env;
 }
 

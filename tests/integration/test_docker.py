@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, TEND, free_port, wait_until
+from conftest import HELPERS, REPO, TEND, free_port, wait_until
 
 CGROUPS = Path("/sys/fs/cgroup")
 
@@ -69,7 +69,8 @@ def node_base_image(podman, tmp_path):
     return name
 
 
-def test_the_dockerfile_runs_tend_as_pid_1(podman, tmp_path):
+def build_image(podman, tmp_path):
+    """docker/Dockerfile built on the local Node base image, with the tend under test."""
     base = node_base_image(podman, tmp_path)
     context = tmp_path / "context"
     (context / "examples/hello").mkdir(parents=True)
@@ -80,6 +81,19 @@ def test_the_dockerfile_runs_tend_as_pid_1(podman, tmp_path):
     podman("build", "--format", "docker", "--build-arg", f"NODE_IMAGE={base}",
            "--build-arg", "TEND_FROM=prebuilt", "-t", image, "-f", str(context / "Dockerfile"),
            str(context))
+    return image
+
+
+def get(port):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
+            return response.read().decode()
+    except OSError:
+        return None
+
+
+def test_the_dockerfile_runs_tend_as_pid_1(podman, tmp_path):
+    image = build_image(podman, tmp_path)
 
     app_port, http_port = free_port(), free_port()
     name = f"tend-test-{uuid.uuid4().hex[:8]}"
@@ -88,13 +102,8 @@ def test_the_dockerfile_runs_tend_as_pid_1(podman, tmp_path):
            "--env", f"PORT={app_port}", image,
            "--http", f"127.0.0.1:{http_port}", "-i", "max", "/app/app.js")
 
-    def serves():
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{app_port}/", timeout=2) as response:
-                return response.read().decode()
-        except OSError:
-            return None
-    assert wait_until(serves, timeout=30, what="the app in the container").startswith("hello")
+    assert wait_until(lambda: get(app_port), timeout=30,
+                      what="the app in the container").startswith("hello")
 
     host_pid = podman("inspect", "--format", "{{.State.Pid}}", name).stdout.strip()
     status = Path(f"/proc/{host_pid}/status").read_text()
@@ -112,3 +121,34 @@ def test_the_dockerfile_runs_tend_as_pid_1(podman, tmp_path):
     assert podman("inspect", "--format", "{{.State.ExitCode}}", name).stdout.strip() == "0"
     logs = podman("logs", name).stderr
     assert "SIGTERM received: stopping" in logs
+
+
+def test_a_pm2_ecosystem_file_runs_in_the_container(podman, tmp_path):
+    """A pm2 user's CMD with pm2-runtime changed to tend: the container's node evaluates it."""
+    image = build_image(podman, tmp_path)
+    app_port, http_port = free_port(), free_port()
+    config = tmp_path / "eco"
+    config.mkdir()
+    shutil.copy(HELPERS / "env_app.js", config / "server.js")
+    (config / "ecosystem.config.js").write_text(f"""
+module.exports = {{
+  apps: [{{
+    name: "api", script: "./server.js", instances: 2, max_memory_restart: "1G",
+    env: {{NODE_ENV: "development", PORT: {app_port}}},
+    env_production: {{NODE_ENV: "production"}},
+  }}],
+}};
+""")
+    name = f"tend-test-{uuid.uuid4().hex[:8]}"
+    podman("run", "--detach", "--name", name, "--health-interval", "disable",
+           "--volume", f"{config}:/eco:ro", image,
+           "--http", f"127.0.0.1:{http_port}", "/eco/ecosystem.config.js", "--env", "production")
+    try:
+        answer = wait_until(lambda: get(app_port), timeout=30, what="the app in the container")
+    except AssertionError:
+        logs = podman("logs", name)
+        raise AssertionError(logs.stdout + logs.stderr)
+    assert '"NODE_ENV":"production"' in answer
+    assert podman("healthcheck", "run", name, check=False).returncode == 0
+    podman("stop", "--time", "10", name)
+    assert podman("inspect", "--format", "{{.State.ExitCode}}", name).stdout.strip() == "0"

@@ -64,7 +64,9 @@ module.exports = {
 
 def test_a_commonjs_file_runs_several_apps_with_env_production(start_tend, tmp_path):
     config = write(tmp_path, "ecosystem.config.js", CJS % {"app": ENV_APP})
-    tend = start_tend([config, "--env", "production"])
+    # The file's env replaces what tend's own environment says (as a Dockerfile's ENV would).
+    tend = start_tend([config, "--env", "production"],
+                      env=dict(os.environ, FROM_FILE="from tend", NODE_ENV="from tend"))
     wait_until(lambda: ready(tend, "api") == 2 and ready(tend, "ticker") == 1, what="three workers")
     [port] = ports(tend)
     seen = {}
