@@ -20,9 +20,10 @@ def _system_libs_impl(ctx):
         'exports_files(["protoc", "grpc_cpp_plugin"])',
     ]
     for name, modules in ctx.attr.pkg_config.items():
+        extra = ctx.attr.append.get(name, "")
         build.append("cc_library(name = %r, linkopts = %r)" % (
             name,
-            _pkg_config_libs(ctx, modules.split(" ")),
+            _pkg_config_libs(ctx, modules.split(" ")) + [opt for opt in extra.split(" ") if opt],
         ))
     for name, linkopts in ctx.attr.plain.items():
         build.append("cc_library(name = %r, linkopts = %r)" % (name, linkopts.split(" ")))
@@ -35,6 +36,8 @@ system_libs = repository_rule(
         "pkg_config": attr.string_dict(),
         # target name -> space-separated linkopts, for libraries without a .pc file
         "plain": attr.string_dict(),
+        # pkg_config target name -> linkopts its .pc file forgot, appended after its own
+        "append": attr.string_dict(),
     },
     local = True,
 )
