@@ -83,9 +83,9 @@ int RunSupervised(const v1::Config& config, loop::EventLoop& loop, init::Init& i
     logs::Error(bridge.status().message());
     return kInternalError;
   }
-  auto snapshot = [&] {
+  auto snapshot = [&](bool with_usage) {
     http::Snapshot now;
-    now.apps = supervisor.Status();
+    now.apps = supervisor.Status(with_usage);
     now.init = {init.reaped(), init.forwarded(), supervisor.log_sink().relayed(),
                 supervisor.log_sink().dropped()};
     now.stopping = init.stopping();

@@ -210,7 +210,7 @@ grpc::Status ControlService::Probe(grpc::ServerContext* context, const v1::Probe
       [this, kind = request->kind()] {
         std::vector<probes::Check> checks = {{"event-loop", true, ""}};
         if (kind == v1::ProbeRequest::READY) {
-          checks = probes::ReadinessChecks(supervisor_.Status(), stopping_());
+          checks = probes::ReadinessChecks(supervisor_.Status(false), stopping_());
         }
         return probes::Judge("", checks, false);
       },

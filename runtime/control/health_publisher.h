@@ -20,7 +20,7 @@ class HealthPublisher : public supervise::EventListener {
 
   void Publish() {
     bool ready = true;
-    for (const probes::Check& check : probes::ReadinessChecks(supervisor_.Status(), stopping_())) {
+    for (const probes::Check& check : probes::ReadinessChecks(supervisor_.Status(false), stopping_())) {
       ready &= check.ok;
     }
     server_.SetServing(ready);

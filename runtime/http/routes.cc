@@ -22,7 +22,7 @@ bool Verbose(const Request& request) { return request.query.count("verbose") > 0
 
 }  // namespace
 
-Server::Handler Routes(loop::CrossThread& bridge, std::function<Snapshot()> snapshot) {
+Server::Handler Routes(loop::CrossThread& bridge, std::function<Snapshot(bool)> snapshot) {
   return [&bridge, snapshot = std::move(snapshot)](const Request& request) -> Response {
     if (request.path == "/livez") {
       bool responsive = bridge.Call<bool>([] { return true; }, kLoopDeadline).value_or(false);
@@ -31,7 +31,8 @@ Server::Handler Routes(loop::CrossThread& bridge, std::function<Snapshot()> snap
       return Plain(verdict.ok, verdict.body);
     }
     if (request.path == "/readyz") {
-      std::optional<Snapshot> now = bridge.Call<Snapshot>(snapshot, kLoopDeadline);
+      std::optional<Snapshot> now =
+          bridge.Call<Snapshot>([&snapshot] { return snapshot(false); }, kLoopDeadline);
       if (!now) return Plain(false, std::string(kUnresponsive) + "\n");
       probes::Verdict verdict = probes::Judge(
           "readyz", probes::ReadinessChecks(now->apps, now->stopping), Verbose(request));
@@ -40,7 +41,7 @@ Server::Handler Routes(loop::CrossThread& bridge, std::function<Snapshot()> snap
     if (request.path == "/metrics") {
       std::optional<std::string> text = bridge.Call<std::string>(
           [&snapshot] {
-            Snapshot now = snapshot();
+            Snapshot now = snapshot(true);
             return metrics::Exposition(now.apps, now.init);
           },
           kLoopDeadline);

@@ -21,7 +21,8 @@ struct Snapshot {
 // GET /readyz: 200 when every app has its minimum of ready workers and tend is not shutting
 // down, else 503 with the reason; ?verbose lists every check.
 // GET /metrics: the Prometheus exposition.
-// `snapshot` runs on the loop's thread, through `bridge`.
-Server::Handler Routes(loop::CrossThread& bridge, std::function<Snapshot()> snapshot);
+// `snapshot` runs on the loop's thread, through `bridge`; its argument says whether workers'
+// memory and CPU are wanted (only /metrics shows them).
+Server::Handler Routes(loop::CrossThread& bridge, std::function<Snapshot(bool)> snapshot);
 
 }  // namespace tend::http

@@ -428,7 +428,7 @@ const char* StateName(Worker::State state) {
 
 }  // namespace
 
-AppStatus App::Status() const {
+AppStatus App::Status(bool with_usage) const {
   AppStatus status;
   status.name = name();
   status.desired = instances();
@@ -448,7 +448,7 @@ AppStatus App::Status() const {
       instance.pid = slot.worker->pid();
       instance.state = StateName(slot.worker->state());
       instance.started_unix_ms = slot.worker->started_unix_ms();
-      instance.usage = slot.worker->Usage();
+      if (with_usage) instance.usage = slot.worker->Usage();
       status.ready += slot.worker->state() == Worker::State::kReady;
     }
     status.instances.push_back(std::move(instance));

@@ -78,7 +78,8 @@ class App : public WorkerListener {
   int instances() const { return static_cast<int>(slots_.size()); }
   // The workers serving the instances (not replacements still starting, nor retiring ones).
   std::vector<WorkerInfo> Workers() const;
-  AppStatus Status() const;
+  // `with_usage`: also each worker's memory and CPU (a /proc read each).
+  AppStatus Status(bool with_usage = true) const;
 
   void OnReady(Worker& worker) override;
 

@@ -152,9 +152,9 @@ absl::Status Supervisor::Signal(const std::string& name, int signo) {
   return absl::OkStatus();
 }
 
-std::vector<AppStatus> Supervisor::Status() const {
+std::vector<AppStatus> Supervisor::Status(bool with_usage) const {
   std::vector<AppStatus> status;
-  for (const auto& app : apps_) status.push_back(app->Status());
+  for (const auto& app : apps_) status.push_back(app->Status(with_usage));
   return status;
 }
 

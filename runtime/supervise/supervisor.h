@@ -42,7 +42,8 @@ class Supervisor : public init::Workload, public EventListener {
   absl::Status Restart(const std::string& name, std::optional<int> instance);
   // Sends `signo` to every worker of app `name` (every app: empty).
   absl::Status Signal(const std::string& name, int signo);
-  std::vector<AppStatus> Status() const;
+  // `with_usage`: also each worker's memory and CPU; readiness needs neither.
+  std::vector<AppStatus> Status(bool with_usage = true) const;
   bool stopping() const { return stopping_; }
   const logs::LogSink& log_sink() const { return sink_; }
   // Event listeners, told everything that happens to any app until removed.

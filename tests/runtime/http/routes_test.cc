@@ -34,7 +34,7 @@ class RoutesTest : public ::testing::Test {
   }
   void RunLoop() { running_ = std::thread([this] { loop_->Run(); }); }
   Response Get(const std::string& path, std::map<std::string, std::string> query = {}) {
-    return Routes(*bridge_, [this] { return snapshot_; })({"GET", path, std::move(query)});
+    return Routes(*bridge_, [this](bool) { return snapshot_; })({"GET", path, std::move(query)});
   }
 
   std::unique_ptr<loop::EventLoop> loop_;
