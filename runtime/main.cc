@@ -148,8 +148,9 @@ int main(int argc, char** argv) {
   if (argc > 1 && std::string(argv[1]) == "probe") {
     return probes::RunProbe(std::vector<std::string>(argv + 2, argv + argc));
   }
-  absl::StatusOr<CommandLine> parsed = config::ParseCommandLine(
-      std::vector<std::string>(argv + 1, argv + argc), process::AvailableCpus());
+  const int cpus = process::AvailableCpus();  // cgroup files: read once
+  absl::StatusOr<CommandLine> parsed =
+      config::ParseCommandLine(std::vector<std::string>(argv + 1, argv + argc), cpus);
   if (!parsed.ok()) {
     logs::Info(absl::StrCat(parsed.status().message(), " (see tend --help)"));
     return kUsageError;
@@ -168,7 +169,7 @@ int main(int argc, char** argv) {
     std::vector<std::string> warnings;
     absl::Status applied =
         content.ok() ? config::ApplyEcosystem(parsed->ecosystem_file, *content, parsed->env_name,
-                                              parsed->only, process::AvailableCpus(), *parsed,
+                                              parsed->only, cpus, *parsed,
                                               &warnings)
                      : content.status();
     if (!applied.ok()) {

@@ -223,25 +223,6 @@ absl::Status ParseReloadSurge(absl::string_view value, CommandLine& parsed) {
   return absl::OkStatus();
 }
 
-// [ADDR:]PORT, with an IPv6 ADDR in brackets: [::1]:8080.
-bool ParseAddress(absl::string_view value, std::string* address, uint32_t* port_number) {
-  absl::string_view host, port = value;
-  if (absl::ConsumePrefix(&port, "[")) {
-    size_t close = port.find("]:");
-    if (close == absl::string_view::npos) return false;
-    host = port.substr(0, close);
-    port.remove_prefix(close + 2);
-  } else if (size_t colon = value.rfind(':'); colon != absl::string_view::npos) {
-    host = value.substr(0, colon);
-    port = value.substr(colon + 1);
-  }
-  uint64_t number;
-  if (!ParseCount(port, 65535, &number)) return false;
-  *address = std::string(host);
-  *port_number = static_cast<uint32_t>(number);
-  return true;
-}
-
 // "ADDR:PORT" for a server, every IPv4 address when ADDR is left out; "" for off.
 Apply Endpoint(absl::string_view flag, void (*set)(CommandLine&, std::string)) {
   return [flag, set](absl::string_view value, CommandLine& parsed) {
@@ -251,7 +232,7 @@ Apply Endpoint(absl::string_view flag, void (*set)(CommandLine&, std::string)) {
     }
     std::string address;
     uint32_t port;
-    if (!ParseAddress(value, &address, &port)) {
+    if (!ParseHostPort(value, &address, &port)) {
       return Invalid(flag, absl::StrCat("'", value, "' is not [ADDR:]PORT or off"));
     }
     bool v6 = address.find(':') != std::string::npos;
@@ -264,7 +245,7 @@ Apply Endpoint(absl::string_view flag, void (*set)(CommandLine&, std::string)) {
 absl::Status ParseListen(absl::string_view value, CommandLine& parsed) {
   std::string address;
   uint32_t port;
-  if (!ParseAddress(value, &address, &port)) {
+  if (!ParseHostPort(value, &address, &port)) {
     return Invalid("--listen", absl::StrCat("'", value, "' is not [ADDR:]PORT with a port from 0 "
                                             "to 65535 (IPv6: [ADDR]:PORT)"));
   }

@@ -33,6 +33,24 @@ std::optional<uint64_t> ParseSize(absl::string_view text) {
   return *count * unit;
 }
 
+bool ParseHostPort(absl::string_view text, std::string* host, uint32_t* port) {
+  absl::string_view name, number = text;
+  if (absl::ConsumePrefix(&number, "[")) {
+    size_t close = number.find("]:");
+    if (close == absl::string_view::npos) return false;
+    name = number.substr(0, close);
+    number.remove_prefix(close + 2);
+  } else if (size_t colon = text.rfind(':'); colon != absl::string_view::npos) {
+    name = text.substr(0, colon);
+    number = text.substr(colon + 1);
+  }
+  std::optional<uint64_t> value = Count(number, 65535);
+  if (!value) return false;
+  *host = std::string(name);
+  *port = static_cast<uint32_t>(*value);
+  return true;
+}
+
 std::optional<uint32_t> ParseMillis(absl::string_view text) {
   constexpr uint64_t kMaxMs = 24ull * 3600 * 1000;
   uint64_t unit = 1;

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 
 #include "absl/strings/string_view.h"
 
@@ -9,6 +10,9 @@ namespace tend::config {
 
 // pm2's sizes: a number of bytes, or of K, M or G (1024-based): "200M", "1G", "512k".
 std::optional<uint64_t> ParseSize(absl::string_view text);
+
+// [HOST:]PORT, with an IPv6 HOST in brackets ([::1]:8080); HOST is empty when left out.
+bool ParseHostPort(absl::string_view text, std::string* host, uint32_t* port);
 
 // Milliseconds, up to a day: "1500", or with a unit: "500ms", "10s", "2m", "1h".
 std::optional<uint32_t> ParseMillis(absl::string_view text);

@@ -3,7 +3,6 @@
 #include <memory>
 #include <set>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "probes/health.h"
 #include "runtime/control/event_queue.h"
@@ -121,7 +120,8 @@ grpc::Status ControlService::Reload(grpc::ServerContext* context, const v1::Relo
       break;
     }
     if (!event || !apps.count(event->app())) continue;
-    if (event->kind() == v1::Event::RELOAD_STARTED && absl::StartsWith(event->detail(), "reload of")) {
+    if (event->kind() == v1::Event::RELOAD_STARTED &&
+        event->reason() == supervise::RestartReasonName(supervise::RestartReason::kReload)) {
       started.insert(event->app());
     }
     bool of_reload = event->kind() == v1::Event::RELOAD_STARTED ||

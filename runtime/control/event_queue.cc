@@ -21,6 +21,7 @@ v1::Event ToProto(const supervise::Event& event) {
   proto.set_exit_code(event.exit_code);
   proto.set_ok(event.ok);
   proto.set_detail(event.detail);
+  if (event.reason) proto.set_reason(supervise::RestartReasonName(*event.reason));
   proto.set_unix_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
                         std::chrono::system_clock::now().time_since_epoch())
                         .count());

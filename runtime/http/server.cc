@@ -8,9 +8,8 @@
 #include <cerrno>
 #include <cstring>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
+#include "runtime/config/values.h"
 
 namespace tend::http {
 namespace {
@@ -21,30 +20,20 @@ constexpr unsigned kMaxConnectionsPerAddress = 32;
 constexpr unsigned kIdleTimeoutSeconds = 10;
 constexpr size_t kMemoryPerConnection = 32 * 1024;  // request line and headers must fit
 
-absl::StatusOr<sockaddr_storage> ParseAddress(const std::string& text) {
-  absl::string_view host, port_text = text;
-  bool v6 = false;
-  if (absl::ConsumePrefix(&port_text, "[")) {
-    size_t close = port_text.find("]:");
-    if (close == absl::string_view::npos) return absl::InvalidArgumentError("bad address");
-    host = port_text.substr(0, close);
-    port_text.remove_prefix(close + 2);
-    v6 = true;
-  } else if (size_t colon = text.rfind(':'); colon != std::string::npos) {
-    host = absl::string_view(text).substr(0, colon);
-    port_text = absl::string_view(text).substr(colon + 1);
-  }
-  int port;
-  if (!absl::SimpleAtoi(port_text, &port) || port < 0 || port > 65535) {
+// A server's "ADDR:PORT" (IPv6 "[ADDR]:PORT", as the command line writes them) as a socket
+// address; no ADDR: every IPv4 address.
+absl::StatusOr<sockaddr_storage> SocketAddress(const std::string& text) {
+  std::string host;
+  uint32_t port;
+  if (!config::ParseHostPort(text, &host, &port)) {
     return absl::InvalidArgumentError(absl::StrCat("'", text, "' is not [ADDR:]PORT"));
   }
   sockaddr_storage storage{};
-  std::string host_string(host);
-  if (v6) {
+  if (host.find(':') != std::string::npos) {
     auto* in6 = reinterpret_cast<sockaddr_in6*>(&storage);
     in6->sin6_family = AF_INET6;
     in6->sin6_port = htons(port);
-    if (inet_pton(AF_INET6, host_string.c_str(), &in6->sin6_addr) != 1) {
+    if (inet_pton(AF_INET6, host.c_str(), &in6->sin6_addr) != 1) {
       return absl::InvalidArgumentError(absl::StrCat("'", host, "' is not an IPv6 address"));
     }
   } else {
@@ -52,7 +41,7 @@ absl::StatusOr<sockaddr_storage> ParseAddress(const std::string& text) {
     in->sin_family = AF_INET;
     in->sin_port = htons(port);
     in->sin_addr.s_addr = htonl(INADDR_ANY);
-    if (!host.empty() && inet_pton(AF_INET, host_string.c_str(), &in->sin_addr) != 1) {
+    if (!host.empty() && inet_pton(AF_INET, host.c_str(), &in->sin_addr) != 1) {
       return absl::InvalidArgumentError(absl::StrCat("'", host, "' is not an IPv4 address"));
     }
   }
@@ -91,7 +80,7 @@ MHD_Result OnRequest(void* server_handler, MHD_Connection* connection, const cha
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const std::string& address,
                                                       Handler handler) {
-  absl::StatusOr<sockaddr_storage> bind_to = ParseAddress(address);
+  absl::StatusOr<sockaddr_storage> bind_to = SocketAddress(address);
   if (!bind_to.ok()) return bind_to.status();
   std::unique_ptr<Server> server(new Server(std::move(handler)));
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;

@@ -6,31 +6,14 @@
 
 #include <cerrno>
 #include <fstream>
-#include <sstream>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "runtime/logs/diagnostics.h"
+#include "runtime/process/usage.h"
 
 namespace tend::init {
 namespace {
-
-struct ProcStat {
-  char state;
-  pid_t ppid;
-};
-
-// /proc/PID/stat is "pid (comm) state ppid ..."; comm may hold spaces and parentheses, so
-// the fields are read after the last ')'.
-bool ReadStat(const std::string& path, ProcStat* stat) {
-  std::ifstream file(path);
-  std::string line;
-  if (!std::getline(file, line)) return false;
-  size_t close = line.rfind(')');
-  if (close == std::string::npos) return false;
-  std::istringstream rest(line.substr(close + 1));
-  return static_cast<bool>(rest >> stat->state >> stat->ppid);
-}
 
 class NamespaceDescendants : public Descendants {
  public:
@@ -87,9 +70,9 @@ std::vector<pid_t> ListDescendants(pid_t root, const std::string& proc_root) {
   std::vector<pid_t> parents = {root};
   for (size_t i = 0; i < parents.size(); ++i) {
     for (pid_t child : ChildrenOf(parents[i], proc_root)) {
-      ProcStat stat;
-      if (!ReadStat(absl::StrCat(proc_root, "/", child, "/stat"), &stat)) continue;  // gone
-      if (stat.state == 'Z' || stat.state == 'X') continue;
+      std::optional<process::ProcStat> stat = process::ReadProcStat(child, proc_root);
+      if (!stat) continue;  // gone
+      if (stat->state == 'Z' || stat->state == 'X') continue;
       found.push_back(child);
       parents.push_back(child);
     }

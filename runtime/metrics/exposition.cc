@@ -7,7 +7,6 @@
 #include <deque>
 #include <fstream>
 #include <limits>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "prometheus/metric_family.h"
@@ -140,24 +139,21 @@ void AddInit(Families& f, const InitCounters& init) {
            {}, static_cast<double>(init.log_lines_dropped));
 }
 
-// The standard process collector's metrics, for tend itself.
-void AddProcess(Families& f) {
-  std::optional<process::Usage> usage = process::UsageOf(getpid());
-  std::ifstream stat("/proc/self/stat");
-  std::string line;
-  std::getline(stat, line);
-  std::istringstream fields(line.substr(line.rfind(')') + 2));
-  std::string field;
-  double start_ticks = 0, vsize = 0;
-  for (int n = 3; n <= 23 && fields >> field; ++n) {
-    if (n == 22) start_ticks = std::stod(field);
-    if (n == 23) vsize = std::stod(field);
-  }
+// When tend started, in seconds since the epoch: boot time plus the start in ticks.
+double StartTimeSeconds(const process::ProcStat& self) {
   double boot_time = 0;
   std::ifstream proc_stat("/proc/stat");
-  while (std::getline(proc_stat, line)) {
+  for (std::string line; std::getline(proc_stat, line);) {
     if (line.rfind("btime ", 0) == 0) boot_time = std::stod(line.substr(6));
   }
+  return boot_time + static_cast<double>(self.start_ticks) / sysconf(_SC_CLK_TCK);
+}
+
+// The standard process collector's metrics, for tend itself.
+void AddProcess(Families& f) {
+  process::ProcStat self = process::ReadProcStat(getpid()).value_or(process::ProcStat{});
+  process::Usage usage = process::UsageFrom(self);
+  static const double kStartTime = StartTimeSeconds(self);  // it never changes
   int open_fds = 0;
   if (DIR* dir = opendir("/proc/self/fd")) {
     while (dirent* entry = readdir(dir)) open_fds += entry->d_name[0] != '.';
@@ -168,16 +164,16 @@ void AddProcess(Families& f) {
   getrlimit(RLIMIT_NOFILE, &files);
   AddValue(f.Add("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
                  MetricType::Counter),
-           {}, usage ? usage->cpu_seconds : 0);
+           {}, usage.cpu_seconds);
   AddValue(f.Add("process_resident_memory_bytes", "Resident memory size in bytes.",
                  MetricType::Gauge),
-           {}, usage ? static_cast<double>(usage->resident_bytes) : 0);
+           {}, static_cast<double>(usage.resident_bytes));
   AddValue(f.Add("process_virtual_memory_bytes", "Virtual memory size in bytes.",
                  MetricType::Gauge),
-           {}, vsize);
+           {}, static_cast<double>(self.virtual_bytes));
   AddValue(f.Add("process_start_time_seconds",
                  "Start time of the process since unix epoch in seconds.", MetricType::Gauge),
-           {}, boot_time + start_ticks / sysconf(_SC_CLK_TCK));
+           {}, kStartTime);
   AddValue(f.Add("process_open_fds", "Number of open file descriptors.", MetricType::Gauge), {},
            open_fds);
   AddValue(f.Add("process_max_fds", "Maximum number of open file descriptors.",

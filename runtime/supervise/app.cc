@@ -106,7 +106,11 @@ void App::StartSlot(size_t index) {
 void App::Emit(Event::Kind kind, int instance, pid_t pid, std::string detail, int exit_code,
                bool ok) {
   if (!context_.events) return;
-  context_.events->OnEvent({kind, name(), instance, pid, exit_code, ok, std::move(detail)});
+  Event event{kind, name(), instance, pid, exit_code, ok, std::move(detail), std::nullopt};
+  bool of_reload = kind == Event::Kind::kReloadStarted || kind == Event::Kind::kReloadProgress ||
+                   kind == Event::Kind::kReloadFinished;
+  if (of_reload && reload_) event.reason = reload_->reason;
+  context_.events->OnEvent(event);
 }
 
 bool App::OnExit(pid_t pid, int wait_status) {
@@ -240,12 +244,12 @@ absl::Status App::Restart(std::optional<int> instance) {
 
 void App::BeginReload(RestartReason reason, std::string what, std::deque<size_t> instances) {
   logs::Info(absl::StrCat(what, ": starting"));
-  Emit(Event::Kind::kReloadStarted, -1, 0, what);
   reload_.emplace();
   reload_->reason = reason;
   reload_->began = std::chrono::steady_clock::now();
-  reload_->what = std::move(what);
+  reload_->what = what;
   reload_->queue = std::move(instances);
+  Emit(Event::Kind::kReloadStarted, -1, 0, std::move(what));
   AdvanceReload();
 }
 

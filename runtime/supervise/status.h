@@ -79,6 +79,8 @@ struct Event {
   int exit_code = 0;
   bool ok = true;
   std::string detail;
+  // Reload events: what started the reload.
+  std::optional<RestartReason> reason;
 };
 
 class EventListener {

@@ -17,6 +17,10 @@
 namespace tend::supervise {
 namespace {
 
+absl::Status NoApp(const std::string& name) {
+  return absl::NotFoundError(absl::StrCat("no app named '", name, "'"));
+}
+
 // Where the preload is written for `node --require`: a tmpfs that stays writable under a
 // read-only root filesystem first.
 std::string WritePreload(std::string* dir) {
@@ -109,13 +113,6 @@ App* Supervisor::Find(const std::string& name) {
   return nullptr;
 }
 
-namespace {
-
-absl::Status NoApp(const std::string& name) {
-  return absl::NotFoundError(absl::StrCat("no app named '", name, "'"));
-}
-
-}  // namespace
 
 absl::Status Supervisor::Scale(const std::string& name, int count, bool relative) {
   App* app = Find(name);

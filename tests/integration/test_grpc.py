@@ -147,6 +147,7 @@ def test_reload_streams_progress_and_events_stream_what_happens(start_tend, stub
     assert [e.kind for e in progress] == [Event.RELOAD_STARTED, Event.RELOAD_PROGRESS,
                                           Event.RELOAD_PROGRESS, Event.RELOAD_FINISHED]
     assert progress[-1].ok
+    assert {e.reason for e in progress} == {"reload"}
     wait_until(lambda: len(children_of(tend.process.pid)) == 2, what="the old workers to exit")
 
     events = tend.unix.StreamEvents(stubs.control.StreamEventsRequest(), timeout=30)

@@ -15,6 +15,22 @@ TEST(ValuesTest, Sizes) {
   }
 }
 
+TEST(ValuesTest, HostPort) {
+  std::string host;
+  uint32_t port;
+  ASSERT_TRUE(ParseHostPort("9615", &host, &port));
+  EXPECT_EQ(host, "");
+  EXPECT_EQ(port, 9615u);
+  ASSERT_TRUE(ParseHostPort("127.0.0.1:0", &host, &port));
+  EXPECT_EQ(host, "127.0.0.1");
+  ASSERT_TRUE(ParseHostPort("[::1]:8080", &host, &port));
+  EXPECT_EQ(host, "::1");
+  EXPECT_EQ(port, 8080u);
+  for (const char* bad : {"", "http", ":", "1.2.3.4:", "[::1]", "[::1:80", "70000", "-1"}) {
+    EXPECT_FALSE(ParseHostPort(bad, &host, &port)) << bad;
+  }
+}
+
 TEST(ValuesTest, Millis) {
   EXPECT_EQ(ParseMillis("1500"), 1500u);
   EXPECT_EQ(ParseMillis("500ms"), 500u);
