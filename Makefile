@@ -86,8 +86,15 @@ run: build
 	@echo "tend is running examples/hello on http://127.0.0.1:$(PORT)/ (Ctrl-C stops it)"
 	PORT=$(PORT) $(TEND) -- node examples/hello/app.js
 
+# Every unit test and fuzz target, then all of them again under ASan and UBSan, and those
+# whose code crosses threads under TSan (these builds keep bazel-bin pointing at the
+# optimised one).
+TSAN_TESTS := //tests/runtime/loop:cross_thread_test //tests/runtime/http:routes_test
+
 unit-test: deps
 	$(BAZEL) test $(BAZEL_FLAGS) //...
+	$(BAZEL) test --config=asan //...
+	$(BAZEL) test --config=tsan $(TSAN_TESTS)
 
 integration-test: build $(NPM_TEST_PACKAGES)
 	TEND=$(CURDIR)/$(TEND) NODE_PATH=$(CURDIR)/.deps/npm/node_modules $(PYTHON) -m pytest -q tests/integration

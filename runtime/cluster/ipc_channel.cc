@@ -22,23 +22,13 @@ constexpr int kMaxReadsPerCall = 16;
 absl::StatusOr<std::unique_ptr<IpcChannel>> IpcChannel::Create() {
   int ends[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) != 0) {
-    return absl::InternalError(absl::StrCat("socketpair: ", strerror(errno)));
+    return absl::ResourceExhaustedError(absl::StrCat("socketpair: ", strerror(errno)));
   }
-  fcntl(ends[0], F_SETFL, O_NONBLOCK);
-  return std::unique_ptr<IpcChannel>(new IpcChannel(ends[0], ends[1]));
-}
-
-IpcChannel::~IpcChannel() {
-  CloseChildEnd();
-  close(fd_);
-  for (Outgoing& out : queue_) {
-    if (out.fd >= 0) close(out.fd);
+  UniqueFd ours(ends[0]), theirs(ends[1]);
+  if (fcntl(ours.get(), F_SETFL, O_NONBLOCK) != 0) {
+    return absl::InternalError(absl::StrCat("fcntl(O_NONBLOCK): ", strerror(errno)));
   }
-}
-
-void IpcChannel::CloseChildEnd() {
-  if (child_end_ >= 0) close(child_end_);
-  child_end_ = -1;
+  return std::unique_ptr<IpcChannel>(new IpcChannel(std::move(ours), std::move(theirs)));
 }
 
 IpcChannel::ReadStatus IpcChannel::Read(std::vector<std::string>* messages, int* stray_fds) {
@@ -51,7 +41,7 @@ IpcChannel::ReadStatus IpcChannel::Read(std::vector<std::string>* messages, int*
     msg.msg_iovlen = 1;
     msg.msg_control = control;
     msg.msg_controllen = sizeof control;
-    ssize_t n = recvmsg(fd_, &msg, MSG_CMSG_CLOEXEC);
+    ssize_t n = recvmsg(fd_.get(), &msg, MSG_CMSG_CLOEXEC);
     if (n < 0) return errno == EAGAIN || errno == EINTR ? ReadStatus::kOpen : ReadStatus::kClosed;
     for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
       if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
@@ -79,8 +69,11 @@ IpcChannel::ReadStatus IpcChannel::Read(std::vector<std::string>* messages, int*
 
 bool IpcChannel::Send(const std::string& message, int pass_fd) {
   if (queued_bytes_ + message.size() + 1 > kMaxQueuedBytes) return false;
-  int fd = pass_fd >= 0 ? fcntl(pass_fd, F_DUPFD_CLOEXEC, 0) : -1;
-  queue_.push_back({message + "\n", fd, 0});
+  if (pass_fd >= 0 && queued_fds_ >= kMaxQueuedFds) return false;
+  UniqueFd fd(pass_fd >= 0 ? fcntl(pass_fd, F_DUPFD_CLOEXEC, 0) : -1);
+  if (pass_fd >= 0 && !fd) return false;
+  queued_fds_ += fd.valid();
+  queue_.push_back({message + "\n", std::move(fd), 0});
   queued_bytes_ += message.size() + 1;
   return true;
 }
@@ -95,23 +88,24 @@ bool IpcChannel::Flush() {
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
     alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    if (out.fd >= 0 && out.sent == 0) {
+    if (out.fd && out.sent == 0) {
       msg.msg_control = control;
       msg.msg_controllen = sizeof control;
       cmsghdr* c = CMSG_FIRSTHDR(&msg);
       c->cmsg_level = SOL_SOCKET;
       c->cmsg_type = SCM_RIGHTS;
       c->cmsg_len = CMSG_LEN(sizeof(int));
-      memcpy(CMSG_DATA(c), &out.fd, sizeof(int));
+      int fd = out.fd.get();
+      memcpy(CMSG_DATA(c), &fd, sizeof(int));
     }
-    ssize_t n = sendmsg(fd_, &msg, MSG_NOSIGNAL);
+    ssize_t n = sendmsg(fd_.get(), &msg, MSG_NOSIGNAL);
     if (n < 0) return errno != EAGAIN && errno != EINTR;  // a broken channel shows as EOF
     out.sent += n;
     if (out.sent < out.bytes.size()) return false;
     queued_bytes_ -= out.bytes.size();
-    if (out.fd >= 0) {
-      close(out.fd);
+    if (out.fd) {
       awaiting_ack_ = true;
+      --queued_fds_;
     }
     queue_.pop_front();
   }

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "runtime/fd/unique_fd.h"
 
 namespace tend::cluster {
 
@@ -16,14 +17,15 @@ class IpcChannel {
  public:
   static constexpr size_t kMaxMessageBytes = 64 * 1024;
   static constexpr size_t kMaxQueuedBytes = 256 * 1024;
+  // Each queued descriptor is a duplicate tend holds until the worker acknowledges the one
+  // before it: a worker that asks without acknowledging must not run tend out of them.
+  static constexpr size_t kMaxQueuedFds = 8;
 
   // A connected socketpair; give child_end() to the worker, then CloseChildEnd().
   static absl::StatusOr<std::unique_ptr<IpcChannel>> Create();
-  ~IpcChannel();
-
-  int fd() const { return fd_; }
-  int child_end() const { return child_end_; }
-  void CloseChildEnd();
+  int fd() const { return fd_.get(); }
+  int child_end() const { return child_end_.get(); }
+  void CloseChildEnd() { child_end_.reset(); }
 
   enum class ReadStatus { kOpen, kClosed, kOversized };
   // Reads what has arrived; complete lines are appended to `messages` and descriptors that
@@ -32,7 +34,9 @@ class IpcChannel {
 
   // Queues `message` (without its newline), with a duplicate of `pass_fd` unless it is -1.
   // Like Node, a line carrying a descriptor holds back everything after it until
-  // HandleAcknowledged(). False when the queue is full (the worker does not read).
+  // HandleAcknowledged(). False when the queue is full (the worker does not read, or holds
+  // kMaxQueuedFds unacknowledged descriptors) or the descriptor cannot be duplicated
+  // (descriptors ran out): nothing is queued then.
   bool Send(const std::string& message, int pass_fd = -1);
   void HandleAcknowledged();
   // Writes what the socket takes; true when nothing is left to write now.
@@ -42,16 +46,18 @@ class IpcChannel {
  private:
   struct Outgoing {
     std::string bytes;
-    int fd;        // owned; -1 for none
+    UniqueFd fd;   // none: no descriptor travels with the line
     size_t sent;   // bytes of `bytes` already written
   };
-  IpcChannel(int fd, int child_end) : fd_(fd), child_end_(child_end) {}
+  IpcChannel(UniqueFd fd, UniqueFd child_end)
+      : fd_(std::move(fd)), child_end_(std::move(child_end)) {}
 
-  int fd_;
-  int child_end_;
+  UniqueFd fd_;
+  UniqueFd child_end_;
   std::string input_;
   std::deque<Outgoing> queue_;
   size_t queued_bytes_ = 0;
+  size_t queued_fds_ = 0;
   bool awaiting_ack_ = false;
 };
 

@@ -38,6 +38,10 @@ http.ServerResponse.prototype.writeHead = function (...args) {
   return writeHead.apply(this, args);
 };
 
+// Tells tend that this worker will answer a drain request: one that never says so (an old
+// Node that could not load this file) is stopped at once instead of waited on.
+if (process.connected) process.send({ cmd: 'NODE_TEND_PRELOADED' });
+
 // NODE_-prefixed messages arrive as 'internalMessage': the app never sees them, and this
 // listener does not keep the worker alive.
 process.on('internalMessage', (message) => {

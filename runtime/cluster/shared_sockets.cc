@@ -8,7 +8,11 @@
 #include <cerrno>
 #include <cstring>
 
+#include <fstream>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
+#include "runtime/logs/diagnostics.h"
 
 namespace tend::cluster {
 namespace {
@@ -39,20 +43,19 @@ int BindAndListen(const std::string& address, int port, int family, int backlog,
     }
     length = sizeof *in;
   }
-  int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0), 0);
-  if (fd < 0) return -errno;
+  UniqueFd fd(socket(family, SOCK_STREAM | SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0), 0));
+  if (!fd) return -errno;
   int on = 1, off = 0;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-  if (family == AF_INET6 && address.empty()) {
-    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
+  if (setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0) return -errno;
+  if (family == AF_INET6 && address.empty() &&
+      setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off) != 0) {
+    return -errno;
   }
-  if (bind(fd, reinterpret_cast<sockaddr*>(&storage), length) != 0 ||
-      listen(fd, backlog > 0 ? backlog : kDefaultBacklog) != 0) {
-    int error = errno;
-    close(fd);
-    return -error;
+  if (bind(fd.get(), reinterpret_cast<sockaddr*>(&storage), length) != 0 ||
+      listen(fd.get(), backlog > 0 ? backlog : kDefaultBacklog) != 0) {
+    return -errno;
   }
-  return fd;
+  return fd.release();
 }
 
 // Any address: IPv6 dual-stack where the kernel has IPv6, as Node does; else IPv4.
@@ -62,32 +65,83 @@ int BindAny(int port, int backlog, bool nonblocking) {
   return fd;
 }
 
+// The lowest port an unprivileged process may bind (Linux's default: 1024).
+int UnprivilegedPortStart() {
+  std::ifstream file("/proc/sys/net/ipv4/ip_unprivileged_port_start");
+  int start = 1024;
+  if (!(file >> start)) start = 1024;
+  return start;
+}
+
 }  // namespace
 
-SharedSockets::~SharedSockets() {
-  for (const auto& [key, fd] : sockets_) close(fd);
+SharedSockets::SharedSockets(loop::EventLoop& loop, std::chrono::milliseconds release_grace)
+    : loop_(loop), release_grace_(release_grace),
+      unprivileged_port_start_(UnprivilegedPortStart()) {}
+
+size_t SharedSockets::SocketsOfApp(const std::string& app) const {
+  size_t count = 0;
+  for (const auto& [key, shared] : sockets_) count += shared.app == app;
+  return count;
 }
 
-SharedSockets::Listening SharedSockets::Listen(const std::string& address, int port,
-                                               int address_type, int index, int backlog) {
-  std::string key = absl::StrCat(address, ":", port, ":", address_type, ":", index);
-  if (auto it = sockets_.find(key); it != sockets_.end()) return {it->second, 0, key};
-  if (port < 0 || port > 65535) return {-1, -EINVAL, key};
-  // Non-blocking, as Node's own primary makes it: the flag belongs to the socket that every
-  // worker shares, and a worker that loses the race for a connection must get EAGAIN from
-  // accept(), not block its event loop in it.
-  int fd = address.empty() ? BindAny(port, backlog, true)
-                           : BindAndListen(address, port, address_type == 6 ? AF_INET6 : AF_INET,
-                                           backlog, true);
-  if (fd < 0) return {-1, fd, key};
-  sockets_[key] = fd;
-  return {fd, 0, key};
+SharedSockets::Listening SharedSockets::Acquire(const Holder& holder, const Request& request) {
+  std::string key = absl::StrCat(request.address, ":", request.port, ":", request.address_type,
+                                 ":", request.index);
+  if (request.port < 0 || request.port > 65535) return {-1, -EINVAL, key};
+  // What the kernel would say to the worker binding the port itself.
+  if (request.port > 0 && request.port < unprivileged_port_start_ && !holder.may_bind_privileged) {
+    return {-1, -EACCES, key};
+  }
+  auto it = sockets_.find(key);
+  if (it == sockets_.end()) {
+    if (SocketsOfApp(holder.app) >= kMaxSocketsPerApp) {
+      logs::Warn(absl::StrCat(holder.app, ": a worker asked for more than ", kMaxSocketsPerApp,
+                              " listening sockets: refused with EMFILE"));
+      return {-1, -EMFILE, key};
+    }
+    // Non-blocking, as Node's own primary makes it: the flag belongs to the socket that
+    // every worker shares, and a worker that loses the race for a connection must get
+    // EAGAIN from accept(), not block its event loop in it.
+    int fd = request.address.empty()
+                 ? BindAny(request.port, request.backlog, true)
+                 : BindAndListen(request.address, request.port,
+                                 request.address_type == 6 ? AF_INET6 : AF_INET, request.backlog,
+                                 true);
+    if (fd < 0) return {-1, fd, key};
+    it = sockets_.emplace(key, Shared{}).first;
+    it->second.fd.reset(fd);
+    it->second.app = holder.app;
+  }
+  it->second.holders.insert(holder.worker_id);
+  it->second.close_timer.reset();
+  return {it->second.fd.get(), 0, key};
 }
 
+void SharedSockets::Release(int worker_id, const std::string& key) {
+  auto it = sockets_.find(key);
+  if (it == sockets_.end() || it->second.holders.erase(worker_id) == 0) return;
+  if (it->second.holders.empty()) OnUnheld(key);
+}
+
+void SharedSockets::ReleaseAll(int worker_id) {
+  std::vector<std::string> keys;
+  for (const auto& [key, shared] : sockets_) {
+    if (shared.holders.count(worker_id)) keys.push_back(key);
+  }
+  for (const std::string& key : keys) Release(worker_id, key);
+}
+
+void SharedSockets::OnUnheld(const std::string& key) {
+  sockets_[key].close_timer = loop_.After(release_grace_, [this, key] {
+    auto it = sockets_.find(key);
+    if (it != sockets_.end() && it->second.holders.empty()) sockets_.erase(it);
+  });
+}
 
 absl::StatusOr<int> SharedSockets::ListenForActivation(const std::string& address, int port) {
   std::string key = absl::StrCat("activation:", address, ":", port);
-  if (auto it = sockets_.find(key); it != sockets_.end()) return it->second;
+  if (auto it = sockets_.find(key); it != sockets_.end()) return it->second.fd.get();
   // Blocking, as systemd makes activated sockets: such programs may accept() in a loop.
   int fd = address.empty() ? BindAny(port, 0, false)
            : BindAndListen(address, port, address.find(':') == std::string::npos ? AF_INET : AF_INET6,
@@ -95,7 +149,7 @@ absl::StatusOr<int> SharedSockets::ListenForActivation(const std::string& addres
   if (fd < 0) return absl::InvalidArgumentError(absl::StrCat(
                   "cannot listen on ", address.empty() ? "*" : address, ":", port, ": ",
                   strerror(-fd)));
-  sockets_[key] = fd;
+  sockets_[key].fd.reset(fd);
   return fd;
 }
 

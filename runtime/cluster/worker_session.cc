@@ -1,6 +1,8 @@
 #include "runtime/cluster/worker_session.h"
 
 #include <cerrno>
+#include <cstdint>
+#include <limits>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -13,6 +15,11 @@ using Json = nlohmann::json;
 
 constexpr int kUvEnotsup = -ENOTSUP;
 
+// What tend sends back may echo the worker's strings: never throw on one.
+std::string Dump(const Json& message) {
+  return message.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
 // A field of the expected type, or `fallback` (the worker is untrusted: never throw).
 template <typename T>
 T Field(const Json& message, const char* name, T fallback) {
@@ -21,7 +28,17 @@ T Field(const Json& message, const char* name, T fallback) {
   if constexpr (std::is_same_v<T, std::string>) {
     return it->is_string() ? it->template get<std::string>() : fallback;
   } else {
-    return it->is_number_integer() ? it->template get<T>() : fallback;
+    // Out of range is no value: a cast would wrap it (port 65616 would become 80).
+    if (!it->is_number_integer()) return fallback;
+    if (it->is_number_unsigned()) {
+      uint64_t value = it->template get<uint64_t>();
+      return value <= static_cast<uint64_t>(std::numeric_limits<T>::max()) ? static_cast<T>(value)
+                                                                          : fallback;
+    }
+    int64_t value = it->template get<int64_t>();
+    return value >= std::numeric_limits<T>::min() && value <= std::numeric_limits<T>::max()
+               ? static_cast<T>(value)
+               : fallback;
   }
 }
 
@@ -46,12 +63,17 @@ absl::StatusOr<WorkerSession::Event> WorkerSession::Handle(const std::string& li
     return absl::InvalidArgumentError("a file descriptor tend did not ask for (closed)");
   }
   if (cmd == "NODE_TEND_DRAINED") return Event::kDrained;
+  if (cmd == "NODE_TEND_PRELOADED") return Event::kPreloaded;
   if (cmd != "NODE_CLUSTER") return Event::kNone;  // the app's own messages
 
   std::string act = Field<std::string>(message, "act", "");
   int seq = Field<int>(message, "seq", -1);
   if (act == "online") return Event::kOnline;
   if (act == "listening") return Event::kListening;
+  if (act == "close") {  // the worker closed a server: it no longer holds that socket
+    sockets_.Release(holder_.worker_id, Field<std::string>(message, "key", ""));
+    return Event::kNone;
+  }
   if (act == "exitedAfterDisconnect") {
     Reply(seq, 0, "");
     return Event::kNone;
@@ -63,9 +85,10 @@ absl::StatusOr<WorkerSession::Event> WorkerSession::Handle(const std::string& li
     Reply(seq, kUvEnotsup, "");  // pipes: not shared by tend
     return Event::kNone;
   }
-  SharedSockets::Listening listening = sockets_.Listen(
-      Field<std::string>(message, "address", ""), Field<int>(message, "port", -1), address_type,
-      Field<int>(message, "index", 0), Field<int>(message, "backlog", 0));
+  SharedSockets::Request request{Field<std::string>(message, "address", ""),
+                                 Field<int>(message, "port", -1), address_type,
+                                 Field<int>(message, "index", 0), Field<int>(message, "backlog", 0)};
+  SharedSockets::Listening listening = sockets_.Acquire(holder_, request);
   const std::string& key = listening.key;
   if (listening.fd < 0) {
     Reply(seq, listening.uv_errno, key);
@@ -75,14 +98,18 @@ absl::StatusOr<WorkerSession::Event> WorkerSession::Handle(const std::string& li
                 {"key", key},            {"sockname", nullptr}, {"data", nullptr},
                 {"seq", seq_++}};
   Json wrapper = {{"cmd", "NODE_HANDLE"}, {"type", "net.Native"}, {"msg", reply}};
-  channel_.Send(wrapper.dump(), listening.fd);
+  if (!channel_.Send(Dump(wrapper), listening.fd)) {
+    // Descriptors ran out, or the worker does not read: it gets no socket, and says so.
+    sockets_.Release(holder_.worker_id, key);
+    Reply(seq, -EMFILE, key);
+  }
   return Event::kNone;
 }
 
 void WorkerSession::Reply(int ack, int uv_errno, const std::string& key) {
   Json reply = {{"cmd", "NODE_CLUSTER"}, {"ack", ack}, {"errno", uv_errno}, {"seq", seq_++}};
   if (!key.empty()) reply["key"] = key;
-  channel_.Send(reply.dump());
+  channel_.Send(Dump(reply));
 }
 
 void WorkerSession::SendDrain() { channel_.Send(R"({"cmd":"NODE_TEND_DRAIN"})"); }

@@ -19,10 +19,15 @@ class WorkerSession {
     kListening,  // a server of the worker listens
     kReady,      // the app sent process.send('ready')
     kDrained,    // tend's preload finished draining: no server, no connection left
+    kPreloaded,  // tend's preload runs in the worker: it will answer a drain request
   };
 
-  WorkerSession(IpcChannel& channel, SharedSockets& sockets)
-      : channel_(channel), sockets_(sockets) {}
+  WorkerSession(IpcChannel& channel, SharedSockets& sockets, SharedSockets::Holder holder)
+      : channel_(channel), sockets_(sockets), holder_(std::move(holder)) {}
+  // The worker is gone, or its channel is: it holds no shared socket any more.
+  ~WorkerSession() { sockets_.ReleaseAll(holder_.worker_id); }
+  WorkerSession(const WorkerSession&) = delete;
+  WorkerSession& operator=(const WorkerSession&) = delete;
 
   // Handles one line from the worker. An error means the worker broke the protocol; the
   // session stays usable.
@@ -39,6 +44,7 @@ class WorkerSession {
 
   IpcChannel& channel_;
   SharedSockets& sockets_;
+  const SharedSockets::Holder holder_;
   int seq_ = 0;
 };
 

@@ -70,6 +70,9 @@ Worker flags:
                             LISTEN_FDS=1 and LISTEN_PID (systemd's socket activation): any
                             program can share one port; with -i, N workers of it do.
       --no-preload          Do not load tend's drain helper into Node workers.
+      --allow-privileged-ports
+                            Let workers that do not run as root listen on ports below
+                            1024 (ip_unprivileged_port_start) through tend.
       --env NAME            With an ecosystem file: env_NAME over env, as pm2 does.
       --only APP,APP        With an ecosystem file: start only these apps.
       --node-args "ARGS"    Arguments for node before the script (pm2's --node-args).
@@ -436,6 +439,8 @@ const std::vector<Flag>& Flags() {
        Switch([](CommandLine& p) { p.config.mutable_logs()->set_format(v1::LogOptions::JSON); }), true},
       {'\0', "time", false, Switch([](CommandLine& p) { p.config.mutable_logs()->set_time(true); }), true},
       {'\0', "no-preload", false, Switch([](CommandLine& p) { Worker(p).set_preload(false); }), true},
+      {'\0', "allow-privileged-ports", false,
+       Switch([](CommandLine& p) { Worker(p).set_allow_privileged_ports(true); }), true},
       {'h', "help", false, Switch([](CommandLine& p) { p.action = CommandLine::Action::kHelp; })},
       {'V', "version", false,
        Switch([](CommandLine& p) { p.action = CommandLine::Action::kVersion; })},
@@ -483,6 +488,20 @@ std::string NameOf(const std::string& path) {
   return dot == 0 || dot == std::string::npos ? base : base.substr(0, dot);
 }
 
+// The script of `node [NODE-FLAGS] SCRIPT ...`: the first word that is no flag nor a
+// flag's value (node's flags that take a separate value are the module loaders').
+std::string NodeScriptOf(const v1::App& app) {
+  for (int i = 1; i < app.command_size(); ++i) {
+    const std::string& word = app.command(i);
+    if (word == "-r" || word == "--require" || word == "--import" || word == "--loader") {
+      ++i;
+    } else if (!absl::StartsWith(word, "-")) {
+      return word;
+    }
+  }
+  return app.command(0);
+}
+
 // Fills the app a SCRIPT or -i asked for, with pm2's defaults where no flag spoke.
 absl::Status ResolveWorker(CommandLine& parsed, const std::string& script,
                            std::vector<std::string> args, int available_cpus) {
@@ -505,7 +524,11 @@ absl::Status ResolveWorker(CommandLine& parsed, const std::string& script,
   if (!parsed.node_args.empty() && !app.node()) {
     return absl::InvalidArgumentError("--node-args are for node, and the interpreter is not node");
   }
-  if (app.name().empty()) app.set_name(NameOf(app.node() ? app.command(1) : app.command(0)));
+  // Named after SCRIPT, never after --node-args or --interpreter; after the program itself
+  // when there is no SCRIPT (`tend -i 2 -- node app.js` is named after app.js).
+  if (app.name().empty()) {
+    app.set_name(NameOf(!script.empty() ? script : app.node() ? NodeScriptOf(app) : app.command(0)));
+  }
   if (parsed.instances.has_value()) {
     app.set_exec_mode(v1::App::CLUSTER);
     int instances = *parsed.instances > 0 ? *parsed.instances

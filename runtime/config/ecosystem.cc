@@ -11,6 +11,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -20,6 +21,12 @@
 
 namespace tend::config {
 namespace {
+
+// A value as JSON text, for messages and env values. YAML strings may hold bytes that are
+// not UTF-8, which nlohmann's dump() would throw on: they are replaced instead.
+std::string Show(const nlohmann::json& value) {
+  return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 
 using Json = nlohmann::json;
 
@@ -93,7 +100,7 @@ class AppReader {
                !value->get<std::string>().empty() &&
                absl::ascii_isdigit(value->get<std::string>()[0]));
     if (!ok || count > max) {
-      return Error(field, absl::StrCat(value->dump(), " is not a whole number from 0 to ", max));
+      return Error(field, absl::StrCat(Show(*value), " is not a whole number from 0 to ", max));
     }
     set(count);
     return absl::OkStatus();
@@ -108,7 +115,7 @@ class AppReader {
     } else if (value->is_string()) {
       ms = ParseMillis(value->get<std::string>());
     }
-    if (!ms) return Error(field, absl::StrCat(value->dump(), " is not a duration (ms, or 10s, 2m)"));
+    if (!ms) return Error(field, absl::StrCat(Show(*value), " is not a duration (ms, or 10s, 2m)"));
     set(*ms);
     return absl::OkStatus();
   }
@@ -126,7 +133,7 @@ class AppReader {
     if (!value->is_array()) return Error(field, "expected a string or a list of strings");
     for (const Json& word : *value) {
       if (!word.is_string() && !word.is_number()) return Error(field, "expected strings in the list");
-      words->push_back(word.is_string() ? word.get<std::string>() : word.dump());
+      words->push_back(word.is_string() ? word.get<std::string>() : Show(word));
     }
     return absl::OkStatus();
   }
@@ -137,7 +144,17 @@ class AppReader {
     if (!value->is_object()) return Error(field, "expected an object of NAME: value");
     for (const auto& [name, setting] : value->items()) {
       if (setting.is_null()) continue;
-      (*app.mutable_env())[name] = setting.is_string() ? setting.get<std::string>() : setting.dump();
+      std::string text = setting.is_string() ? setting.get<std::string>() : Show(setting);
+      // execve() cannot carry these: the worker would see another variable or a cut value.
+      if (name.empty()) return Error(field, "a variable with an empty name");
+      if (name.find_first_of(std::string("=\0", 2)) != std::string::npos) {
+        return Error(field, absl::StrCat("variable '", absl::CEscape(name),
+                                         "': a name cannot contain '=' or a NUL byte"));
+      }
+      if (text.find('\0') != std::string::npos) {
+        return Error(field, absl::StrCat("variable ", name, ": the value contains a NUL byte"));
+      }
+      (*app.mutable_env())[name] = std::move(text);
     }
     return absl::OkStatus();
   }
@@ -174,12 +191,12 @@ absl::Status ReadRunAs(const AppReader& read, v1::App& app) {
   uint32_t uid = getuid();
   if (const Json* user = read.Get("uid")) {
     std::optional<uint32_t> found = LookUp(*user, "/etc/passwd", &gid);
-    if (!found) return read.Error("uid", absl::StrCat(user->dump(), " is no user in /etc/passwd"));
+    if (!found) return read.Error("uid", absl::StrCat(Show(*user), " is no user in /etc/passwd"));
     uid = *found;
   }
   if (const Json* group = read.Get("gid")) {
     std::optional<uint32_t> found = LookUp(*group, "/etc/group", nullptr);
-    if (!found) return read.Error("gid", absl::StrCat(group->dump(), " is no group in /etc/group"));
+    if (!found) return read.Error("gid", absl::StrCat(Show(*group), " is no group in /etc/group"));
     gid = *found;
   }
   app.mutable_run_as()->set_uid(uid);
@@ -283,7 +300,7 @@ absl::Status ReadApp(const std::string& path, const Json& object, size_t index,
     } else if (instances.is_string() && absl::SimpleAtoi(instances.get<std::string>(), &count) &&
                count >= 1 && count <= 4096) {
     } else {
-      return read.Error("instances", absl::StrCat(instances.dump(),
+      return read.Error("instances", absl::StrCat(Show(instances),
                                                   " is not a number from 1 to 4096, \"max\", 0 or -1"));
     }
     app.set_instances(std::max(1, count));
@@ -295,7 +312,7 @@ absl::Status ReadApp(const std::string& path, const Json& object, size_t index,
   }
   app.set_exec_mode(has_instances || parsed.instances ? v1::App::CLUSTER : v1::App::FORK);
   if (const Json* mode = read.Get("exec_mode")) {
-    std::string name = mode->is_string() ? mode->get<std::string>() : mode->dump();
+    std::string name = mode->is_string() ? mode->get<std::string>() : Show(*mode);
     if (name == "fork" || name == "fork_mode") {
       app.set_exec_mode(v1::App::FORK);
     } else if (name == "cluster" || name == "cluster_mode") {
@@ -320,9 +337,9 @@ absl::Status ReadApp(const std::string& path, const Json& object, size_t index,
   if (!status.ok()) return status;
   if (const Json* port = read.Get("port")) {
     if (!port->is_number_unsigned() || port->get<uint64_t>() > 65535) {
-      return read.Error("port", absl::StrCat(port->dump(), " is not a port number"));
+      return read.Error("port", absl::StrCat(Show(*port), " is not a port number"));
     }
-    (*app.mutable_env())["PORT"] = port->dump();
+    (*app.mutable_env())["PORT"] = Show(*port);
   }
 
   auto ms = [&](const char* field, void (v1::App::*set)(uint32_t)) {
@@ -341,6 +358,9 @@ absl::Status ReadApp(const std::string& path, const Json& object, size_t index,
   if (status.ok()) {
     status = read.Bool("shutdown_with_message", [&](bool v) { app.set_shutdown_with_message(v); });
   }
+  if (status.ok()) {
+    status = read.Bool("allow_privileged_ports", [&](bool v) { app.set_allow_privileged_ports(v); });
+  }
   if (status.ok()) status = read.String("instance_var", [&](std::string v) { app.set_instance_var(v); });
   if (status.ok()) status = read.String("increment_var", [&](std::string v) { app.set_increment_var(v); });
   if (status.ok()) {
@@ -351,16 +371,16 @@ absl::Status ReadApp(const std::string& path, const Json& object, size_t index,
     app.clear_stop_exit_codes();
     for (const Json& code : codes->is_array() ? *codes : Json::array({*codes})) {
       if (!code.is_number_unsigned() || code.get<uint64_t>() > 255) {
-        return read.Error("stop_exit_codes", absl::StrCat(code.dump(), " is not an exit code from 0 to 255"));
+        return read.Error("stop_exit_codes", absl::StrCat(Show(code), " is not an exit code from 0 to 255"));
       }
       app.add_stop_exit_codes(code.get<int>());
     }
   }
   if (const Json* memory = read.Get("max_memory_restart")) {
-    std::optional<uint64_t> bytes = ParseSize(memory->is_string() ? memory->get<std::string>() : memory->dump());
+    std::optional<uint64_t> bytes = ParseSize(memory->is_string() ? memory->get<std::string>() : Show(*memory));
     if (!bytes) {
       return read.Error("max_memory_restart",
-                        absl::StrCat(memory->dump(), " is not a size such as 200M, 1G or 512K"));
+                        absl::StrCat(Show(*memory), " is not a size such as 200M, 1G or 512K"));
     }
     app.set_max_memory_bytes(*bytes);
   }
@@ -398,7 +418,7 @@ absl::Status ReadApp(const std::string& path, const Json& object, size_t index,
       "autorestart", "stop_exit_codes", "min_uptime", "max_restarts", "restart_delay",
       "exp_backoff_restart_delay", "max_memory_restart", "cron_restart", "instance_var",
       "increment_var", "log_type", "time", "shutdown_with_message", "watch", "ignore_watch",
-      "watch_delay", "uid", "gid"};
+      "watch_delay", "uid", "gid", "allow_privileged_ports"};
   for (const auto& [key, value] : object.items()) {
     if (kKnown.count(key) || absl::StartsWith(key, "env_")) continue;
     if (value.is_null() || (value.is_boolean() && !value.get<bool>())) continue;  // e.g. watch: false

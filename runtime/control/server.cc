@@ -22,6 +22,8 @@ namespace {
 
 constexpr int kMaxMessageBytes = 64 * 1024;  // requests are small; untrusted ones stay so
 constexpr int kMaxThreads = 16;              // a streaming call holds one while it lasts
+// How long accepting pauses when descriptors ran out.
+constexpr std::chrono::milliseconds kAcceptPause{100};
 
 // A socket path that another process still serves is refused; one left by a dead process
 // is removed.
@@ -47,12 +49,20 @@ absl::Status ClaimSocketPath(const std::string& path) {
   if (!S_ISSOCK(existing.st_mode)) {
     return absl::AlreadyExistsError(absl::StrCat(path, " exists and is not a socket"));
   }
-  int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  UniqueFd probe(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!probe) {
+    return absl::ResourceExhaustedError(absl::StrCat("cannot check ", path, ": socket: ",
+                                                     strerror(errno)));
+  }
   address.sun_family = AF_UNIX;
   memcpy(address.sun_path, path.c_str(), path.size());
-  bool served = connect(probe, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
-  close(probe);
-  if (served) return absl::AlreadyExistsError(absl::StrCat(path, " is in use by another process"));
+  // Only a refused connection proves the socket stale. Anything else (accepted, a full
+  // backlog's EAGAIN, EACCES) may be a live tend: never unlink its socket.
+  bool accepted = connect(probe.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+  if (accepted || errno != ECONNREFUSED) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        path, " is in use by another process (", accepted ? "it accepts" : strerror(errno), ")"));
+  }
   if (unlink(path.c_str()) != 0) {
     return absl::PermissionDeniedError(absl::StrCat("cannot remove stale ", path, ": ",
                                                     strerror(errno)));
@@ -64,18 +74,21 @@ absl::Status ClaimSocketPath(const std::string& path) {
 void DropGrpcLog(gpr_log_func_args*) {}
 
 // A listening Unix socket at `path`, created 0600: only tend's user (and root) may use it.
-absl::StatusOr<int> ListenUnix(const std::string& path) {
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) return absl::InternalError(absl::StrCat("socket: ", strerror(errno)));
+absl::StatusOr<UniqueFd> ListenUnix(const std::string& path) {
+  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!fd) return absl::InternalError(absl::StrCat("socket: ", strerror(errno)));
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
   memcpy(address.sun_path, path.c_str(), path.size());
   mode_t previous = umask(0077);
-  bool bound = bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+  bool bound = bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+  int error = errno;
   umask(previous);
-  if (!bound || listen(fd, 64) != 0) {
-    int error = errno;
-    close(fd);
+  if (bound && listen(fd.get(), 64) != 0) {
+    error = errno;
+    bound = false;
+  }
+  if (!bound) {
     return absl::UnavailableError(absl::StrCat("cannot listen on unix:", path, ": ",
                                                strerror(error)));
   }
@@ -90,11 +103,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(loop::EventLoop& loop,
   std::unique_ptr<Server> server(new Server(loop, control));
   if (!listeners.unix_path.empty()) {
     if (absl::Status claimed = ClaimSocketPath(listeners.unix_path); !claimed.ok()) return claimed;
-    absl::StatusOr<int> fd = ListenUnix(listeners.unix_path);
+    absl::StatusOr<UniqueFd> fd = ListenUnix(listeners.unix_path);
     if (!fd.ok()) return fd.status();
-    server->unix_fd_ = *fd;
+    server->unix_fd_ = std::move(*fd);
     server->unix_path_ = listeners.unix_path;
-    loop.Watch(*fd, [raw = server.get()] { raw->OnUnixConnection(); });
+    if (absl::Status watched = loop.Watch(server->unix_fd_.get(),
+                                          [raw = server.get()] { raw->OnUnixConnection(); });
+        !watched.ok()) {
+      return watched;
+    }
   }
   // A TCP port is asked for explicitly: gRPC starts at once to listen on it.
   if (!listeners.tcp_address.empty()) {
@@ -132,8 +149,21 @@ absl::Status Server::StartGrpc(const std::string& tcp_address) {
 
 // Each connection to the control socket is handed to gRPC as an established channel.
 void Server::OnUnixConnection() {
-  int connection = accept4(unix_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-  if (connection < 0) return;
+  int connection = accept4(unix_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+  if (connection < 0) {
+    // Out of descriptors, the connection stays queued and the socket readable: stop
+    // watching it for a while instead of spinning, and try again then.
+    if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+      loop_.Unwatch(unix_fd_.get());
+      accept_pause_ = loop_.After(kAcceptPause, [this] {
+        accept_pause_.reset();
+        if (!loop_.Watch(unix_fd_.get(), [this] { OnUnixConnection(); }).ok()) {
+          accept_pause_ = loop_.After(kAcceptPause, [this] { OnUnixConnection(); });
+        }
+      });
+    }
+    return;
+  }
   if (!server_) {
     if (absl::Status started = StartGrpc(""); !started.ok()) {
       close(connection);
@@ -150,9 +180,8 @@ void Server::SetServing(bool serving) {
 }
 
 Server::~Server() {
-  if (unix_fd_ >= 0) {
-    loop_.Unwatch(unix_fd_);
-    close(unix_fd_);
+  if (unix_fd_) {
+    loop_.Unwatch(unix_fd_.get());
     unlink(unix_path_.c_str());
   }
   if (!server_) return;

@@ -6,6 +6,7 @@
 
 #include "absl/status/statusor.h"
 #include "grpcpp/grpcpp.h"
+#include "runtime/fd/unique_fd.h"
 #include "runtime/loop/event_loop.h"
 
 namespace tend::control {
@@ -42,7 +43,8 @@ class Server {
   std::mutex mutex_;  // serving_ and server_'s creation, against SetServing from any thread
   bool serving_ = false;
   std::unique_ptr<grpc::Server> server_;
-  int unix_fd_ = -1;
+  UniqueFd unix_fd_;
+  std::unique_ptr<loop::Timer> accept_pause_;  // while descriptors have run out
   std::string unix_path_;
   int tcp_port_ = 0;
 };

@@ -38,6 +38,16 @@ class UnknownDescendants : public Descendants {
   int SignalAll(int) override { return 0; }
 };
 
+bool ProcShowsOurTree() {
+  char link[32] = {};
+  ssize_t n = readlink("/proc/self", link, sizeof link - 1);
+  pid_t pid;
+  return n > 0 && absl::SimpleAtoi(std::string(link, n), &pid) && pid == getpid() &&
+         access(absl::StrCat("/proc/self/task/", pid, "/children").c_str(), R_OK) == 0;
+}
+
+}  // namespace
+
 // The kernel keeps each thread's children in /proc/PID/task/TID/children, so the tree under
 // tend is read without scanning every process of the machine.
 std::vector<pid_t> ChildrenOf(pid_t parent, const std::string& proc_root) {
@@ -54,16 +64,6 @@ std::vector<pid_t> ChildrenOf(pid_t parent, const std::string& proc_root) {
   closedir(dir);
   return children;
 }
-
-bool ProcShowsOurTree() {
-  char link[32] = {};
-  ssize_t n = readlink("/proc/self", link, sizeof link - 1);
-  pid_t pid;
-  return n > 0 && absl::SimpleAtoi(std::string(link, n), &pid) && pid == getpid() &&
-         access(absl::StrCat("/proc/self/task/", pid, "/children").c_str(), R_OK) == 0;
-}
-
-}  // namespace
 
 std::vector<pid_t> ListDescendants(pid_t root, const std::string& proc_root) {
   std::vector<pid_t> found;

@@ -20,6 +20,9 @@ class Descendants {
   virtual int SignalAll(int signo) = 0;
 };
 
+// The children of `parent` (zombies included), from /proc/PARENT/task/*/children.
+std::vector<pid_t> ChildrenOf(pid_t parent, const std::string& proc_root = "/proc");
+
 // The live (non-zombie) processes below `root`, read from `proc_root`, nearest first.
 std::vector<pid_t> ListDescendants(pid_t root, const std::string& proc_root = "/proc");
 

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <map>
 
 #include "absl/strings/str_cat.h"
@@ -28,9 +29,10 @@ Init::Init(const v1::InitOptions& options, loop::EventLoop& loop, SignalChannel&
 int Init::Run(Workload& workload) {
   workload_ = &workload;
   if (absl::Status started = workload.Start(); started.ok()) {
-    loop_.Watch(signals_.fd(), [this] { OnSignals(); });
-    loop_.Run();
+    absl::Status ran = loop_.Watch(signals_.fd(), [this] { OnSignals(); });
+    if (ran.ok()) ran = loop_.Run();
     loop_.Unwatch(signals_.fd());
+    if (!ran.ok()) return EndWithoutLoop(ran);
     // A descendant may have become a zombie after the last reap and before the check that
     // found nothing alive: reap it, so tend leaves no zombie to its own parent.
     ReapFinished();
@@ -39,6 +41,29 @@ int Init::Run(Workload& workload) {
   }
   const auto& remap = options_.exit_remap();
   return RemapExitCode(workload.ExitCode(), {remap.begin(), remap.end()});
+}
+
+// Rule 8: no loop, so no timers nor signalfd: plain waits, bounded by the kill timeout.
+int Init::EndWithoutLoop(const absl::Status& why) {
+  logs::Error(absl::StrCat("the event loop failed (", why.message(),
+                           "): stopping every process and exiting"));
+  workload_->Stop(SIGTERM);
+  descendants_.SignalAll(SIGTERM);
+  auto wait_until = [this](std::chrono::steady_clock::time_point deadline) {
+    while (std::chrono::steady_clock::now() < deadline) {
+      ReapFinished();
+      if (!descendants_.AnyLeft()) return true;
+      usleep(10000);
+    }
+    return false;
+  };
+  auto now = std::chrono::steady_clock::now();
+  if (!wait_until(now + std::chrono::milliseconds(options_.kill_timeout_ms()))) {
+    workload_->Kill();
+    descendants_.SignalAll(SIGKILL);
+    wait_until(std::chrono::steady_clock::now() + kAfterKillGrace);
+  }
+  return 1;
 }
 
 void Init::OnSignals() {
@@ -88,8 +113,39 @@ void Init::BeginStop(int received, int forwarded) {
 void Init::ReapFinished() {
   for (const ExitedChild& exited : ReapExited()) {
     ++reaped_;
-    workload_->OnExit(exited.pid, exited.wait_status);
+    ending_orphans_.erase(exited.pid);
+    bool of_workload = workload_->OnExit(exited.pid, exited.wait_status);
+    if (of_workload && !stopping_ && workload_->EndsLeftoversOfEachExit()) {
+      EndLeftoversOf(exited.pid);
+    }
   }
+}
+
+void Init::EndLeftoversOf(pid_t exited) {
+  Leftovers batch{exited, {}, nullptr};
+  // Its process group (it was the leader): what it started that has a live parent still.
+  // (Unless a new worker, spawned while this exit was handled, reused the pid already.)
+  if (!workload_->Owns(exited)) kill(-exited, SIGTERM);
+  // The kernel reparented the exited process's children to tend before telling tend it
+  // exited, so they are among tend's children now.
+  for (pid_t child : ChildrenOf(getpid())) {
+    if (workload_->Owns(child) || ending_orphans_.count(child)) continue;
+    if (kill(child, SIGTERM) == 0) {
+      ending_orphans_.insert(child);
+      batch.orphans.push_back(child);
+    }
+  }
+  auto it = leftovers_.insert(leftovers_.end(), std::move(batch));
+  it->deadline = loop_.After(std::chrono::milliseconds(options_.kill_timeout_ms()), [this, it] {
+    // A group id is reused only once the whole group is gone and a new process gets that
+    // pid: never signal the group of a process the workload runs now.
+    if (!workload_->Owns(it->group)) kill(-it->group, SIGKILL);
+    // Orphans not reaped yet are still tend's children: their pids cannot have been reused.
+    for (pid_t orphan : it->orphans) {
+      if (ending_orphans_.count(orphan)) kill(orphan, SIGKILL);
+    }
+    leftovers_.erase(it);
+  });
 }
 
 void Init::Reap() {

@@ -105,6 +105,7 @@ const sigset_t& HandledSignals() {
     sigemptyset(&set);
     for (int signo = 1; signo <= SIGRTMAX; ++signo) {
       if (signo == SIGKILL || signo == SIGSTOP || IsFaultSignal(signo)) continue;
+      if (signo == SIGTTIN || signo == SIGTTOU) continue;  // ignored: see Open()
       // glibc keeps the first realtime signals for its own threads.
       if (signo > SIGSYS && signo < SIGRTMIN) continue;
       sigaddset(&set, signo);
@@ -115,20 +116,27 @@ const sigset_t& HandledSignals() {
 }
 
 absl::StatusOr<std::unique_ptr<SignalChannel>> SignalChannel::Open() {
+  // As tini: tend's own terminal I/O from a background process group (workers never take
+  // the foreground, but `tend -- CMD` hands it to CMD) must never stop PID 1, and these
+  // are no requests to pass on.
+  for (int signo : {SIGTTIN, SIGTTOU}) {
+    if (signal(signo, SIG_IGN) == SIG_ERR) {
+      return absl::InternalError(absl::StrCat("signal(", SignalName(signo), "): ", strerror(errno)));
+    }
+  }
   if (sigprocmask(SIG_BLOCK, &HandledSignals(), nullptr) != 0) {
     return absl::InternalError(absl::StrCat("sigprocmask: ", strerror(errno)));
   }
-  int fd = signalfd(-1, &HandledSignals(), SFD_NONBLOCK | SFD_CLOEXEC);
-  if (fd < 0) return absl::InternalError(absl::StrCat("signalfd: ", strerror(errno)));
-  return std::unique_ptr<SignalChannel>(new SignalChannel(fd));
+  UniqueFd fd(signalfd(-1, &HandledSignals(), SFD_NONBLOCK | SFD_CLOEXEC));
+  if (!fd) return absl::InternalError(absl::StrCat("signalfd: ", strerror(errno)));
+  return std::unique_ptr<SignalChannel>(new SignalChannel(std::move(fd)));
 }
 
-SignalChannel::~SignalChannel() { close(fd_); }
 
 std::vector<SignalChannel::Received> SignalChannel::Drain() {
   std::vector<Received> received;
   signalfd_siginfo info;
-  while (read(fd_, &info, sizeof info) == sizeof info) {
+  while (read(fd_.get(), &info, sizeof info) == sizeof info) {
     received.push_back({static_cast<int>(info.ssi_signo), static_cast<pid_t>(info.ssi_pid)});
   }
   return received;

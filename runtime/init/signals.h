@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "runtime/fd/unique_fd.h"
 
 namespace tend::init {
 
@@ -33,16 +34,16 @@ class SignalChannel {
   };
 
   static absl::StatusOr<std::unique_ptr<SignalChannel>> Open();
-  ~SignalChannel();
+  ~SignalChannel() = default;
 
-  int fd() const { return fd_; }
+  int fd() const { return fd_.get(); }
 
   // Every signal pending now, in arrival order; never blocks.
   std::vector<Received> Drain();
 
  private:
-  explicit SignalChannel(int fd) : fd_(fd) {}
-  int fd_;
+  explicit SignalChannel(UniqueFd fd) : fd_(std::move(fd)) {}
+  UniqueFd fd_;
 };
 
 // In a child between fork and exec: every disposition to its default and nothing blocked,

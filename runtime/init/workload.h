@@ -24,6 +24,13 @@ class Workload {
   // A child of tend terminated. Returns false when it was not one of the workload's (an
   // orphan that tend merely reaped).
   virtual bool OnExit(pid_t pid, int wait_status) = 0;
+  // Whether `pid` is one of the processes the workload started and still tracks.
+  virtual bool Owns(pid_t pid) const = 0;
+  // Whether what each of its processes leaves behind when it exits (the rest of its
+  // process group, orphans handed to tend) is ended at once, while the workload runs on.
+  // A supervisor restarting workers wants that; a single command's leftovers wait for rule
+  // 5, as under tini.
+  virtual bool EndsLeftoversOfEachExit() const { return false; }
   // Nothing of the workload runs any more and nothing will be started again.
   virtual bool Finished() const = 0;
   // tend's exit code once Finished() (or after Start() failed).

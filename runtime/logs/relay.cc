@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <ctime>
 
 #include "absl/strings/str_cat.h"
@@ -18,11 +19,16 @@ namespace {
 // description, so the flag does not leak to whoever else shares tend's stdout. A regular
 // file never blocks, and must keep its shared offset: it is duplicated. Where reopening
 // cannot be done (a socket), writes fall back to the shared descriptor.
-int NonBlockingCopy(int fd) {
+// When no copy can be made at all (descriptors ran out), lines go to tend's own descriptor.
+void OpenStream(int fd, UniqueFd* copy, int* target) {
   struct stat about;
-  if (fstat(fd, &about) == 0 && S_ISREG(about.st_mode)) return fcntl(fd, F_DUPFD_CLOEXEC, 0);
-  int copy = open(absl::StrCat("/proc/self/fd/", fd).c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-  return copy >= 0 ? copy : fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (fstat(fd, &about) == 0 && S_ISREG(about.st_mode)) {
+    copy->reset(fcntl(fd, F_DUPFD_CLOEXEC, 0));
+  } else {
+    copy->reset(open(absl::StrCat("/proc/self/fd/", fd).c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+    if (!*copy) copy->reset(fcntl(fd, F_DUPFD_CLOEXEC, 0));
+  }
+  *target = copy->valid() ? copy->get() : fd;
 }
 
 std::string Now() {
@@ -39,8 +45,8 @@ std::string Now() {
 }  // namespace
 
 LogSink::LogSink(loop::EventLoop& loop, Options options) : loop_(loop), options_(options) {
-  out_.fd = NonBlockingCopy(STDOUT_FILENO);
-  err_.fd = NonBlockingCopy(STDERR_FILENO);
+  OpenStream(STDOUT_FILENO, &out_.copy, &out_.fd);
+  OpenStream(STDERR_FILENO, &err_.copy, &err_.fd);
 }
 
 LogSink::~LogSink() {
@@ -53,7 +59,6 @@ LogSink::~LogSink() {
       if (poll(&writable, 1, 10) > 0) Flush(*stream);
     }
     loop_.Unwatch(stream->fd);
-    close(stream->fd);
   }
 }
 
@@ -113,44 +118,62 @@ void LogSink::Flush(Stream& stream) {
   }
   if (stream.pending.empty()) {
     loop_.Unwatch(stream.fd);
-  } else {
-    // Errors and hang-ups arrive as readability: the next write sees them and gives up.
-    loop_.Watch(stream.fd, [this, &stream] { Flush(stream); });
-    loop_.WatchWritable(stream.fd, [this, &stream] { Flush(stream); });
+    return;
+  }
+  // Errors and hang-ups arrive as readability: the next write sees them and gives up.
+  absl::Status watched = loop_.Watch(stream.fd, [this, &stream] { Flush(stream); });
+  if (watched.ok()) watched = loop_.WatchWritable(stream.fd, [this, &stream] { Flush(stream); });
+  if (!watched.ok()) {  // nothing would ever wake the flush again: drop, counted
+    loop_.Unwatch(stream.fd);
+    dropped_ += stream.pending.size();
+    stream.pending.clear();
+    stream.pending_bytes = 0;
   }
 }
 
-OutputPipe::OutputPipe(loop::EventLoop& loop, LogSink& sink, Source source, bool is_stderr)
-    : loop_(loop), sink_(sink), source_(std::move(source)), is_stderr_(is_stderr) {
-  int ends[2];
-  if (pipe2(ends, O_CLOEXEC) != 0) return;
-  read_end_ = ends[0];
-  write_end_ = ends[1];
-  fcntl(read_end_, F_SETFL, O_NONBLOCK);
-  loop_.Watch(read_end_, [this] { OnReadable(); });
+absl::StatusOr<std::unique_ptr<OutputPipe>> OutputPipe::Create(loop::EventLoop& loop,
+                                                                LogSink& sink, Source source,
+                                                                bool is_stderr) {
+  Pipe pipe;
+  if (int error = MakePipe(&pipe); error != 0) {
+    return absl::ResourceExhaustedError(absl::StrCat("pipe for the worker's ",
+                                                     is_stderr ? "stderr" : "stdout", ": ",
+                                                     strerror(error)));
+  }
+  if (fcntl(pipe.read_end.get(), F_SETFL, O_NONBLOCK) != 0) {
+    return absl::InternalError(absl::StrCat("fcntl(O_NONBLOCK): ", strerror(errno)));
+  }
+  std::unique_ptr<OutputPipe> output(
+      new OutputPipe(loop, sink, std::move(source), is_stderr, std::move(pipe)));
+  OutputPipe* raw = output.get();
+  absl::Status watched = loop.Watch(raw->read_end_.get(), [raw] { raw->OnReadable(); });
+  if (!watched.ok()) return watched;
+  raw->watched_ = true;
+  return output;
 }
+
+OutputPipe::OutputPipe(loop::EventLoop& loop, LogSink& sink, Source source, bool is_stderr,
+                       Pipe pipe)
+    : loop_(loop), sink_(sink), source_(std::move(source)), is_stderr_(is_stderr),
+      read_end_(std::move(pipe.read_end)), write_end_(std::move(pipe.write_end)) {}
 
 OutputPipe::~OutputPipe() {
   CloseWriteEnd();
-  if (read_end_ < 0) return;
+  if (!watched_) return;
   OnReadable();
   if (!partial_.empty()) Emit(partial_);
-  loop_.Unwatch(read_end_);
-  close(read_end_);
+  loop_.Unwatch(read_end_.get());
 }
 
-void OutputPipe::CloseWriteEnd() {
-  if (write_end_ >= 0) close(write_end_);
-  write_end_ = -1;
-}
+void OutputPipe::CloseWriteEnd() { write_end_.reset(); }
 
 void OutputPipe::OnReadable() {
   char buffer[16384];
   // Bounded per call: a chatty worker cannot hold the loop.
   for (int reads = 0; reads < 16; ++reads) {
-    ssize_t n = read(read_end_, buffer, sizeof buffer);
+    ssize_t n = read(read_end_.get(), buffer, sizeof buffer);
     if (n <= 0) {
-      if (n == 0 || (errno != EAGAIN && errno != EINTR)) loop_.Unwatch(read_end_);
+      if (n == 0 || (errno != EAGAIN && errno != EINTR)) loop_.Unwatch(read_end_.get());
       return;
     }
     partial_.append(buffer, n);

@@ -7,7 +7,9 @@
 #include <memory>
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "runtime/fd/unique_fd.h"
 #include "runtime/loop/event_loop.h"
 
 namespace tend::logs {
@@ -41,7 +43,8 @@ class LogSink {
 
  private:
   struct Stream {
-    int fd = -1;
+    UniqueFd copy;  // tend's own non-blocking copy, when one could be made
+    int fd = -1;    // where lines go: the copy, or tend's stream itself
     std::deque<std::string> pending;
     size_t pending_bytes = 0;
   };
@@ -63,15 +66,19 @@ class OutputPipe {
   static constexpr size_t kMaxLineBytes = 16 * 1024;
   static constexpr absl::string_view kSplitMarker = " [tend: line continues]";
 
-  OutputPipe(loop::EventLoop& loop, LogSink& sink, Source source, bool is_stderr);
+  // Fails when no pipe can be made or watched (descriptors ran out): the worker is then not
+  // started, rather than silently inheriting tend's own stdout.
+  static absl::StatusOr<std::unique_ptr<OutputPipe>> Create(loop::EventLoop& loop, LogSink& sink,
+                                                            Source source, bool is_stderr);
   // Relays whatever the pipe still holds (the worker has usually exited by now).
   ~OutputPipe();
 
-  int write_end() const { return write_end_; }
+  int write_end() const { return write_end_.get(); }
   void CloseWriteEnd();
   void set_pid(pid_t pid) { source_.pid = pid; }
 
  private:
+  OutputPipe(loop::EventLoop& loop, LogSink& sink, Source source, bool is_stderr, Pipe pipe);
   void OnReadable();
   void Emit(absl::string_view text);
 
@@ -79,8 +86,9 @@ class OutputPipe {
   LogSink& sink_;
   Source source_;
   bool is_stderr_;
-  int read_end_ = -1;
-  int write_end_ = -1;
+  UniqueFd read_end_;
+  UniqueFd write_end_;
+  bool watched_ = false;
   std::string partial_;
 };
 

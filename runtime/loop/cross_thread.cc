@@ -11,19 +11,21 @@
 namespace tend::loop {
 
 absl::StatusOr<std::unique_ptr<CrossThread>> CrossThread::Create(EventLoop& loop) {
-  int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (fd < 0) return absl::InternalError(absl::StrCat("eventfd: ", strerror(errno)));
-  return std::unique_ptr<CrossThread>(new CrossThread(loop, fd));
+  UniqueFd fd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!fd) return absl::InternalError(absl::StrCat("eventfd: ", strerror(errno)));
+  std::unique_ptr<CrossThread> bridge(new CrossThread(loop, std::move(fd)));
+  CrossThread* raw = bridge.get();
+  if (absl::Status watched = loop.Watch(raw->event_fd_.get(), [raw] { raw->RunQueued(); });
+      !watched.ok()) {
+    return watched;
+  }
+  return bridge;
 }
 
-CrossThread::CrossThread(EventLoop& loop, int event_fd) : loop_(loop), event_fd_(event_fd) {
-  loop_.Watch(event_fd_, [this] { RunQueued(); });
-}
+CrossThread::CrossThread(EventLoop& loop, UniqueFd event_fd)
+    : loop_(loop), event_fd_(std::move(event_fd)) {}
 
-CrossThread::~CrossThread() {
-  loop_.Unwatch(event_fd_);
-  close(event_fd_);
-}
+CrossThread::~CrossThread() { loop_.Unwatch(event_fd_.get()); }
 
 void CrossThread::Post(std::function<void()> task) {
   {
@@ -32,7 +34,7 @@ void CrossThread::Post(std::function<void()> task) {
     queue_.push_back(std::move(task));
   }
   uint64_t one = 1;
-  [[maybe_unused]] ssize_t n = write(event_fd_, &one, sizeof one);
+  [[maybe_unused]] ssize_t n = write(event_fd_.get(), &one, sizeof one);
 }
 
 void CrossThread::Close() {
@@ -43,7 +45,7 @@ void CrossThread::Close() {
 
 void CrossThread::RunQueued() {
   uint64_t count;
-  [[maybe_unused]] ssize_t n = read(event_fd_, &count, sizeof count);
+  [[maybe_unused]] ssize_t n = read(event_fd_.get(), &count, sizeof count);
   std::deque<std::function<void()>> tasks;
   {
     std::lock_guard<std::mutex> lock(mutex_);

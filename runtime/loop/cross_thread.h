@@ -33,11 +33,11 @@ class CrossThread {
   void Close();
 
  private:
-  CrossThread(EventLoop& loop, int event_fd);
+  CrossThread(EventLoop& loop, UniqueFd event_fd);
   void RunQueued();
 
   EventLoop& loop_;
-  const int event_fd_;
+  const UniqueFd event_fd_;
   std::mutex mutex_;
   std::deque<std::function<void()>> queue_;
   bool closed_ = false;

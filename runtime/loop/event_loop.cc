@@ -5,91 +5,163 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdint>
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
-#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 
 namespace tend::loop {
 namespace {
 
-timespec ToTimespec(std::chrono::milliseconds ms) {
-  return timespec{static_cast<time_t>(ms.count() / 1000),
-                  static_cast<long>((ms.count() % 1000) * 1000000)};
+absl::Status Errno(absl::string_view call) {
+  return absl::InternalError(absl::StrCat(call, ": ", strerror(errno)));
 }
 
 }  // namespace
 
-Timer::~Timer() {
-  loop_.Unwatch(fd_);
-  close(fd_);
-}
+Timer::~Timer() { loop_.CancelTimer(id_); }
 
 absl::StatusOr<std::unique_ptr<EventLoop>> EventLoop::Create() {
-  int fd = epoll_create1(EPOLL_CLOEXEC);
-  if (fd < 0) return absl::InternalError(absl::StrCat("epoll_create1: ", strerror(errno)));
-  return std::unique_ptr<EventLoop>(new EventLoop(fd));
+  UniqueFd epoll_fd(epoll_create1(EPOLL_CLOEXEC));
+  if (!epoll_fd) return Errno("epoll_create1");
+  UniqueFd timer_fd(timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
+  if (!timer_fd) return Errno("timerfd_create");
+  std::unique_ptr<EventLoop> loop(new EventLoop(std::move(epoll_fd), std::move(timer_fd)));
+  if (absl::Status watched = loop->Watch(loop->timer_fd_.get(), [raw = loop.get()] {
+        raw->FireDueTimers();
+      });
+      !watched.ok()) {
+    return watched;
+  }
+  return loop;
 }
 
-EventLoop::~EventLoop() { close(epoll_fd_); }
+EventLoop::~EventLoop() = default;
 
-void EventLoop::Register(int fd, const Watcher& watcher, bool known) {
+absl::Status EventLoop::Register(int fd, const Watcher& watcher, bool known) {
   epoll_event event{};
   event.events = EPOLLIN | (watcher.on_writable ? EPOLLOUT : 0);
   event.data.fd = fd;
-  epoll_ctl(epoll_fd_, known ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &event);
+  if (epoll_ctl(epoll_fd_.get(), known ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &event) != 0) {
+    return Errno(absl::StrCat("epoll_ctl(fd ", fd, ")"));
+  }
+  return absl::OkStatus();
 }
 
-void EventLoop::Watch(int fd, Callback on_readable) {
+absl::Status EventLoop::Watch(int fd, Callback on_readable) {
   bool known = watchers_.count(fd) > 0;
   auto watcher = std::make_shared<Watcher>(Watcher{std::move(on_readable), nullptr});
-  Register(fd, *watcher, known);
+  if (absl::Status registered = Register(fd, *watcher, known); !registered.ok()) {
+    return registered;
+  }
   watchers_[fd] = std::move(watcher);
+  return absl::OkStatus();
 }
 
-void EventLoop::WatchWritable(int fd, Callback on_writable) {
+absl::Status EventLoop::WatchWritable(int fd, Callback on_writable) {
   auto it = watchers_.find(fd);
-  if (it == watchers_.end()) return;
+  if (it == watchers_.end()) return absl::FailedPreconditionError("fd not watched");
   auto watcher = std::make_shared<Watcher>(Watcher{it->second->on_readable, std::move(on_writable)});
-  Register(fd, *watcher, /*known=*/true);
+  if (absl::Status registered = Register(fd, *watcher, /*known=*/true); !registered.ok()) {
+    return registered;
+  }
   it->second = std::move(watcher);
+  return absl::OkStatus();
 }
 
 void EventLoop::Unwatch(int fd) {
-  if (watchers_.erase(fd) > 0) epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+  // A descriptor already closed has left the epoll set by itself: ignore EBADF and ENOENT.
+  if (watchers_.erase(fd) > 0) epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, fd, nullptr);
 }
 
 std::unique_ptr<Timer> EventLoop::After(std::chrono::milliseconds delay, Callback on_fire) {
-  return ArmTimer(delay, std::chrono::milliseconds(0), std::move(on_fire));
+  return AddTimer(delay, std::chrono::milliseconds(0), std::move(on_fire));
 }
 
 std::unique_ptr<Timer> EventLoop::Every(std::chrono::milliseconds period, Callback on_fire) {
-  return ArmTimer(period, period, std::move(on_fire));
+  return AddTimer(period, period, std::move(on_fire));
 }
 
-std::unique_ptr<Timer> EventLoop::ArmTimer(std::chrono::milliseconds first,
+std::unique_ptr<Timer> EventLoop::AddTimer(std::chrono::milliseconds first,
                                            std::chrono::milliseconds period,
                                            Callback on_fire) {
-  int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-  itimerspec spec{};
-  spec.it_interval = ToTimespec(period);
-  // A zero it_value disarms a timerfd; the earliest expiry is 1 ns.
-  spec.it_value = first.count() > 0 ? ToTimespec(first) : timespec{0, 1};
-  timerfd_settime(fd, 0, &spec, nullptr);
-  Watch(fd, [fd, on_fire = std::move(on_fire)] {
-    uint64_t expirations;
-    if (read(fd, &expirations, sizeof expirations) == sizeof expirations) on_fire();
-  });
-  return std::unique_ptr<Timer>(new Timer(*this, fd));
+  uint64_t id = next_timer_id_++;
+  Clock::time_point due = Clock::now() + std::max(first, std::chrono::milliseconds(0));
+  timers_[id] = {due, period, std::make_shared<Callback>(std::move(on_fire))};
+  due_.insert({due, id});
+  ArmTimerFd();
+  return std::unique_ptr<Timer>(new Timer(*this, id));
 }
 
-void EventLoop::Run() {
-  running_ = true;
+void EventLoop::CancelTimer(uint64_t id) {
+  auto it = timers_.find(id);
+  if (it == timers_.end()) return;
+  due_.erase({it->second.due, id});
+  timers_.erase(it);
+  // The timerfd stays armed for the cancelled deadline: firing early only finds nothing due.
+}
+
+void EventLoop::ArmTimerFd() {
+  if (due_.empty() || due_.begin()->first >= armed_for_) return;
+  Clock::time_point due = due_.begin()->first;
+  auto since_epoch = std::chrono::duration_cast<std::chrono::nanoseconds>(due.time_since_epoch());
+  itimerspec spec{};
+  // steady_clock is CLOCK_MONOTONIC; a zero it_value would disarm, so 1 ns at the least.
+  spec.it_value.tv_sec = static_cast<time_t>(since_epoch.count() / 1000000000);
+  spec.it_value.tv_nsec = static_cast<long>(since_epoch.count() % 1000000000);
+  if (spec.it_value.tv_sec == 0 && spec.it_value.tv_nsec == 0) spec.it_value.tv_nsec = 1;
+  if (timerfd_settime(timer_fd_.get(), TFD_TIMER_ABSTIME, &spec, nullptr) != 0) {
+    failure_ = Errno("timerfd_settime");
+    running_ = false;
+    return;
+  }
+  armed_for_ = due;
+}
+
+void EventLoop::FireDueTimers() {
+  uint64_t expirations;
+  if (read(timer_fd_.get(), &expirations, sizeof expirations) < 0 && errno != EAGAIN) {
+    failure_ = Errno("read(timerfd)");
+    running_ = false;
+    return;
+  }
+  armed_for_ = Clock::time_point::max();
+  Clock::time_point now = Clock::now();
+  // Only the timers due now: one that a callback arms for "now" waits for the next round,
+  // so a repeating zero-delay timer cannot starve the descriptors.
+  std::vector<uint64_t> due;
+  for (auto it = due_.begin(); it != due_.end() && it->first <= now; ++it) {
+    due.push_back(it->second);
+  }
+  for (uint64_t id : due) {
+    if (!running_) break;
+    auto it = timers_.find(id);
+    if (it == timers_.end()) continue;  // cancelled by an earlier callback
+    TimerEntry& entry = it->second;
+    std::shared_ptr<Callback> on_fire = entry.on_fire;
+    due_.erase({entry.due, id});
+    if (entry.period.count() > 0) {
+      entry.due = std::max(entry.due + entry.period, now);
+      due_.insert({entry.due, id});
+    } else {
+      timers_.erase(it);
+    }
+    (*on_fire)();
+  }
+  ArmTimerFd();
+}
+
+absl::Status EventLoop::Run() {
+  running_ = failure_.ok();
   epoll_event events[32];
   while (running_) {
-    int n = epoll_wait(epoll_fd_, events, 32, -1);
-    if (n < 0 && errno != EINTR) return;
+    int n = epoll_wait(epoll_fd_.get(), events, 32, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      failure_ = Errno("epoll_wait");
+      break;
+    }
     for (int i = 0; i < n && running_; ++i) {
       int fd = events[i].data.fd;
       auto it = watchers_.find(fd);
@@ -104,6 +176,7 @@ void EventLoop::Run() {
       watcher->on_writable();
     }
   }
+  return failure_;
 }
 
 }  // namespace tend::loop

@@ -1,11 +1,16 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
+#include <utility>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "runtime/fd/unique_fd.h"
 
 namespace tend::loop {
 
@@ -21,51 +26,71 @@ class Timer {
 
  private:
   friend class EventLoop;
-  Timer(EventLoop& loop, int fd) : loop_(loop), fd_(fd) {}
+  Timer(EventLoop& loop, uint64_t id) : loop_(loop), id_(id) {}
   EventLoop& loop_;
-  int fd_;
+  const uint64_t id_;
 };
 
-// The single-threaded event loop: epoll over file descriptors, with timers as timerfds.
+// The single-threaded event loop: epoll over file descriptors; every timer lives in one
+// timerfd, so arming a timer needs no descriptor and cannot fail when descriptors run out.
 // Every callback runs on the thread that called Run(); nothing here takes a lock. An idle
 // loop sleeps in epoll_wait with no timeout, so it costs no periodic wakeups.
 class EventLoop {
  public:
   using Callback = std::function<void()>;
+  using Clock = std::chrono::steady_clock;
 
   static absl::StatusOr<std::unique_ptr<EventLoop>> Create();
   ~EventLoop();
 
   // Calls `on_readable` whenever `fd` is readable (level-triggered) until Unwatch(fd).
-  void Watch(int fd, Callback on_readable);
+  // Fails when epoll cannot take the descriptor (then nothing is watched).
+  [[nodiscard]] absl::Status Watch(int fd, Callback on_readable);
   // Also calls `on_writable` while `fd` is writable; an empty callback stops that. `fd` must
   // be watched already.
-  void WatchWritable(int fd, Callback on_writable);
+  [[nodiscard]] absl::Status WatchWritable(int fd, Callback on_writable);
   void Unwatch(int fd);
 
   std::unique_ptr<Timer> After(std::chrono::milliseconds delay, Callback on_fire);
   std::unique_ptr<Timer> Every(std::chrono::milliseconds period, Callback on_fire);
 
-  // Runs callbacks until Stop() is called from one of them.
-  void Run();
+  // Runs callbacks until Stop() is called from one of them (OK), or until the loop itself
+  // fails (epoll_wait or the timerfd): that error, which the caller must treat as fatal.
+  absl::Status Run();
   void Stop() { running_ = false; }
 
  private:
   friend class Timer;
-  explicit EventLoop(int epoll_fd) : epoll_fd_(epoll_fd) {}
-  std::unique_ptr<Timer> ArmTimer(std::chrono::milliseconds first,
-                                  std::chrono::milliseconds period, Callback on_fire);
+  EventLoop(UniqueFd epoll_fd, UniqueFd timer_fd)
+      : epoll_fd_(std::move(epoll_fd)), timer_fd_(std::move(timer_fd)) {}
+  std::unique_ptr<Timer> AddTimer(std::chrono::milliseconds first,
+                                   std::chrono::milliseconds period, Callback on_fire);
+  void CancelTimer(uint64_t id);
+  void FireDueTimers();
+  void ArmTimerFd();
 
   struct Watcher {
     Callback on_readable;
     Callback on_writable;
   };
-  void Register(int fd, const Watcher& watcher, bool known);
+  absl::Status Register(int fd, const Watcher& watcher, bool known);
 
-  int epoll_fd_;
+  struct TimerEntry {
+    Clock::time_point due;
+    std::chrono::milliseconds period;  // zero: one-shot
+    std::shared_ptr<Callback> on_fire;
+  };
+
+  UniqueFd epoll_fd_;
+  UniqueFd timer_fd_;
   bool running_ = false;
+  absl::Status failure_;  // set when the loop itself failed
   // Shared so that a callback that unwatches its own fd is not destroyed while it runs.
   std::map<int, std::shared_ptr<Watcher>> watchers_;
+  uint64_t next_timer_id_ = 0;
+  std::map<uint64_t, TimerEntry> timers_;
+  std::set<std::pair<Clock::time_point, uint64_t>> due_;  // earliest first
+  Clock::time_point armed_for_ = Clock::time_point::max();
 };
 
 }  // namespace tend::loop

@@ -58,11 +58,9 @@ int ArrangeFds(const SpawnOptions& options, int error_pipe) {
                             int error_pipe) {
   error_pipe = ArrangeFds(options, error_pipe);
   if (!options.cwd.empty() && chdir(options.cwd.c_str()) != 0) Fail(error_pipe);
-  if (options.own_process_group) {
-    setpgid(0, 0);
-    // Ignore failure: stdin is often not a terminal, or not tend's.
-    if (isatty(STDIN_FILENO)) tcsetpgrp(STDIN_FILENO, getpgrp());
-  }
+  if (options.own_process_group) setpgid(0, 0);
+  // Ignore failure, as tini does: stdin is often not a terminal, or not tend's.
+  if (options.take_terminal && isatty(STDIN_FILENO)) tcsetpgrp(STDIN_FILENO, getpgrp());
   if (options.gid >= 0) {
     gid_t group = static_cast<gid_t>(options.gid);
     if (setgroups(1, &group) != 0 || setgid(group) != 0) Fail(error_pipe);

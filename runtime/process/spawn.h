@@ -12,9 +12,12 @@ namespace tend::process {
 struct SpawnOptions {
   std::vector<std::string> argv;  // argv[0] is looked up in PATH
   std::vector<std::string> env;   // the whole environment, NAME=value
-  // Put the child in a process group of its own (so a whole group can be signalled) and,
-  // when stdin is a terminal, make that group the terminal's foreground group.
+  // Put the child in a process group of its own, so that a whole group can be signalled.
   bool own_process_group = true;
+  // When stdin is a terminal, make the child's group the terminal's foreground group, so
+  // that Ctrl-C reaches it rather than tend. Only `tend -- CMD` hands its terminal over:
+  // supervised workers never take it, and Ctrl-C stops tend, which stops them all.
+  bool take_terminal = false;
   // Descriptors the child gets as fd 3, 4, ... in this order (Node's IPC channel, sockets).
   std::vector<int> pass_fds;
   // The child's stdout and stderr; -1 keeps tend's own.

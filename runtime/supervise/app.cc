@@ -113,6 +113,21 @@ void App::Emit(Event::Kind kind, int instance, pid_t pid, std::string detail, in
   context_.events->OnEvent(event);
 }
 
+bool App::Owns(pid_t pid) const {
+  for (const auto& slot : slots_) {
+    if (slot->worker && slot->worker->pid() == pid) return true;
+  }
+  for (const auto& worker : retiring_) {
+    if (worker->pid() == pid) return true;
+  }
+  if (reload_) {
+    for (const auto& [index, replacement] : reload_->replacements) {
+      if (replacement->pid() == pid) return true;
+    }
+  }
+  return false;
+}
+
 bool App::OnExit(pid_t pid, int wait_status) {
   int exit_code = init::ExitCodeOf(wait_status);
   for (auto it = retiring_.begin(); it != retiring_.end(); ++it) {

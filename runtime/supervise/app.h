@@ -64,6 +64,8 @@ class App : public WorkerListener {
   void Stop(int signo);
   void Signal(int signo);
   void Kill();
+  // Whether `pid` is one of this app's workers (serving, starting, or retiring).
+  bool Owns(pid_t pid) const;
   // A process exited; false when it was none of this app's.
   bool OnExit(pid_t pid, int wait_status);
 

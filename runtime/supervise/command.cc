@@ -14,6 +14,7 @@ absl::Status Command::Start() {
   process::SpawnOptions options;
   options.argv = argv_;
   options.env = env_;
+  options.take_terminal = true;
   absl::StatusOr<pid_t> pid = process::Spawn(options);
   if (!pid.ok()) {
     exit_code_ = process::ExitCodeForSpawnError(pid.status());

@@ -20,6 +20,7 @@ class Command : public init::Workload {
   void Stop(int signo) override { Forward(signo); }
   void Kill() override;
   bool OnExit(pid_t pid, int wait_status) override;
+  bool Owns(pid_t pid) const override { return pid_ != 0 && pid == pid_; }
   bool Finished() const override { return pid_ == 0; }
   int ExitCode() const override { return exit_code_; }
 

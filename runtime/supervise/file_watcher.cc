@@ -23,9 +23,9 @@ bool NeverWatched(const std::string& name) { return name == "node_modules" || na
 absl::StatusOr<std::unique_ptr<FileWatcher>> FileWatcher::Create(
     loop::EventLoop& loop, const std::vector<std::string>& roots, std::vector<std::string> ignore,
     std::chrono::milliseconds delay, std::function<void(const std::string&)> on_change) {
-  int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-  if (fd < 0) return absl::InternalError(absl::StrCat("inotify: ", strerror(errno)));
-  std::unique_ptr<FileWatcher> watcher(new FileWatcher(loop, fd));
+  UniqueFd fd(inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+  if (!fd) return absl::InternalError(absl::StrCat("inotify: ", strerror(errno)));
+  std::unique_ptr<FileWatcher> watcher(new FileWatcher(loop, std::move(fd)));
   watcher->ignore_ = std::move(ignore);
   watcher->delay_ = delay;
   watcher->on_change_ = std::move(on_change);
@@ -35,18 +35,18 @@ absl::StatusOr<std::unique_ptr<FileWatcher>> FileWatcher::Create(
     }
     watcher->AddTree(root, "");
   }
-  loop.Watch(fd, [raw = watcher.get()] { raw->OnReadable(); });
+  if (absl::Status watched = loop.Watch(watcher->fd_.get(), [raw = watcher.get()] { raw->OnReadable(); });
+      !watched.ok()) {
+    return watched;
+  }
   return watcher;
 }
 
-FileWatcher::~FileWatcher() {
-  loop_.Unwatch(fd_);
-  close(fd_);
-}
+FileWatcher::~FileWatcher() { loop_.Unwatch(fd_.get()); }
 
 void FileWatcher::AddTree(const std::string& folder, const std::string& relative) {
   if (folders_.size() >= kMaxFolders) return;
-  int wd = inotify_add_watch(fd_, folder.c_str(), kEvents);
+  int wd = inotify_add_watch(fd_.get(), folder.c_str(), kEvents);
   if (wd < 0) return;  // a file, or gone: a root that is a file is watched by its folder
   folders_[wd] = {folder, relative};
   DIR* dir = opendir(folder.c_str());
@@ -73,7 +73,7 @@ bool FileWatcher::Ignored(const std::string& relative, const std::string& name) 
 void FileWatcher::OnReadable() {
   alignas(inotify_event) char buffer[16384];
   for (;;) {
-    ssize_t n = read(fd_, buffer, sizeof buffer);
+    ssize_t n = read(fd_.get(), buffer, sizeof buffer);
     if (n <= 0) break;
     for (char* at = buffer; at < buffer + n;) {
       auto* event = reinterpret_cast<inotify_event*>(at);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "runtime/fd/unique_fd.h"
 #include "runtime/loop/event_loop.h"
 
 namespace tend::supervise {
@@ -28,7 +29,7 @@ class FileWatcher {
   ~FileWatcher();
 
  private:
-  FileWatcher(loop::EventLoop& loop, int fd) : loop_(loop), fd_(fd) {}
+  FileWatcher(loop::EventLoop& loop, UniqueFd fd) : loop_(loop), fd_(std::move(fd)) {}
   void AddTree(const std::string& folder, const std::string& relative);
   void OnReadable();
   bool Ignored(const std::string& relative, const std::string& name) const;
@@ -39,7 +40,7 @@ class FileWatcher {
   };
 
   loop::EventLoop& loop_;
-  const int fd_;
+  const UniqueFd fd_;
   std::vector<std::string> ignore_;
   std::chrono::milliseconds delay_{0};
   std::function<void(const std::string&)> on_change_;

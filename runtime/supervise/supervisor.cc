@@ -10,6 +10,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "runtime/cluster/preload_js.h"
 #include "runtime/logs/diagnostics.h"
@@ -22,7 +23,7 @@ absl::Status NoApp(const std::string& name) {
 }
 
 // Where the preload is written for `node --require`: a tmpfs that stays writable under a
-// read-only root filesystem first.
+// read-only root filesystem first. Empty when nothing is writable.
 std::string WritePreload(std::string* dir) {
   const char* bases[] = {getenv("TEND_RUNTIME_DIR"), "/dev/shm", getenv("TMPDIR"), "/tmp"};
   for (const char* base : bases) {
@@ -34,15 +35,24 @@ std::string WritePreload(std::string* dir) {
     std::string path = pattern + "/preload.js";
     std::ofstream file(path);
     file << cluster::kPreloadJs;
+    file.close();
     if (file.good()) {
       *dir = pattern;
       return path;
     }
+    unlink(path.c_str());
     rmdir(pattern.c_str());
   }
-  logs::Warn("nowhere to write the preload (set TEND_RUNTIME_DIR): reloads may cut keep-alive "
-             "connections");
   return "";
+}
+
+// The preload as inline code, for a filesystem with nowhere to write: an ES module in a
+// data: URL (`--import`, Node 18.19+ and 20.6+), which gets `require` from createRequire.
+std::string InlinePreloadOption() {
+  std::string module = absl::StrCat(
+      "import { createRequire } from 'node:module'; const require = createRequire('/');\n",
+      cluster::kPreloadJs);
+  return absl::StrCat("--import=data:text/javascript;base64,", absl::Base64Escape(module));
 }
 
 logs::LogSink::Options SinkOptions(const v1::LogOptions& options) {
@@ -61,7 +71,8 @@ logs::LogSink::Options SinkOptions(const v1::LogOptions& options) {
 
 Supervisor::Supervisor(const v1::Config& config, loop::EventLoop& loop,
                        std::vector<std::string> env)
-    : config_(config), loop_(loop), env_(std::move(env)), sink_(loop, SinkOptions(config.logs())) {}
+    : config_(config), loop_(loop), env_(std::move(env)), sockets_(loop),
+      sink_(loop, SinkOptions(config.logs())) {}
 
 Supervisor::~Supervisor() {
   apps_.clear();
@@ -74,9 +85,14 @@ Supervisor::~Supervisor() {
 absl::Status Supervisor::Start() {
   bool wants_preload = false;
   for (const v1::App& app : config_.apps()) wants_preload |= app.node() && app.preload();
-  if (wants_preload) preload_path_ = WritePreload(&preload_dir_);
+  std::string preload_option;
+  if (wants_preload) {
+    preload_path_ = WritePreload(&preload_dir_);
+    preload_option = preload_path_.empty() ? InlinePreloadOption()
+                                           : absl::StrCat("--require ", preload_path_);
+  }
   for (const v1::App& app : config_.apps()) {
-    Worker::Context context{loop_, sockets_, env_, app.preload() ? preload_path_ : "", sink_};
+    Worker::Context context{loop_, sockets_, env_, app.preload() ? preload_option : "", sink_};
     context.events = this;
     if (app.has_listen()) {
       absl::StatusOr<int> fd = sockets_.ListenForActivation(app.listen().address(),
@@ -196,6 +212,13 @@ void Supervisor::Kill() {
 bool Supervisor::OnExit(pid_t pid, int wait_status) {
   for (auto& app : apps_) {
     if (app->OnExit(pid, wait_status)) return true;
+  }
+  return false;
+}
+
+bool Supervisor::Owns(pid_t pid) const {
+  for (const auto& app : apps_) {
+    if (app->Owns(pid)) return true;
   }
   return false;
 }

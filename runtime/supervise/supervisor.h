@@ -27,6 +27,8 @@ class Supervisor : public init::Workload, public EventListener {
   void Stop(int signo) override;
   void Kill() override;
   bool OnExit(pid_t pid, int wait_status) override;
+  bool Owns(pid_t pid) const override;
+  bool EndsLeftoversOfEachExit() const override { return true; }
   bool Finished() const override;
   // 1 when the apps could not start; 0 after a stop in which every worker exited cleanly; after a stop that needed SIGKILL,
   // 1; when every app errored, the last exit code (1 if that was 0); when every app stopped

@@ -1,6 +1,7 @@
 #include "runtime/supervise/worker.h"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -79,9 +80,9 @@ std::vector<std::string> Worker::Environment() const {
     set("NODE_CHANNEL_FD", absl::StrCat(next_fd));
     set("NODE_CHANNEL_SERIALIZATION_MODE", "json");
     if (app_.exec_mode() == v1::App::CLUSTER) set("NODE_UNIQUE_ID", absl::StrCat(id_));
-    if (!context_.preload_path.empty()) {
-      node_options = absl::StrCat("--require ", context_.preload_path,
-                                  node_options.empty() ? "" : " ", node_options);
+    if (!context_.preload_option.empty()) {
+      node_options = absl::StrCat(context_.preload_option, node_options.empty() ? "" : " ",
+                                  node_options);
     }
   }
   if (!node_options.empty()) set("NODE_OPTIONS", node_options);
@@ -105,12 +106,30 @@ absl::Status Worker::Start() {
     absl::StatusOr<std::unique_ptr<cluster::IpcChannel>> channel = cluster::IpcChannel::Create();
     if (!channel.ok()) return channel.status();
     channel_ = std::move(*channel);
-    session_ = std::make_unique<cluster::WorkerSession>(*channel_, context_.sockets);
+    uid_t runs_as = app_.has_run_as() ? app_.run_as().uid() : geteuid();
+    session_ = std::make_unique<cluster::WorkerSession>(
+        *channel_, context_.sockets,
+        cluster::SharedSockets::Holder{app_.name(), id_,
+                                       runs_as == 0 || app_.allow_privileged_ports()});
+    if (absl::Status watched = context_.loop.Watch(channel_->fd(), [this] { OnChannelReadable(); });
+        !watched.ok()) {
+      CloseChannel();
+      return watched;
+    }
     options.pass_fds.push_back(channel_->child_end());
   }
   logs::Source source{app_.name(), instance_, 0};
-  stdout_ = std::make_unique<logs::OutputPipe>(context_.loop, context_.sink, source, false);
-  stderr_ = std::make_unique<logs::OutputPipe>(context_.loop, context_.sink, source, true);
+  absl::StatusOr<std::unique_ptr<logs::OutputPipe>> out =
+      logs::OutputPipe::Create(context_.loop, context_.sink, source, false);
+  absl::StatusOr<std::unique_ptr<logs::OutputPipe>> err =
+      out.ok() ? logs::OutputPipe::Create(context_.loop, context_.sink, source, true)
+               : out.status();
+  if (!err.ok()) {
+    CloseChannel();
+    return err.status();
+  }
+  stdout_ = std::move(*out);
+  stderr_ = std::move(*err);
   options.stdout_fd = stdout_->write_end();
   options.stderr_fd = stderr_->write_end();
   absl::StatusOr<pid_t> pid = process::Spawn(options);
@@ -129,7 +148,6 @@ absl::Status Worker::Start() {
                          std::chrono::system_clock::now().time_since_epoch())
                          .count();
   bool waits_for_message = app_.node() && (app_.wait_ready() || app_.exec_mode() == v1::App::CLUSTER);
-  if (channel_) context_.loop.Watch(channel_->fd(), [this] { OnChannelReadable(); });
   if (!waits_for_message) {
     // Ready at once. The caller reads state(): no listener call from inside Start().
     state_ = State::kReady;
@@ -174,16 +192,22 @@ void Worker::OnChannelReadable() {
 void Worker::OnEvent(cluster::WorkerSession::Event event) {
   using Event = cluster::WorkerSession::Event;
   bool ready = app_.wait_ready() ? event == Event::kReady : event == Event::kListening;
+  if (event == Event::kPreloaded) preloaded_ = true;
   if (ready && state_ == State::kStarting) BecomeReady();
   if (event == Event::kDrained && state_ == State::kDraining) SendStopSignal();
 }
 
 void Worker::FlushChannel() {
   if (!channel_) return;
-  if (channel_->Flush()) {
-    context_.loop.WatchWritable(channel_->fd(), nullptr);
-  } else {
-    context_.loop.WatchWritable(channel_->fd(), [this] { FlushChannel(); });
+  bool flushed = channel_->Flush();
+  absl::Status watched = context_.loop.WatchWritable(
+      channel_->fd(), flushed ? loop::EventLoop::Callback() : [this] { FlushChannel(); });
+  if (!watched.ok()) {
+    // Nothing could wake the rest of the flush: the channel is unusable. Node ends a worker
+    // whose channel closes, and the restart policy takes over.
+    logs::Warn(absl::StrCat(app_.name(), "[", instance_, "] pid ", pid_, ": ",
+                            watched.message(), ": closing its channel"));
+    CloseChannel();
   }
 }
 
@@ -209,7 +233,9 @@ void Worker::Retire(int signo) {
                             app_.kill_timeout_ms(), " ms after stop: sending SIGKILL"));
     Kill();
   });
-  if (session_ && app_.preload() && state_ == State::kReady) {
+  // Only a worker whose preload announced itself is asked to drain: one that never loaded
+  // it (an old Node, NODE_OPTIONS overridden) would never answer, and gets its signal now.
+  if (session_ && preloaded_ && state_ == State::kReady) {
     state_ = State::kDraining;
     session_->SendDrain();
     FlushChannel();

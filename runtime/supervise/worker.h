@@ -42,7 +42,8 @@ class Worker {
     loop::EventLoop& loop;
     cluster::SharedSockets& sockets;
     const std::vector<std::string>& base_env;  // tend's environment
-    std::string preload_path;                  // empty: no preload
+    // What NODE_OPTIONS gets to load tend's drain preload; empty: no preload.
+    std::string preload_option;
     logs::LogSink& sink;                       // where the worker's output lines go
     int activation_fd = -1;                    // --listen's socket, or -1
     EventListener* events = nullptr;           // told what happens to the app's workers
@@ -83,6 +84,7 @@ class Worker {
   WorkerListener& listener_;
   pid_t pid_ = 0;
   State state_ = State::kStarting;
+  bool preloaded_ = false;  // the preload announced itself: it will answer a drain
   int stop_signal_ = 0;
   std::chrono::steady_clock::time_point started_;
   int64_t started_unix_ms_ = 0;

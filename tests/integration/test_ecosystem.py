@@ -5,13 +5,14 @@ import shutil
 import socket
 import tempfile
 import signal
+import subprocess
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from conftest import HELPERS, children_of, free_port, run_tend, wait_until
+from conftest import HELPERS, TEND, children_of, free_port, run_tend, wait_until
 
 ENV_APP = str(HELPERS / "env_app.js")
 
@@ -176,9 +177,90 @@ def test_bad_files_name_the_file_app_and_field(tmp_path, name, text, message):
 
 
 def test_a_config_that_never_returns_is_cut_off(tmp_path):
-    path = write(tmp_path, "hangs.config.js", "setInterval(() => {}, 1000);")
+    path = write(tmp_path, "hangs.config.mjs",
+                 "await new Promise(() => setInterval(() => {}, 1000));\nexport default {};\n")
     code, _, err = run_tend([path], timeout=30)
     assert (code, err) == (2, f"tend: error: {path}: did not finish evaluating within 10 s\n")
+
+
+def test_a_config_whose_timers_keep_node_alive_is_read_once_it_exports(start_tend, tmp_path):
+    path = write(tmp_path, "timer.config.js",
+                 "setInterval(() => {}, 1000);\n"
+                 f"module.exports = {{apps: [{{name: 'api', script: {json.dumps(ENV_APP)}}}]}};\n")
+    tend = start_tend([path], env=dict(os.environ, PORT="0"))
+    wait_until(lambda: ready(tend, "api") == 1, what="the app")
+    tend.signal(signal.SIGTERM)
+    assert tend.wait() == 0
+
+
+# A real ecosystem file logs while it is evaluated: its output is relayed, not parsed.
+def test_what_a_js_config_prints_goes_to_stderr_and_does_not_break_parsing(start_tend, tmp_path):
+    path = write(tmp_path, "noisy.config.js",
+                 "console.log('loading config for', process.env.NODE_ENV || 'dev');\n"
+                 "process.stdout.write('{\"not\": \"the config\"}\\n');\n"
+                 "console.error('a warning from the config');\n"
+                 f"module.exports = {{apps: [{{name: 'api', script: {json.dumps(ENV_APP)}}}]}};\n")
+    tend = start_tend([path], env=dict(os.environ, PORT="0"))
+    wait_until(lambda: ready(tend, "api") == 1, what="the app")
+    assert "loading config for dev" in tend.stderr
+    assert '{"not": "the config"}' in tend.stderr
+    assert "a warning from the config" in tend.stderr
+    tend.signal(signal.SIGTERM)
+    assert tend.wait() == 0
+
+
+# 393 bytes that expand to 9^9 (387 million) values if aliases are followed blindly.
+YAML_BOMB = "apps:\n" + "".join(
+    f"  - &{name} [{', '.join([('x' if i == 0 else '*' + chr(ord('a') + i - 1))] * 9)}]\n"
+    for i, name in enumerate("abcdefghi"))
+
+
+def test_a_yaml_alias_bomb_is_refused_without_bloating_tend(tmp_path):
+    path = write(tmp_path, "bomb.yml", YAML_BOMB)
+    started = time.monotonic()
+    done = subprocess.run(["prlimit", "--as=1073741824", "--", TEND, path], capture_output=True,
+                          text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == (f"tend: error: {path}: more than 100000 values once its aliases are "
+                           "expanded\n")
+    assert time.monotonic() - started < 30
+
+
+# Found by the ecosystem fuzz target: nlohmann-json throws out_of_range, not parse_error, on
+# a number too large for a double, and tend aborted (exit 134).
+def test_a_number_out_of_range_is_an_error_not_a_crash(tmp_path):
+    path = write(tmp_path, "big.json", '{"apps": [{"script": "x", "instances": 1e400}]}')
+    code, _, err = run_tend([path])
+    assert (code, err) == (2, f"tend: error: {path}: number overflow parsing '1e400'\n")
+
+
+# Also found by it: YAML strings may hold bytes that are not UTF-8, and nlohmann-json's
+# dump() threw on them while tend wrote the error message (exit 134).
+def test_bytes_that_are_not_utf8_are_an_error_not_a_crash(tmp_path):
+    path = tmp_path / "bytes.yml"
+    path.write_bytes(b"apps:\n  - script: /bin/true\n    instances: \xbf\xbf\n")
+    code, _, err = run_tend([str(path)])
+    assert code == 2
+    assert err.startswith(f"tend: error: {path}: app #1: instances: "), err
+
+
+def test_deep_nesting_is_refused(tmp_path):
+    path = write(tmp_path, "deep.json", '{"apps": ' + "[" * 5000 + "]" * 5000 + "}")
+    code, _, err = run_tend([path])
+    assert (code, err) == (2, f"tend: error: {path}: nested deeper than 64 levels\n")
+    path = write(tmp_path, "deep.yml", "apps: " + "[" * 5000 + "]" * 5000 + "\n")
+    code, _, err = run_tend([path])
+    assert code == 2 and err.startswith(f"tend: error: {path}:") and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize("name", ["A=B", "", "A\u0000B"])
+def test_bad_environment_names_are_refused_naming_app_and_variable(tmp_path, name):
+    path = write(tmp_path, "env.json", json.dumps(
+        {"apps": [{"name": "api", "script": ENV_APP, "env": {name: "1"}}]}))
+    code, out, err = run_tend([path])
+    assert code == 2 and out == ""
+    assert err.startswith(f"tend: error: {path}: app 'api': env: "), err
+    assert err.count("\n") == 1
 
 
 def test_watch_reloads_on_changes_but_not_ignored_ones(start_tend, tmp_path):

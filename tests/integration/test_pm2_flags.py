@@ -69,3 +69,22 @@ def test_pm2_io_and_log_file_flags_are_accepted_with_a_warning(start_tend):
     assert any("/metrics on http://127.0.0.1:" in l for l in tend.stderr), "--web is --http"
     tend.signal(signal.SIGTERM)
     assert tend.wait() == 0
+
+
+# The app is named after its script: never after a node flag or the interpreter's path.
+def test_node_args_and_interpreter_never_name_the_app(start_tend, tmp_path):
+    tend = start_tend(["-i", "1", "--node-args", "--max-old-space-size=100", ENV_APP],
+                      env=dict(os.environ, PORT="0"))
+    wait_until(lambda: any(re.fullmatch(r"tend: env_app\[0\] pid \d+ ready", l) for l in tend.stderr),
+               what="env_app[0] ready")
+    tend.signal(signal.SIGTERM)
+    assert tend.wait() == 0
+
+    script = tmp_path / "job.sh"
+    script.write_text("echo started; exec sleep 1000\n")
+    tend = start_tend(["--interpreter", "/bin/bash", str(script)])
+    tend.expect_line("started")
+    tend.signal(signal.SIGTERM)
+    tend.wait()
+    assert any(l.startswith("tend: job[0] pid ") for l in tend.stderr), tend.stderr
+    assert not any("bash[" in l for l in tend.stderr)

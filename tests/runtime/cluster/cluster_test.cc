@@ -1,14 +1,20 @@
 // The IPC channel and the cluster protocol, against a socket standing in for the worker.
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <chrono>
+
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "runtime/cluster/ipc_channel.h"
 #include "runtime/cluster/shared_sockets.h"
 #include "runtime/cluster/worker_session.h"
+#include "runtime/loop/event_loop.h"
 
 namespace tend::cluster {
 namespace {
@@ -18,6 +24,10 @@ using Event = WorkerSession::Event;
 class ClusterTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    auto loop = loop::EventLoop::Create();
+    ASSERT_TRUE(loop.ok());
+    loop_ = std::move(*loop);
+    sockets_ = std::make_unique<SharedSockets>(*loop_, kGrace);
     auto channel = IpcChannel::Create();
     ASSERT_TRUE(channel.ok());
     channel_ = std::move(*channel);
@@ -54,10 +64,18 @@ class ClusterTest : public ::testing::Test {
     return messages;
   }
 
+  // Runs the loop for `time` (long enough for the sockets' release grace).
+  void RunFor(std::chrono::milliseconds time) {
+    auto stop = loop_->After(time, [this] { loop_->Stop(); });
+    ASSERT_TRUE(loop_->Run().ok());
+  }
+
+  static constexpr std::chrono::milliseconds kGrace{20};
+  std::unique_ptr<loop::EventLoop> loop_;
+  std::unique_ptr<SharedSockets> sockets_;
   std::unique_ptr<IpcChannel> channel_;
   int worker_ = -1;
   int stray_fds_ = 0;
-  SharedSockets sockets_;
 };
 
 TEST_F(ClusterTest, SplitsLinesAcrossReads) {
@@ -85,8 +103,16 @@ TEST_F(ClusterTest, QueueOfAWorkerThatNeverReadsIsCapped) {
   EXPECT_LE(accepted * 1001u, IpcChannel::kMaxQueuedBytes);
 }
 
+TEST_F(ClusterTest, AWorkerThatNeverAcknowledgesHoldsFewDuplicatesInTend) {
+  auto socket = sockets_->Acquire({"app", 1, false}, {"127.0.0.1", 0, 4, 0, 0});
+  size_t queued = 0;
+  while (channel_->Send(R"({"cmd":"NODE_HANDLE"})", socket.fd) && queued < 1000) ++queued;
+  EXPECT_EQ(queued, IpcChannel::kMaxQueuedFds);
+  EXPECT_TRUE(channel_->Send("{}"));  // lines without a descriptor still go
+}
+
 TEST_F(ClusterTest, AnswersQueryServerWithTheSharedSocketAsNodeExpects) {
-  WorkerSession session(*channel_, sockets_);
+  WorkerSession session(*channel_, *sockets_, {"app", 1, true});
   auto event = session.Handle(
       R"({"cmd":"NODE_CLUSTER","act":"queryServer","index":0,"data":null,"address":null,)"
       R"("port":0,"addressType":4,"backlog":0,"seq":1})");
@@ -116,14 +142,14 @@ TEST_F(ClusterTest, AnswersQueryServerWithTheSharedSocketAsNodeExpects) {
 }
 
 TEST_F(ClusterTest, SecondWorkerGetsTheSameSocketAndBindErrorsGoBackAsUvErrno) {
-  auto first = sockets_.Listen("", 0, 4, 0, 0);
-  auto again = sockets_.Listen("", 0, 4, 0, 0);
+  auto first = sockets_->Acquire({"app", 1, true}, {"", 0, 4, 0, 0});
+  auto again = sockets_->Acquire({"app", 2, true}, {"", 0, 4, 0, 0});
   ASSERT_GE(first.fd, 0);
   EXPECT_EQ(first.fd, again.fd);
-  auto bad = sockets_.Listen("not-an-address", 80, 4, 0, 0);
+  auto bad = sockets_->Acquire({"app", 1, true}, {"not-an-address", 80, 4, 0, 0});
   EXPECT_LT(bad.uv_errno, 0);
 
-  WorkerSession session(*channel_, sockets_);
+  WorkerSession session(*channel_, *sockets_, {"app", 1, true});
   ASSERT_TRUE(session.Handle(R"({"cmd":"NODE_CLUSTER","act":"queryServer","address":"x.y",)"
                              R"("port":1,"addressType":4,"seq":7})").ok());
   channel_->Flush();
@@ -133,7 +159,7 @@ TEST_F(ClusterTest, SecondWorkerGetsTheSameSocketAndBindErrorsGoBackAsUvErrno) {
 }
 
 TEST_F(ClusterTest, ReportsLifecycleEventsAndSurvivesGarbage) {
-  WorkerSession session(*channel_, sockets_);
+  WorkerSession session(*channel_, *sockets_, {"app", 1, true});
   EXPECT_EQ(session.Handle(R"({"cmd":"NODE_CLUSTER","act":"online","seq":0})").value(),
             Event::kOnline);
   EXPECT_EQ(session.Handle(R"({"cmd":"NODE_CLUSTER","act":"listening","seq":2})").value(),
@@ -147,6 +173,81 @@ TEST_F(ClusterTest, ReportsLifecycleEventsAndSurvivesGarbage) {
     (void)session.Handle(garbage);  // an error or kNone; never a crash
   }
   EXPECT_FALSE(session.Handle("not json").ok());
+}
+
+// What the kernel would tell a worker that binds the port itself.
+TEST_F(ClusterTest, PrivilegedPortIsRefusedToAWorkerThatIsNotRoot) {
+  auto refused = sockets_->Acquire({"app", 1, false}, {"127.0.0.1", 707, 4, 0, 0});
+  EXPECT_EQ(refused.fd, -1);
+  EXPECT_EQ(refused.uv_errno, -EACCES);
+  EXPECT_EQ(sockets_->open_sockets(), 0u);
+  // Port 0 and unprivileged ports are anyone's.
+  EXPECT_GE(sockets_->Acquire({"app", 1, false}, {"127.0.0.1", 0, 4, 0, 0}).fd, 0);
+}
+
+TEST_F(ClusterTest, OutOfRangeNumbersAreNoPort) {
+  WorkerSession session(*channel_, *sockets_, {"app", 1, false});
+  // 65536 + 707 would wrap to 707 as a 16-bit port, and 2^32 + 707 to 707 as an int.
+  for (const char* port : {"66243", "4294967003", "-1", "1e3"}) {
+    ASSERT_TRUE(session.Handle(absl::StrCat(
+        R"({"cmd":"NODE_CLUSTER","act":"queryServer","address":"127.0.0.1","port":)", port,
+        R"(,"addressType":4,"seq":3})")).ok());
+    channel_->Flush();
+    nlohmann::json reply = nlohmann::json::parse(WorkerReads());
+    EXPECT_LT(reply["errno"].get<int>(), 0) << port;
+  }
+  EXPECT_EQ(sockets_->open_sockets(), 0u);
+}
+
+TEST_F(ClusterTest, AnAppHoldsAtMostItsCapOfSockets) {
+  for (size_t index = 0; index < SharedSockets::kMaxSocketsPerApp; ++index) {
+    ASSERT_GE(sockets_->Acquire({"app", 1, false}, {"127.0.0.1", 0, 4, static_cast<int>(index), 0}).fd, 0);
+  }
+  auto over = sockets_->Acquire({"app", 2, false}, {"127.0.0.1", 0, 4, 1000, 0});
+  EXPECT_EQ(over.uv_errno, -EMFILE);
+  // A socket the app holds already is still shared with its other workers; other apps
+  // have caps of their own.
+  EXPECT_GE(sockets_->Acquire({"app", 2, false}, {"127.0.0.1", 0, 4, 0, 0}).fd, 0);
+  EXPECT_GE(sockets_->Acquire({"other", 3, false}, {"127.0.0.1", 0, 4, 1000, 0}).fd, 0);
+  // Released sockets waiting out their grace still count.
+  sockets_->ReleaseAll(1);
+  EXPECT_EQ(sockets_->Acquire({"app", 4, false}, {"127.0.0.1", 0, 4, 1001, 0}).uv_errno, -EMFILE);
+}
+
+TEST_F(ClusterTest, ASocketNoWorkerHoldsIsClosedAfterTheGrace) {
+  auto first = sockets_->Acquire({"app", 1, false}, {"127.0.0.1", 0, 4, 0, 0});
+  auto second = sockets_->Acquire({"app", 1, false}, {"127.0.0.1", 0, 4, 1, 0});
+  sockets_->Acquire({"app", 2, false}, {"127.0.0.1", 0, 4, 0, 0});
+  ASSERT_EQ(sockets_->open_sockets(), 2u);
+  sockets_->ReleaseAll(1);
+  RunFor(kGrace * 5);
+  EXPECT_EQ(sockets_->open_sockets(), 1u);  // worker 2 still holds the first
+  EXPECT_EQ(fcntl(second.fd, F_GETFD), -1);
+  EXPECT_GE(fcntl(first.fd, F_GETFD), 0);
+
+  // A worker that comes back within the grace (a restart) finds the socket still open.
+  sockets_->Release(2, first.key);
+  auto back = sockets_->Acquire({"app", 3, false}, {"127.0.0.1", 0, 4, 0, 0});
+  RunFor(kGrace * 5);
+  EXPECT_EQ(back.fd, first.fd);
+  EXPECT_EQ(sockets_->open_sockets(), 1u);
+}
+
+TEST_F(ClusterTest, AWorkerThatClosesItsServerReleasesItsSocket) {
+  {
+    WorkerSession session(*channel_, *sockets_, {"app", 1, false});
+    ASSERT_TRUE(session.Handle(R"({"cmd":"NODE_CLUSTER","act":"queryServer","address":"127.0.0.1",)"
+                               R"("port":0,"addressType":4,"index":0,"seq":1})").ok());
+    ASSERT_EQ(sockets_->open_sockets(), 1u);
+    ASSERT_TRUE(session.Handle(R"({"cmd":"NODE_CLUSTER","act":"close","key":"127.0.0.1:0:4:0"})").ok());
+    RunFor(kGrace * 5);
+    EXPECT_EQ(sockets_->open_sockets(), 0u);
+    ASSERT_TRUE(session.Handle(R"({"cmd":"NODE_CLUSTER","act":"queryServer","address":"127.0.0.1",)"
+                               R"("port":0,"addressType":4,"index":1,"seq":2})").ok());
+  }
+  // The session ended (the worker is gone): it holds nothing.
+  RunFor(kGrace * 5);
+  EXPECT_EQ(sockets_->open_sockets(), 0u);
 }
 
 }  // namespace

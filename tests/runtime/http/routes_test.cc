@@ -32,7 +32,7 @@ class RoutesTest : public ::testing::Test {
       running_.join();
     }
   }
-  void RunLoop() { running_ = std::thread([this] { loop_->Run(); }); }
+  void RunLoop() { running_ = std::thread([this] { EXPECT_TRUE(loop_->Run().ok()); }); }
   Response Get(const std::string& path, std::map<std::string, std::string> query = {}) {
     return Routes(*bridge_, [this](bool) { return snapshot_; })({"GET", path, std::move(query)});
   }

@@ -55,8 +55,7 @@ class RelayTest : public ::testing::Test {
       }
     });
     auto give_up = loop_->After(5s, [this] { loop_->Stop(); });
-    loop_->Run();
-    return met;
+    return loop_->Run().ok() && met;
   }
 
   std::unique_ptr<loop::EventLoop> loop_;
@@ -115,7 +114,9 @@ TEST_F(RelayTest, OutputPipeJoinsPartialWritesAndSplitsOverlongLines) {
   LogSink sink(*loop_, {});
   std::string read;
   {
-    OutputPipe pipe(*loop_, sink, kApi, false);
+    auto created = OutputPipe::Create(*loop_, sink, kApi, false);
+    ASSERT_TRUE(created.ok());
+    OutputPipe& pipe = **created;
     ASSERT_EQ(write(pipe.write_end(), "ab", 2), 2);
     ASSERT_TRUE(ReadUntil(&read, [](const std::string&) { return true; }));
     ASSERT_EQ(write(pipe.write_end(), "c\n", 2), 2);

@@ -19,7 +19,7 @@ TEST(CrossThreadTest, CallRunsOnTheLoopThreadAndReturnsItsResult) {
     on_loop = bridge->Call<bool>([&] { return std::this_thread::get_id() == loop_thread; }, 5s);
     bridge->Post([&] { loop->Stop(); });
   });
-  loop->Run();
+  EXPECT_TRUE(loop->Run().ok());
   caller.join();
   EXPECT_EQ(on_loop, std::optional<bool>(true));
 }

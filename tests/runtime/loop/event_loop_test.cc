@@ -1,5 +1,7 @@
 #include "runtime/loop/event_loop.h"
 
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <string>
@@ -30,7 +32,7 @@ TEST_F(EventLoopTest, TimersFireInDeadlineOrder) {
   });
   auto early = loop_->After(milliseconds(1), [&] { fired.push_back("early"); });
   auto now = loop_->After(milliseconds(0), [&] { fired.push_back("now"); });
-  loop_->Run();
+  ASSERT_TRUE(loop_->Run().ok());
   EXPECT_EQ(fired, (std::vector<std::string>{"now", "early", "late"}));
 }
 
@@ -39,7 +41,7 @@ TEST_F(EventLoopTest, DestroyedTimerNeverFires) {
   auto cancelled = loop_->After(milliseconds(1), [&] { fired = true; });
   cancelled.reset();
   auto stop = loop_->After(milliseconds(20), [&] { loop_->Stop(); });
-  loop_->Run();
+  ASSERT_TRUE(loop_->Run().ok());
   EXPECT_FALSE(fired);
 }
 
@@ -52,7 +54,7 @@ TEST_F(EventLoopTest, RepeatingTimerMayCancelItselfFromItsCallback) {
       loop_->Stop();
     }
   });
-  loop_->Run();
+  ASSERT_TRUE(loop_->Run().ok());
   EXPECT_EQ(fired, 3);
   EXPECT_EQ(repeating, nullptr);
 }
@@ -61,18 +63,87 @@ TEST_F(EventLoopTest, WatchedFdCallsBackWhenReadable) {
   int fds[2];
   ASSERT_EQ(pipe(fds), 0);
   std::string got;
-  loop_->Watch(fds[0], [&] {
+  ASSERT_TRUE(loop_->Watch(fds[0], [&] {
     char buffer[16];
     ssize_t n = read(fds[0], buffer, sizeof buffer);
     got.assign(buffer, n > 0 ? n : 0);
     loop_->Unwatch(fds[0]);
     loop_->Stop();
-  });
+  }).ok());
   ASSERT_EQ(write(fds[1], "ping", 4), 4);
-  loop_->Run();
+  ASSERT_TRUE(loop_->Run().ok());
   EXPECT_EQ(got, "ping");
   close(fds[0]);
   close(fds[1]);
+}
+
+// The descriptor of this process that is an epoll instance: the loop's.
+int EpollFdOfThisProcess() {
+  for (int fd = 0; fd < 1024; ++fd) {
+    char target[64] = {};
+    std::string link = "/proc/self/fd/" + std::to_string(fd);
+    if (readlink(link.c_str(), target, sizeof target - 1) > 0 &&
+        std::string(target) == "anon_inode:[eventpoll]") {
+      return fd;
+    }
+  }
+  return -1;
+}
+
+TEST_F(EventLoopTest, WatchingABadDescriptorFailsAndNamesTheCall) {
+  absl::Status watched = loop_->Watch(1000, [] {});
+  EXPECT_FALSE(watched.ok());
+  EXPECT_NE(watched.message().find("epoll_ctl"), absl::string_view::npos) << watched;
+  EXPECT_FALSE(loop_->WatchWritable(1000, [] {}).ok());
+}
+
+// The loop's own failure is returned, never a silent return from Run().
+TEST_F(EventLoopTest, RunReturnsTheErrorWhenEpollWaitFails) {
+  int epoll_fd = EpollFdOfThisProcess();
+  ASSERT_GE(epoll_fd, 0);
+  int not_epoll = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(not_epoll, 0);
+  ASSERT_EQ(dup2(not_epoll, epoll_fd), epoll_fd);  // epoll_wait now fails with EINVAL
+  close(not_epoll);
+  absl::Status ran = loop_->Run();
+  EXPECT_FALSE(ran.ok());
+  EXPECT_NE(ran.message().find("epoll_wait"), absl::string_view::npos) << ran;
+}
+
+// Timers share one timerfd: arming one needs no descriptor, so timers (kill deadlines,
+// restart delays) keep working when descriptors have run out.
+TEST_F(EventLoopTest, TimersWorkWithNoDescriptorLeft) {
+  rlimit saved;
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  int highest = 0;
+  for (int fd = 0; fd < 1024; ++fd) {
+    if (fcntl(fd, F_GETFD) >= 0) highest = fd;
+  }
+  rlimit tight = saved;
+  tight.rlim_cur = highest + 1;
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &tight), 0);
+  EXPECT_LT(open("/dev/null", O_RDONLY), 0);  // no descriptor left
+  int fired = 0;
+  std::vector<std::unique_ptr<Timer>> timers;
+  for (int i = 0; i < 100; ++i) {
+    timers.push_back(loop_->After(milliseconds(i % 5), [&] {
+      if (++fired == 100) loop_->Stop();
+    }));
+  }
+  absl::Status ran = loop_->Run();
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+  EXPECT_TRUE(ran.ok()) << ran;
+  EXPECT_EQ(fired, 100);
+}
+
+TEST_F(EventLoopTest, TimersThatFireTogetherMayCancelEachOther) {
+  bool second_fired = false;
+  std::unique_ptr<Timer> second;
+  auto first = loop_->After(milliseconds(5), [&] { second.reset(); });
+  second = loop_->After(milliseconds(5), [&] { second_fired = true; });
+  auto stop = loop_->After(milliseconds(30), [&] { loop_->Stop(); });
+  ASSERT_TRUE(loop_->Run().ok());
+  EXPECT_FALSE(second_fired);
 }
 
 }  // namespace

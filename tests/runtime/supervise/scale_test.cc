@@ -52,7 +52,7 @@ class ScaleTest : public ::testing::Test {
       }
     });
     auto give_up = loop_->After(10s, [this] { loop_->Stop(); });
-    loop_->Run();
+    EXPECT_TRUE(loop_->Run().ok());
     return met;
   }
 
