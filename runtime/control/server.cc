@@ -149,8 +149,8 @@ absl::Status Server::StartGrpc(const std::string& tcp_address) {
 
 // Each connection to the control socket is handed to gRPC as an established channel.
 void Server::OnUnixConnection() {
-  int connection = accept4(unix_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-  if (connection < 0) {
+  UniqueFd connection(accept4(unix_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+  if (!connection) {
     // Out of descriptors, the connection stays queued and the socket readable: stop
     // watching it for a while instead of spinning, and try again then.
     if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
@@ -165,12 +165,9 @@ void Server::OnUnixConnection() {
     return;
   }
   if (!server_) {
-    if (absl::Status started = StartGrpc(""); !started.ok()) {
-      close(connection);
-      return;
-    }
+    if (absl::Status started = StartGrpc(""); !started.ok()) return;
   }
-  grpc::AddInsecureChannelFromFd(server_.get(), connection);
+  grpc::AddInsecureChannelFromFd(server_.get(), connection.release());  // gRPC owns it now
 }
 
 void Server::SetServing(bool serving) {

@@ -1,6 +1,7 @@
 #include "runtime/process/spawn.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <grp.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -11,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "runtime/fd/unique_fd.h"
 #include "runtime/init/signals.h"
 
 namespace tend::process {
@@ -58,7 +60,7 @@ int ArrangeFds(const SpawnOptions& options, int error_pipe) {
                             int error_pipe) {
   error_pipe = ArrangeFds(options, error_pipe);
   if (!options.cwd.empty() && chdir(options.cwd.c_str()) != 0) Fail(error_pipe);
-  if (options.own_process_group) setpgid(0, 0);
+  if (options.own_process_group && setpgid(0, 0) != 0) Fail(error_pipe);
   // Ignore failure, as tini does: stdin is often not a terminal, or not tend's.
   if (options.take_terminal && isatty(STDIN_FILENO)) tcsetpgrp(STDIN_FILENO, getpgrp());
   if (options.gid >= 0) {
@@ -91,33 +93,35 @@ absl::StatusOr<pid_t> Spawn(const SpawnOptions& options) {
   std::vector<std::string> env = options.env;
   if (options.listen_pid) env.push_back("LISTEN_PID=" + std::string(20, ' '));
   std::vector<char*> envp = CStrings(env);
-  int error_pipe[2];
-  if (pipe2(error_pipe, O_CLOEXEC) != 0) {
-    return absl::InternalError(absl::StrCat("pipe: ", strerror(errno)));
+  Pipe error_pipe;
+  if (int error = MakePipe(&error_pipe); error != 0) {
+    return absl::ResourceExhaustedError(absl::StrCat("pipe: ", strerror(error)));
   }
   pid_t pid = fork();
-  if (pid < 0) {
-    int error = errno;
-    close(error_pipe[0]);
-    close(error_pipe[1]);
-    return absl::ResourceExhaustedError(absl::StrCat("fork: ", strerror(error)));
-  }
+  if (pid < 0) return absl::ResourceExhaustedError(absl::StrCat("fork: ", strerror(errno)));
   if (pid == 0 && options.listen_pid) WriteOwnPid(envp[env.size() - 1]);
-  if (pid == 0) ExecChild(options, argv.data(), envp.data(), error_pipe[1]);
+  if (pid == 0) ExecChild(options, argv.data(), envp.data(), error_pipe.write_end.get());
   // Also from this side, so that the group exists before Spawn returns and a signal sent to
-  // it at once cannot miss (the child's own call may not have run yet).
-  if (options.own_process_group) setpgid(pid, pid);
+  // it at once cannot miss (the child's own call may not have run yet). EACCES: the child
+  // has exec'd already, after its own call; ESRCH: it has failed and exited already.
+  if (options.own_process_group && setpgid(pid, pid) != 0 && errno != EACCES && errno != ESRCH) {
+    int error = errno;
+    kill(pid, SIGKILL);
+    while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    return absl::InternalError(absl::StrCat("setpgid: ", strerror(error)));
+  }
 
-  close(error_pipe[1]);
+  error_pipe.write_end.reset();
   int exec_error = 0;
   ssize_t n;
   do {
-    n = read(error_pipe[0], &exec_error, sizeof exec_error);
+    n = read(error_pipe.read_end.get(), &exec_error, sizeof exec_error);
   } while (n < 0 && errno == EINTR);
-  close(error_pipe[0]);
   if (n <= 0) return pid;  // the pipe closed on exec: the command runs
 
-  waitpid(pid, nullptr, 0);
+  while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+  }
   std::string message =
       absl::StrCat("cannot execute '", options.argv[0], "': ", strerror(exec_error));
   if (exec_error == ENOENT) return absl::NotFoundError(message);

@@ -47,7 +47,7 @@ std::string WritePreload(std::string* dir) {
 }
 
 // The preload as inline code, for a filesystem with nowhere to write: an ES module in a
-// data: URL (`--import`, Node 18.19+ and 20.6+), which gets `require` from createRequire.
+// data: URL (`--import`, Node 18.18+ and 20.6+), which gets `require` from createRequire.
 std::string InlinePreloadOption() {
   std::string module = absl::StrCat(
       "import { createRequire } from 'node:module'; const require = createRequire('/');\n",

@@ -9,7 +9,9 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
+#include "tests/testing/faults.h"
 #include "nlohmann/json.hpp"
 #include "runtime/cluster/ipc_channel.h"
 #include "runtime/cluster/shared_sockets.h"
@@ -109,6 +111,29 @@ TEST_F(ClusterTest, AWorkerThatNeverAcknowledgesHoldsFewDuplicatesInTend) {
   while (channel_->Send(R"({"cmd":"NODE_HANDLE"})", socket.fd) && queued < 1000) ++queued;
   EXPECT_EQ(queued, IpcChannel::kMaxQueuedFds);
   EXPECT_TRUE(channel_->Send("{}"));  // lines without a descriptor still go
+}
+
+// Out of descriptors, the worker is told (EMFILE) instead of getting a message that claims
+// a descriptor it never receives.
+TEST_F(ClusterTest, NoDescriptorLeftForASocketIsReportedToTheWorker) {
+  WorkerSession session(*channel_, *sockets_, {"app", 1, false});
+  auto socket = sockets_->Acquire({"app", 2, false}, {"127.0.0.1", 0, 4, 0, 0});
+  ASSERT_GE(socket.fd, 0);
+  {
+    testing::NoDescriptorsLeft exhausted;
+    ASSERT_TRUE(exhausted.ok());
+    ASSERT_TRUE(session.Handle(R"({"cmd":"NODE_CLUSTER","act":"queryServer","address":"127.0.0.1",)"
+                               R"("port":0,"addressType":4,"index":0,"seq":5})").ok());
+    ASSERT_TRUE(session.Handle(R"({"cmd":"NODE_CLUSTER","act":"queryServer","address":"127.0.0.1",)"
+                               R"("port":0,"addressType":4,"index":1,"seq":6})").ok());
+  }
+  channel_->Flush();
+  std::string replies = WorkerReads();
+  std::vector<std::string> lines = absl::StrSplit(replies, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 2u) << replies;
+  for (const std::string& line : lines) {
+    EXPECT_EQ(nlohmann::json::parse(line)["errno"], -EMFILE) << line;
+  }
 }
 
 TEST_F(ClusterTest, AnswersQueryServerWithTheSharedSocketAsNodeExpects) {

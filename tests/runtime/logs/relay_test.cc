@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
+#include "tests/testing/faults.h"
 #include "nlohmann/json.hpp"
 
 namespace tend::logs {
@@ -108,6 +109,16 @@ TEST_F(RelayTest, AnUnreadStdoutBoundsTheBufferAndCountsDrops) {
   std::vector<std::string> lines = absl::StrSplit(read, '\n', absl::SkipEmpty());
   ASSERT_EQ(lines.size(), sink.relayed());
   for (const std::string& line : lines) EXPECT_EQ(line.substr(1), payload);
+}
+
+// A worker must never silently get tend's own stdout because its pipe could not be made.
+TEST_F(RelayTest, NoPipeForAWorkerIsAnError) {
+  LogSink sink(*loop_, {});
+  testing::NoDescriptorsLeft exhausted;
+  ASSERT_TRUE(exhausted.ok());
+  auto pipe = OutputPipe::Create(*loop_, sink, kApi, false);
+  ASSERT_FALSE(pipe.ok());
+  EXPECT_NE(pipe.status().message().find("Too many open files"), std::string::npos);
 }
 
 TEST_F(RelayTest, OutputPipeJoinsPartialWritesAndSplitsOverlongLines) {

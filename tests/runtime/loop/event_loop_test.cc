@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/testing/faults.h"
 
 namespace tend::loop {
 namespace {
@@ -113,25 +114,20 @@ TEST_F(EventLoopTest, RunReturnsTheErrorWhenEpollWaitFails) {
 // Timers share one timerfd: arming one needs no descriptor, so timers (kill deadlines,
 // restart delays) keep working when descriptors have run out.
 TEST_F(EventLoopTest, TimersWorkWithNoDescriptorLeft) {
-  rlimit saved;
-  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
-  int highest = 0;
-  for (int fd = 0; fd < 1024; ++fd) {
-    if (fcntl(fd, F_GETFD) >= 0) highest = fd;
-  }
-  rlimit tight = saved;
-  tight.rlim_cur = highest + 1;
-  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &tight), 0);
-  EXPECT_LT(open("/dev/null", O_RDONLY), 0);  // no descriptor left
   int fired = 0;
-  std::vector<std::unique_ptr<Timer>> timers;
-  for (int i = 0; i < 100; ++i) {
-    timers.push_back(loop_->After(milliseconds(i % 5), [&] {
-      if (++fired == 100) loop_->Stop();
-    }));
+  absl::Status ran;
+  {
+    testing::NoDescriptorsLeft exhausted;
+    ASSERT_TRUE(exhausted.ok());
+    EXPECT_LT(open("/dev/null", O_RDONLY), 0);
+    std::vector<std::unique_ptr<Timer>> timers;
+    for (int i = 0; i < 100; ++i) {
+      timers.push_back(loop_->After(milliseconds(i % 5), [&] {
+        if (++fired == 100) loop_->Stop();
+      }));
+    }
+    ran = loop_->Run();
   }
-  absl::Status ran = loop_->Run();
-  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
   EXPECT_TRUE(ran.ok()) << ran;
   EXPECT_EQ(fired, 100);
 }

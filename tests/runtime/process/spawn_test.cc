@@ -11,6 +11,7 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "tests/testing/faults.h"
 
 namespace tend::process {
 namespace {
@@ -27,6 +28,23 @@ TEST(SpawnTest, RunsCommandFromPathWithTheGivenEnvironment) {
   auto pid = Spawn({{"sh", "-c", "test \"$GREETING\" = hello && test -z \"$HOME\""}, Env()});
   ASSERT_TRUE(pid.ok()) << pid.status();
   EXPECT_EQ(WaitFor(*pid), 0);
+}
+
+// Every descriptor Spawn opens is closed on every path: a failure leaves none behind.
+TEST(SpawnTest, NoDescriptorLeftIsAnErrorThatLeaksNothing) {
+  absl::StatusOr<pid_t> pid;
+  {
+    testing::NoDescriptorsLeft exhausted;
+    ASSERT_TRUE(exhausted.ok());
+    pid = Spawn({{"true"}, Env()});
+  }
+  ASSERT_FALSE(pid.ok());
+  EXPECT_TRUE(absl::IsResourceExhausted(pid.status())) << pid.status();
+  EXPECT_NE(pid.status().message().find("pipe: Too many open files"), std::string::npos);
+  // And with descriptors back, it works again.
+  auto again = Spawn({{"true"}, Env()});
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(WaitFor(*again), 0);
 }
 
 TEST(SpawnTest, ChildLeadsItsOwnProcessGroup) {
