@@ -116,6 +116,7 @@ bench: build $(PM2_RUNTIME)
 	TEND=$(CURDIR)/$(TEND) $(PYTHON) bench/idle.py
 	TEND=$(CURDIR)/$(TEND) PM2_RUNTIME=$(CURDIR)/$(PM2_RUNTIME) $(PYTHON) bench/cluster.py
 	TEND=$(CURDIR)/$(TEND) $(PYTHON) bench/scrape.py
+	TEND=$(CURDIR)/$(TEND) $(PYTHON) bench/chaos.py
 
 clean:
 	$(BAZEL) clean --expunge
