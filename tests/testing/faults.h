@@ -2,6 +2,9 @@
 
 #include <fcntl.h>
 #include <sys/resource.h>
+#include <unistd.h>
+
+#include <string>
 
 namespace tend::testing {
 
@@ -29,5 +32,23 @@ class NoDescriptorsLeft {
   rlimit saved_{};
   bool ok_ = false;
 };
+
+// Puts /dev/null where this process's only epoll instance (an event loop's) was, so that
+// the loop's next epoll_wait or epoll_ctl fails with EINVAL. False when there is none.
+inline bool BreakTheEpollInstance() {
+  for (int fd = 0; fd < 4096; ++fd) {
+    char target[64] = {};
+    std::string link = "/proc/self/fd/" + std::to_string(fd);
+    if (readlink(link.c_str(), target, sizeof target - 1) <= 0 ||
+        std::string(target) != "anon_inode:[eventpoll]") {
+      continue;
+    }
+    int not_epoll = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    bool replaced = not_epoll >= 0 && dup2(not_epoll, fd) == fd;
+    close(not_epoll);
+    return replaced;
+  }
+  return false;
+}
 
 }  // namespace tend::testing
