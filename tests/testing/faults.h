@@ -5,11 +5,13 @@
 #include <unistd.h>
 
 #include <string>
+#include <vector>
 
 namespace tend::testing {
 
 // While it lives, this process can open no new descriptor (EMFILE): RLIMIT_NOFILE's soft
-// limit is lowered to just above the highest descriptor open now, and restored after.
+// limit is lowered to just above the highest descriptor open now, the free numbers below it
+// are taken, and both are given back after.
 class NoDescriptorsLeft {
  public:
   NoDescriptorsLeft() {
@@ -21,8 +23,14 @@ class NoDescriptorsLeft {
     rlimit tight = saved_;
     tight.rlim_cur = highest + 1;
     ok_ = setrlimit(RLIMIT_NOFILE, &tight) == 0;
+    for (int fd; ok_ && (fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;) {
+      fillers_.push_back(fd);
+    }
   }
-  ~NoDescriptorsLeft() { setrlimit(RLIMIT_NOFILE, &saved_); }
+  ~NoDescriptorsLeft() {
+    for (int fd : fillers_) close(fd);
+    setrlimit(RLIMIT_NOFILE, &saved_);
+  }
   NoDescriptorsLeft(const NoDescriptorsLeft&) = delete;
   NoDescriptorsLeft& operator=(const NoDescriptorsLeft&) = delete;
 
@@ -31,6 +39,7 @@ class NoDescriptorsLeft {
  private:
   rlimit saved_{};
   bool ok_ = false;
+  std::vector<int> fillers_;
 };
 
 // Puts /dev/null where this process's only epoll instance (an event loop's) was, so that
