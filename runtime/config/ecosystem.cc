@@ -16,6 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "runtime/config/pm2_normalize.h"
 #include "runtime/config/values.h"
 #include "runtime/supervise/cron_schedule.h"
 
@@ -57,6 +58,30 @@ const std::map<std::string, std::string>& Ignored() {
   return ignored;
 }
 
+// A whole number >= 0 as pm2's validator takes one: a JSON or YAML number (integral), or a
+// string of digits ("3000"), which pm2 parses too.
+std::optional<uint64_t> WholeNumber(const Json& value) {
+  if (value.is_number_unsigned()) return value.get<uint64_t>();
+  if (value.is_number_integer()) {
+    int64_t n = value.get<int64_t>();
+    return n >= 0 ? std::optional<uint64_t>(static_cast<uint64_t>(n)) : std::nullopt;
+  }
+  if (value.is_number_float()) {
+    double n = value.get<double>();
+    if (n >= 0 && n < 9e15 && n == static_cast<double>(static_cast<uint64_t>(n))) {
+      return static_cast<uint64_t>(n);
+    }
+    return std::nullopt;
+  }
+  uint64_t n;
+  if (value.is_string() && !value.get<std::string>().empty() &&
+      absl::ascii_isdigit(value.get<std::string>()[0]) &&
+      absl::SimpleAtoi(value.get<std::string>(), &n)) {
+    return n;
+  }
+  return std::nullopt;
+}
+
 // One app's options, read and checked; errors name the file, the app and the field.
 class AppReader {
  public:
@@ -94,15 +119,11 @@ class AppReader {
                      const std::function<void(uint64_t)>& set) const {
     const Json* value = Get(field);
     if (!value) return absl::OkStatus();
-    uint64_t count = 0;
-    bool ok = (value->is_number_unsigned() && (count = value->get<uint64_t>(), true)) ||
-              (value->is_string() && absl::SimpleAtoi(value->get<std::string>(), &count) &&
-               !value->get<std::string>().empty() &&
-               absl::ascii_isdigit(value->get<std::string>()[0]));
-    if (!ok || count > max) {
+    std::optional<uint64_t> count = WholeNumber(*value);
+    if (!count || *count > max) {
       return Error(field, absl::StrCat(Show(*value), " is not a whole number from 0 to ", max));
     }
-    set(count);
+    set(*count);
     return absl::OkStatus();
   }
 
@@ -110,8 +131,8 @@ class AppReader {
     const Json* value = Get(field);
     if (!value) return absl::OkStatus();
     std::optional<uint32_t> ms;
-    if (value->is_number_unsigned()) {
-      ms = ParseMillis(absl::StrCat(value->get<uint64_t>()));
+    if (std::optional<uint64_t> number = WholeNumber(*value)) {
+      ms = ParseMillis(absl::StrCat(*number));
     } else if (value->is_string()) {
       ms = ParseMillis(value->get<std::string>());
     }
@@ -210,38 +231,31 @@ std::string Folder(const std::string& path) {
   return slash == 0 ? "/" : path.substr(0, slash);
 }
 
+std::string CurrentDirectory() {
+  char buffer[4096];
+  return getcwd(buffer, sizeof buffer) ? buffer : ".";
+}
+
+// `path` relative to `base`, with "." segments and repeated slashes taken out (lexically:
+// symbolic links are left alone, as pm2's path.resolve does).
 std::string Resolve(const std::string& base, const std::string& path) {
-  if (path.empty() || path[0] == '/') return path;
-  absl::string_view relative = path;
-  while (absl::ConsumePrefix(&relative, "./")) {
+  std::string joined = path.empty() || path[0] == '/' ? path : absl::StrCat(base, "/", path);
+  std::vector<absl::string_view> kept;
+  for (absl::string_view segment : absl::StrSplit(joined, '/')) {
+    if (segment == "." || segment.empty()) continue;
+    kept.push_back(segment);
   }
-  return absl::StrCat(base, "/", relative);
+  std::string normal = absl::StrJoin(kept, "/");
+  if (!joined.empty() && joined[0] == '/') return "/" + normal;
+  return normal.empty() ? "." : absl::StrCat("./", normal);
 }
 
-bool InPath(const std::string& program) {
-  const char* path = getenv("PATH");
-  for (absl::string_view dir : absl::StrSplit(path ? path : "/usr/bin:/bin", ':')) {
-    if (access(absl::StrCat(dir, "/", program).c_str(), X_OK) == 0) return true;
-  }
-  return false;
-}
-
-// The interpreter pm2 would pick for a script: node for JavaScript, bash and python3 for
-// shell and Python scripts, none for anything else (an executable).
-std::string DefaultInterpreter(const std::string& script) {
-  for (const char* js : {".js", ".cjs", ".mjs"}) {
-    if (absl::EndsWith(script, js)) return "node";
-  }
-  if (absl::EndsWith(script, ".sh")) return "bash";
-  if (absl::EndsWith(script, ".py")) return "python3";
-  return "none";
-}
-
-absl::Status ReadApp(const std::string& path, const Json& object, size_t index,
+absl::Status ReadApp(const std::string& path, const Json& as_written, size_t index,
                      const std::string& env_name, int available_cpus, const CommandLine& parsed,
                      v1::App& app, std::vector<std::string>* warnings) {
-  std::string label = object.contains("name") && object["name"].is_string()
-                          ? absl::StrCat("'", object["name"].get<std::string>(), "'")
+  const Json object = NormalizeLikePm2(as_written);
+  std::string label = as_written.contains("name") && as_written["name"].is_string()
+                          ? absl::StrCat("'", as_written["name"].get<std::string>(), "'")
                           : absl::StrCat("#", index + 1);
   AppReader read(path, object, label);
   if (!object.is_object()) return read.Error("app", "expected an object");
@@ -255,36 +269,42 @@ absl::Status ReadApp(const std::string& path, const Json& object, size_t index,
   if (status.ok()) status = read.String("interpreter", [&](std::string v) { interpreter = std::move(v); });
   if (status.ok()) status = read.Words("args", &args);
   if (status.ok()) status = read.Words("node_args", &interpreter_args);
-  if (status.ok()) status = read.Words("interpreter_args", &interpreter_args);
   if (!status.ok()) return status;
   if (script.empty()) return read.Error("script", "missing: the file or program to run");
 
-  // Paths are relative to the ecosystem file's folder, as when pm2 is started beside it.
-  std::string base = Folder(path);
+  // Paths are relative to the ecosystem file's folder, as when pm2 is started beside it,
+  // and made absolute, as pm2's path.resolve does: a worker runs in its own cwd.
+  std::string base = Folder(Resolve(CurrentDirectory(), path));
   if (!cwd.empty()) {
     cwd = Resolve(base, cwd);
     app.set_cwd(cwd);
     base = cwd;
   }
-  std::string resolved = Resolve(base, script);
-  bool is_file = access(resolved.c_str(), F_OK) == 0;
-  if (!is_file && (script.find('/') != std::string::npos || !InPath(script))) {
-    return read.Error("script", absl::StrCat(resolved, " does not exist"));
+  // A file beside the config (or in cwd), else a program on PATH (npm, ts-node), as pm2.
+  std::string program = Resolve(base, script);
+  if (access(program.c_str(), F_OK) != 0) {
+    std::string found = FindInPath(script);
+    if (found.empty()) return read.Error("script", absl::StrCat(program, " does not exist"));
+    program = found;
   }
-  if (interpreter.empty()) interpreter = is_file ? DefaultInterpreter(script) : "none";
-  std::string program = is_file ? resolved : script;
+  std::vector<std::string> runner =
+      interpreter.empty() ? InterpreterFor(program) : std::vector<std::string>{interpreter};
+  if (runner[0] != "none" && runner[0].find('/') == std::string::npos &&
+      FindInPath(runner[0]).empty()) {
+    return read.Error(interpreter.empty() ? "script" : "interpreter",
+                      absl::StrCat(program, " runs with ", runner[0], ", which is not on PATH"));
+  }
   app.clear_command();
-  if (interpreter != "none") {
-    app.add_command(interpreter);
+  if (runner[0] != "none") {
+    for (const std::string& word : runner) app.add_command(word);
     for (const std::string& arg : interpreter_args) app.add_command(arg);
   }
   app.add_command(program);
   for (const std::string& arg : args) app.add_command(arg);
-  app.set_node(interpreter != "none" && (interpreter == "node" || absl::EndsWith(interpreter, "/node")));
-  if (app.name().empty()) {
-    std::string file = script.substr(script.rfind('/') + 1);
-    app.set_name(file.substr(0, file.find('.') == 0 ? file.size() : file.find('.')));
-  }
+  std::string runner_name = runner[0].substr(runner[0].rfind('/') + 1);
+  app.set_node(runner_name == "node" || runner_name == "nodejs");
+  interpreter = runner[0];
+  if (app.name().empty()) app.set_name(NameFromScript(script));
 
   // Instances and mode: pm2 runs several instances in cluster mode unless told otherwise.
   bool has_instances = object.contains("instances");
@@ -293,6 +313,8 @@ absl::Status ReadApp(const std::string& path, const Json& object, size_t index,
     int count = 0;
     if (instances.is_string() && instances.get<std::string>() == "max") {
       count = available_cpus;
+    } else if (std::optional<uint64_t> whole = WholeNumber(instances); whole && *whole <= 4096) {
+      count = *whole > 0 ? static_cast<int>(*whole) : available_cpus;
     } else if (instances.is_number_integer() && instances.get<int64_t>() >= -1 &&
                instances.get<int64_t>() <= 4096) {
       int64_t n = instances.get<int64_t>();
@@ -336,10 +358,11 @@ absl::Status ReadApp(const std::string& path, const Json& object, size_t index,
   if (status.ok() && !env_name.empty()) status = read.Env("env_" + env_name, app);
   if (!status.ok()) return status;
   if (const Json* port = read.Get("port")) {
-    if (!port->is_number_unsigned() || port->get<uint64_t>() > 65535) {
+    std::optional<uint64_t> number = WholeNumber(*port);
+    if (!number || *number > 65535) {
       return read.Error("port", absl::StrCat(Show(*port), " is not a port number"));
     }
-    (*app.mutable_env())["PORT"] = Show(*port);
+    (*app.mutable_env())["PORT"] = absl::StrCat(*number);
   }
 
   auto ms = [&](const char* field, void (v1::App::*set)(uint32_t)) {
@@ -370,10 +393,11 @@ absl::Status ReadApp(const std::string& path, const Json& object, size_t index,
   if (const Json* codes = read.Get("stop_exit_codes")) {
     app.clear_stop_exit_codes();
     for (const Json& code : codes->is_array() ? *codes : Json::array({*codes})) {
-      if (!code.is_number_unsigned() || code.get<uint64_t>() > 255) {
+      std::optional<uint64_t> number = WholeNumber(code);
+      if (!number || *number > 255) {
         return read.Error("stop_exit_codes", absl::StrCat(Show(code), " is not an exit code from 0 to 255"));
       }
-      app.add_stop_exit_codes(code.get<int>());
+      app.add_stop_exit_codes(static_cast<int>(*number));
     }
   }
   if (const Json* memory = read.Get("max_memory_restart")) {

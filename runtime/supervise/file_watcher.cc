@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "runtime/logs/diagnostics.h"
 
 namespace tend::supervise {
 namespace {
@@ -30,8 +31,10 @@ absl::StatusOr<std::unique_ptr<FileWatcher>> FileWatcher::Create(
   watcher->delay_ = delay;
   watcher->on_change_ = std::move(on_change);
   for (const std::string& root : roots) {
+    // As pm2's watcher (chokidar) does: a path that is not there is passed over.
     if (access(root.c_str(), R_OK) != 0) {
-      return absl::NotFoundError(absl::StrCat("cannot watch ", root, ": ", strerror(errno)));
+      logs::Warn(absl::StrCat("not watching ", root, ": ", strerror(errno)));
+      continue;
     }
     watcher->AddTree(root, "");
   }

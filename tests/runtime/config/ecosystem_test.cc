@@ -2,11 +2,14 @@
 // each field then does is tested through the command-line flags and the integration tests.)
 #include "runtime/config/ecosystem.h"
 
+#include <sys/stat.h>
+
 #include <unistd.h>
 
 #include <fstream>
 
 #include "gtest/gtest.h"
+#include "runtime/config/pm2_normalize.h"
 
 namespace tend::config {
 namespace {
@@ -14,7 +17,7 @@ namespace {
 class EcosystemTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    folder_ = ::testing::TempDir() + "/ecosystem";
+    folder_ = ::testing::TempDir() + "ecosystem";  // TempDir() ends with a slash
     mkdir(folder_.c_str(), 0755);
     std::ofstream(folder_ + "/app.js") << "// an app\n";
     std::ofstream(folder_ + "/job.sh") << "exit 0\n";
@@ -88,18 +91,89 @@ TEST_F(EcosystemTest, Pm2Defaults) {
   const auto& apps = parsed_.config.apps();
   EXPECT_EQ(apps[0].name(), "app");
   EXPECT_EQ(apps[0].exec_mode(), v1::App::FORK);
-  EXPECT_EQ(apps[0].cwd(), folder_ + "/.");
+  EXPECT_EQ(apps[0].cwd(), folder_);
   EXPECT_EQ(apps[0].kill_timeout_ms(), kDefaultKillTimeoutMs);
   EXPECT_EQ(apps[0].max_restarts(), kDefaultMaxRestarts);
   EXPECT_EQ(apps[1].command(0), "bash");
   EXPECT_EQ(apps[1].exec_mode(), v1::App::FORK) << "cluster mode is for node";
   EXPECT_EQ(apps[1].instances(), 2u);
-  EXPECT_EQ(apps[2].command(0), "ls") << "a program on PATH runs as it is";
+  EXPECT_EQ(apps[2].command(0), FindInPath("ls")) << "a binary on PATH runs as it is";
   EXPECT_FALSE(apps[2].node());
   EXPECT_EQ(apps[3].instances(), 4u);
   EXPECT_EQ(apps[3].exec_mode(), v1::App::CLUSTER);
   EXPECT_EQ(apps[4].instances(), 3u);
   EXPECT_EQ(apps[4].exec_mode(), v1::App::FORK);
+}
+
+// pm2's prepareAppConf and validateJSON, point by point: what pm2 starts, tend starts alike.
+TEST_F(EcosystemTest, NormalisedAsPm2Does) {
+  // A launcher without an extension, not executable, in JavaScript (express's bin/www).
+  mkdir((folder_ + "/bin").c_str(), 0755);
+  std::ofstream(folder_ + "/bin/www") << "#!/usr/bin/env node\nrequire('../app.js');\n";
+  std::ofstream(folder_ + "/tool.py") << "print(1)\n";
+  std::ofstream(folder_ + "/worker") << "#!/usr/bin/env python3\nprint(1)\n";
+  std::ofstream(folder_ + "/server.prod.js") << "// an app\n";
+  ASSERT_TRUE(Apply(R"([{"name": "www", "script": "./bin/www", "instances": 2},
+                        {"cmd": "app.js", "name": "cmd"},
+                        {"command": "app.js", "name": "command"},
+                        {"script": "npm run start"},
+                        {"name": "strings", "script": "app.js", "port": "3000",
+                         "restart_delay": "1000", "kill_timeout": 5000.0, "instances": "2",
+                         "max_restarts": "5", "min_uptime": "2s"},
+                        {"name": "camel", "script": "app.js", "maxMemoryRestart": "100M",
+                         "killTimeout": 700, "execMode": "fork", "interpreterArgs": "--x"},
+                        {"name": "exec", "script": "app.js", "instances": 2,
+                         "execute_command": true},
+                        {"script": "server.prod.js"},
+                        {"name": "py", "script": "tool.py"},
+                        {"name": "shebang", "script": "worker"}])")
+                  .ok());
+  const auto& apps = parsed_.config.apps();
+  EXPECT_EQ(apps[0].command(0), "node");
+  EXPECT_EQ(apps[0].command(1), folder_ + "/bin/www");
+  EXPECT_EQ(apps[0].exec_mode(), v1::App::CLUSTER) << "a JavaScript launcher runs under node";
+  EXPECT_EQ(apps[1].command(1), folder_ + "/app.js");
+  EXPECT_EQ(apps[2].command(1), folder_ + "/app.js");
+  // "npm run start" runs as bash -c, named after the whole script (pm2's name for it).
+  EXPECT_EQ(apps[3].name(), "npm run start");
+  EXPECT_EQ(apps[3].command(0), FindInPath("bash"));
+  EXPECT_EQ(apps[3].command(1), "-c");
+  EXPECT_EQ(apps[3].command(2), "npm run start");
+  EXPECT_FALSE(apps[3].node());
+  EXPECT_EQ(apps[4].env().at("PORT"), "3000");
+  EXPECT_EQ(apps[4].restart_delay_ms(), 1000u);
+  EXPECT_EQ(apps[4].kill_timeout_ms(), 5000u);
+  EXPECT_EQ(apps[4].instances(), 2u);
+  EXPECT_EQ(apps[4].max_restarts(), 5u);
+  EXPECT_EQ(apps[4].min_uptime_ms(), 2000u);
+  EXPECT_EQ(apps[5].max_memory_bytes(), 100u << 20);
+  EXPECT_EQ(apps[5].kill_timeout_ms(), 700u);
+  EXPECT_EQ(apps[5].exec_mode(), v1::App::FORK);
+  EXPECT_EQ(apps[5].command(1), "--x");
+  EXPECT_EQ(apps[6].exec_mode(), v1::App::FORK) << "execute_command is fork mode";
+  EXPECT_EQ(apps[7].name(), "server.prod") << "without its last extension";
+  EXPECT_EQ(apps[8].command(0), FindInPath("python").empty() ? "python3" : "python");
+  // A #! line naming another interpreter is followed (pm2 would use node).
+  EXPECT_EQ(apps[9].command(0), "python3");
+  EXPECT_EQ(apps[9].command(1), folder_ + "/worker");
+  EXPECT_TRUE(warnings_.empty()) << warnings_[0];
+}
+
+TEST_F(EcosystemTest, AYamlIntegerIsADuration) {
+  nlohmann::json content = {{"apps", {{{"script", "app.js"}, {"restart_delay", int64_t{1000}}}}}};
+  ASSERT_TRUE(ApplyEcosystem(folder_ + "/e.yml", content, "", {}, 4, parsed_, &warnings_).ok());
+  EXPECT_EQ(parsed_.config.apps(0).restart_delay_ms(), 1000u);
+}
+
+TEST(InterpreterTest, BinariesRunAsTheyAre) {
+  EXPECT_EQ(InterpreterFor(FindInPath("ls")), std::vector<std::string>{"none"});
+  std::string script = ::testing::TempDir() + "/plain";
+  std::ofstream(script) << "console.log('no #! line, no extension')\n";
+  EXPECT_EQ(InterpreterFor(script), std::vector<std::string>{"node"});
+  std::ofstream(script) << "#!/bin/sh -e\necho hi\n";
+  EXPECT_EQ(InterpreterFor(script), (std::vector<std::string>{"/bin/sh", "-e"}));
+  std::ofstream(script) << "#!/usr/bin/env -S node --no-warnings\n1\n";
+  EXPECT_EQ(InterpreterFor(script), std::vector<std::string>{"node"});
 }
 
 TEST_F(EcosystemTest, EnvAndOnly) {

@@ -1,0 +1,3 @@
+module.exports = {
+  apps: [{ name: "tts", script: "index.js", }]
+}
