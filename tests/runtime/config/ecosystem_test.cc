@@ -126,7 +126,8 @@ TEST_F(EcosystemTest, NormalisedAsPm2Does) {
                          "execute_command": true},
                         {"script": "server.prod.js"},
                         {"name": "py", "script": "tool.py"},
-                        {"name": "shebang", "script": "worker"}])")
+                        {"name": "shebang", "script": "worker"},
+                        {"name": "www-fork", "script": "bin/www"}])")
                   .ok());
   const auto& apps = parsed_.config.apps();
   EXPECT_EQ(apps[0].command(0), "node");
@@ -156,6 +157,9 @@ TEST_F(EcosystemTest, NormalisedAsPm2Does) {
   // A #! line naming another interpreter is followed (pm2 would use node).
   EXPECT_EQ(apps[9].command(0), "python3");
   EXPECT_EQ(apps[9].command(1), folder_ + "/worker");
+  // Fork mode too: the non-executable launcher runs under node, not as a program.
+  EXPECT_EQ(apps[10].command(0), "node");
+  EXPECT_EQ(apps[10].exec_mode(), v1::App::FORK);
   EXPECT_TRUE(warnings_.empty()) << warnings_[0];
 }
 
