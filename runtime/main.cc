@@ -1,7 +1,9 @@
 // tend's entry point: wiring only. Parse the command line, build the parts, run the init.
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -27,6 +29,7 @@
 #include "runtime/loop/cross_thread.h"
 #include "runtime/loop/event_loop.h"
 #include "runtime/process/cpus.h"
+#include "runtime/process/descriptor_limit.h"
 #include "runtime/supervise/command.h"
 #include "runtime/supervise/supervisor.h"
 
@@ -181,6 +184,9 @@ int main(int argc, char** argv) {
   }
   const v1::Config& config = parsed->config;
 
+  if (!process::RaiseDescriptorLimit()) {
+    logs::Warn(absl::StrCat("cannot raise the descriptor limit (RLIMIT_NOFILE): ", strerror(errno)));
+  }
   // Signals are taken over before the first child exists, so none can be missed.
   auto signals = init::SignalChannel::Open();
   auto loop = loop::EventLoop::Create();

@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "runtime/fd/unique_fd.h"
+#include "runtime/process/descriptor_limit.h"
 #include "runtime/init/signals.h"
 
 namespace tend::process {
@@ -57,8 +58,9 @@ int ArrangeFds(const SpawnOptions& options, int error_pipe) {
 }
 
 [[noreturn]] void ExecChild(const SpawnOptions& options, char* const* argv, char* const* envp,
-                            int error_pipe) {
+                            int error_pipe, const rlimit* descriptor_limit) {
   error_pipe = ArrangeFds(options, error_pipe);
+  if (descriptor_limit && setrlimit(RLIMIT_NOFILE, descriptor_limit) != 0) Fail(error_pipe);
   if (!options.cwd.empty() && chdir(options.cwd.c_str()) != 0) Fail(error_pipe);
   if (options.own_process_group && setpgid(0, 0) != 0) Fail(error_pipe);
   // Ignore failure, as tini does: stdin is often not a terminal, or not tend's.
@@ -93,6 +95,7 @@ absl::StatusOr<pid_t> Spawn(const SpawnOptions& options) {
   std::vector<std::string> env = options.env;
   if (options.listen_pid) env.push_back("LISTEN_PID=" + std::string(20, ' '));
   std::vector<char*> envp = CStrings(env);
+  const rlimit* descriptor_limit = InheritedDescriptorLimit();
   Pipe error_pipe;
   if (int error = MakePipe(&error_pipe); error != 0) {
     return absl::ResourceExhaustedError(absl::StrCat("pipe: ", strerror(error)));
@@ -100,7 +103,9 @@ absl::StatusOr<pid_t> Spawn(const SpawnOptions& options) {
   pid_t pid = fork();
   if (pid < 0) return absl::ResourceExhaustedError(absl::StrCat("fork: ", strerror(errno)));
   if (pid == 0 && options.listen_pid) WriteOwnPid(envp[env.size() - 1]);
-  if (pid == 0) ExecChild(options, argv.data(), envp.data(), error_pipe.write_end.get());
+  if (pid == 0) {
+    ExecChild(options, argv.data(), envp.data(), error_pipe.write_end.get(), descriptor_limit);
+  }
   // Also from this side, so that the group exists before Spawn returns and a signal sent to
   // it at once cannot miss (the child's own call may not have run yet). EACCES: the child
   // has exec'd already, after its own call; ESRCH: it has failed and exited already.

@@ -133,7 +133,15 @@ App* Supervisor::Find(const std::string& name) {
 absl::Status Supervisor::Scale(const std::string& name, int count, bool relative) {
   App* app = Find(name);
   if (!app) return NoApp(name);
-  return app->Scale(relative ? app->instances() + count : count);
+  // In 64 bits: a delta of INT_MAX must not wrap around to a negative count.
+  int64_t wanted = relative ? int64_t{app->instances()} + count : count;
+  if (wanted < 0 || wanted > App::kMaxInstances) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        relative ? absl::StrCat(count >= 0 ? "+" : "", count, " from ", app->instances(), " is ")
+                 : "",
+        wanted, " instances: expected 0 to ", App::kMaxInstances));
+  }
+  return app->Scale(static_cast<int>(wanted));
 }
 
 absl::Status Supervisor::Reload(const std::string& name) {

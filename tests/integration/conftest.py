@@ -1,5 +1,6 @@
 """Runs the built tend binary the way users do, as PID 1 of a fresh PID namespace or as a
 child subreaper, and ends every process a test started."""
+import json
 import os
 import signal
 import socket
@@ -159,3 +160,23 @@ def run_tend(args, timeout=30):
     done = subprocess.run([TEND, *quiet(args)], stdin=subprocess.DEVNULL, capture_output=True,
                           text=True, timeout=timeout)
     return done.returncode, done.stdout, done.stderr
+
+
+def run_wrk_through_reloads(tend, port, headers=(), reloads=3, seconds=8):
+    """wrk's counts (requests and each kind of failure) over `reloads` SIGHUP reloads of the
+    app named "app", with 50 connections for `seconds`."""
+    wrk = subprocess.Popen(
+        ["wrk", "-t", "2", "-c", "50", "-d", f"{seconds}s", "-s", str(HELPERS / "wrk_errors.lua"),
+         *headers, f"http://127.0.0.1:{port}/"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for reload in range(1, reloads + 1):
+            tend.signal(signal.SIGHUP)
+            wait_until(lambda: sum("reload of app: done" in l for l in tend.stderr) == reload,
+                       timeout=30, what=f"reload {reload}")
+        out, _ = wrk.communicate(timeout=60)
+    finally:
+        if wrk.poll() is None:
+            wrk.kill()
+            wrk.wait()
+    return json.loads(out.strip().splitlines()[-1])

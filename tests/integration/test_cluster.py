@@ -1,14 +1,13 @@
 """N Node workers on one shared port, restarts, rolling reloads with no failed request."""
-import json
 import os
 import re
 import signal
-import subprocess
 import urllib.request
 
 import pytest
 
-from conftest import HELPERS, REPO, children_of, proc_state, wait_until
+from conftest import (HELPERS, REPO, children_of, proc_state, run_wrk_through_reloads,
+                      wait_until)
 
 APP = str(REPO / "examples/hello/app.js")
 
@@ -96,24 +95,6 @@ def test_worker_never_ready_is_a_failed_start(start_tend, tmp_path):
                        "--min-uptime", "5000", str(script)])
     assert tend.wait() != 0
     assert any("not ready after 200 ms" in line for line in tend.stderr)
-
-
-def run_wrk_through_reloads(tend, port, headers):
-    wrk = subprocess.Popen(
-        ["wrk", "-t", "2", "-c", "50", "-d", "8s", "-s", str(HELPERS / "wrk_errors.lua"),
-         *headers, f"http://127.0.0.1:{port}/"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        for reload in range(1, 4):
-            tend.signal(signal.SIGHUP)
-            wait_until(lambda: sum("reload of app: done" in l for l in tend.stderr) == reload,
-                       timeout=30, what=f"reload {reload}")
-        out, err = wrk.communicate(timeout=60)
-    finally:
-        if wrk.poll() is None:
-            wrk.kill()
-            wrk.wait()
-    return json.loads(out.strip().splitlines()[-1])
 
 
 @pytest.mark.parametrize("connection", ["keep-alive", "close"])

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TEND, wait_until
+from conftest import TEND, descendants_of, wait_until
 
 CORPUS = Path(__file__).resolve().parent / "ecosystem_corpus"
 CASES = json.loads((CORPUS / "cases.json").read_text())
@@ -100,6 +100,10 @@ def test_the_corpus_starts_or_is_rejected_as_pm2_would(case, tmp_path):
         tend.send_signal(signal.SIGTERM)
         assert tend.wait(30) == 0
     finally:
-        if tend.poll() is None:
-            os.killpg(tend.pid, signal.SIGKILL)
+        if tend.poll() is None:  # workers lead process groups of their own: each by pid
+            for pid in [tend.pid, *descendants_of(tend.pid)]:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
             tend.wait()

@@ -1,7 +1,6 @@
 """Workers are untrusted: what one asks of tend, or leaves behind, cannot hurt tend or others."""
 import json
 import os
-import re
 import shutil
 import signal
 import socket
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import HELPERS, REPO, children_of, proc_state, wait_until
+from conftest import HELPERS, children_of, proc_state, wait_until
 
 
 def fd_count(pid):

@@ -5,7 +5,7 @@ import select
 import signal
 import time
 
-from conftest import REPO, TEND, children_of, proc_state, wait_until
+from conftest import REPO, TEND, children_of, proc_state
 
 APP = str(REPO / "examples/hello/app.js")
 

@@ -42,5 +42,55 @@ TEST(CrossThreadTest, ClosedItRefusesAtOnce) {
   EXPECT_LT(std::chrono::steady_clock::now() - started, 1s);
 }
 
+// A task still queued when its call gives up is skipped: it would otherwise use the
+// caller's stack, gone by then (ASan sees that in `make test`).
+TEST(CrossThreadTest, ATaskWhoseCallTimedOutNeverRuns) {
+  auto loop = std::move(*EventLoop::Create());
+  auto bridge = std::move(*CrossThread::Create(*loop));
+  std::atomic<bool> ran{false};
+  {
+    int on_callers_stack = 0;
+    EXPECT_EQ(bridge->Call<int>([&] {
+                ran = true;
+                return ++on_callers_stack;
+              }, 20ms),
+              std::nullopt);
+  }
+  bridge->Post([&] { loop->Stop(); });
+  EXPECT_TRUE(loop->Run().ok());  // now the loop runs what was queued
+  EXPECT_FALSE(ran);
+}
+
+// A task the loop has begun is waited for, past the timeout, and its result returned.
+TEST(CrossThreadTest, ATaskAlreadyRunningIsWaitedFor) {
+  auto loop = std::move(*EventLoop::Create());
+  auto bridge = std::move(*CrossThread::Create(*loop));
+  std::optional<int> got;
+  std::thread caller([&] {
+    int lent = 41;
+    got = bridge->Call<int>([&] {
+      std::this_thread::sleep_for(200ms);
+      return ++lent;
+    }, 20ms);
+    bridge->Post([&] { loop->Stop(); });
+  });
+  EXPECT_TRUE(loop->Run().ok());
+  caller.join();
+  EXPECT_EQ(got, std::optional<int>(42));
+}
+
+TEST(CrossThreadTest, CloseEndsACallThatIsWaiting) {
+  auto loop = std::move(*EventLoop::Create());
+  auto bridge = std::move(*CrossThread::Create(*loop));
+  std::optional<int> got = 0;
+  auto started = std::chrono::steady_clock::now();
+  std::thread caller([&] { got = bridge->Call<int>([] { return 1; }, 10s); });
+  std::this_thread::sleep_for(50ms);
+  bridge->Close();
+  caller.join();
+  EXPECT_EQ(got, std::nullopt);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 2s);
+}
+
 }  // namespace
 }  // namespace tend::loop

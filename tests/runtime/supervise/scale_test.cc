@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <functional>
+#include <limits>
 #include <set>
 
 #include "gtest/gtest.h"
@@ -116,6 +117,12 @@ TEST_F(ScaleTest, BadRequestsChangeNothing) {
   EXPECT_EQ(supervisor_->Scale("sleeper", -1, false).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(supervisor_->Scale("sleeper", -3, true).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(supervisor_->Scale("sleeper", 5000, false).code(),
+            absl::StatusCode::kInvalidArgument);
+  // Deltas that would overflow an int: refused, never wrapped into a count.
+  absl::Status huge = supervisor_->Scale("sleeper", std::numeric_limits<int>::max(), true);
+  EXPECT_EQ(huge.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(huge.message(), "+2147483647 from 2 is 2147483649 instances: expected 0 to 4096");
+  EXPECT_EQ(supervisor_->Scale("sleeper", std::numeric_limits<int>::min(), true).code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(Pids(), before);
 }
