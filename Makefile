@@ -12,13 +12,12 @@ PORT ?= 3000
 APT_PACKAGES := build-essential pkg-config dpkg-dev bazel-bootstrap bazel-rules-java \
 	libabsl-dev libprotobuf-dev protobuf-compiler libgrpc++-dev libgrpc-dev \
 	protobuf-compiler-grpc grpc-proto libgtest-dev libssl-dev libre2-dev libc-ares-dev \
-	zlib1g-dev nlohmann-json3-dev libyaml-cpp-dev nodejs procps util-linux python3 python3-pytest tini dumb-init wrk curl \
+	zlib1g-dev nlohmann-json3-dev libyaml-cpp-dev libhttp-parser-dev nodejs procps util-linux python3 python3-pytest tini dumb-init wrk curl \
 	prometheus python3-grpcio python3-grpc-tools podman runc conmon fuse-overlayfs buildah \
 	slirp4netns uidmap catatonit containernetworking-plugins golang-github-containers-common
 
 # prometheus-cpp has no static library in Debian: its source package is unpacked here.
 PROMETHEUS_CPP := .deps/prometheus-cpp
-MICROHTTPD := .deps/libmicrohttpd
 # The peer the cluster benchmark compares with, from npm (only `make bench` needs it).
 PM2_VERSION := 7.0.4
 PM2_RUNTIME := .deps/npm/node_modules/.bin/pm2-runtime
@@ -34,7 +33,7 @@ help:
 	@echo "make test   build tend and run every test (installs what is missing)"
 	@echo "make bench  compare tend with its peers"
 
-deps: apt-packages $(PROMETHEUS_CPP)/WORKSPACE $(MICROHTTPD)/lib/libmicrohttpd.a
+deps: apt-packages $(PROMETHEUS_CPP)/WORKSPACE
 
 # Installs only what is missing; a no-op (a dpkg query) when everything is there.
 apt-packages:
@@ -68,18 +67,6 @@ $(PROMETHEUS_CPP)/WORKSPACE: | apt-packages
 	mv .deps/src/prometheus-cpp-*/ $(PROMETHEUS_CPP)
 	rm -rf .deps/src .deps/apt
 
-# Debian's libmicrohttpd.a needs GnuTLS, whose own dependencies have no static libraries in
-# Debian: the HTTP server is built from Debian's source without HTTPS (about 30 s, once).
-$(MICROHTTPD)/lib/libmicrohttpd.a: | apt-packages
-	rm -rf $(MICROHTTPD)
-	$(call apt-source,libmicrohttpd)
-	cd .deps/src/libmicrohttpd-*/ && ./configure -q --prefix=$(CURDIR)/$(MICROHTTPD) \
-		--enable-static --disable-shared --disable-https --without-gnutls --disable-curl \
-		--disable-doc --disable-examples --disable-dauth --disable-bauth \
-		--disable-postprocessor --disable-httpupgrade >/dev/null \
-		&& $(MAKE) -s -C src/include install >/dev/null && $(MAKE) -s -C src/microhttpd install >/dev/null
-	rm -rf .deps/src .deps/apt
-
 build: deps
 	$(BAZEL) build $(BAZEL_FLAGS) //runtime:tend
 
@@ -90,7 +77,7 @@ run: build
 # Every unit test and fuzz target, then all of them again under ASan and UBSan, and those
 # whose code crosses threads under TSan (these builds keep bazel-bin pointing at the
 # optimised one).
-TSAN_TESTS := //tests/runtime/loop:cross_thread_test //tests/runtime/http:routes_test
+TSAN_TESTS := //tests/runtime/loop:cross_thread_test //tests/runtime/http:server_test
 
 unit-test: deps
 	$(BAZEL) test $(BAZEL_FLAGS) //...

@@ -96,7 +96,7 @@ int RunSupervised(const v1::Config& config, loop::EventLoop& loop, init::Init& i
   };
   std::unique_ptr<http::Server> http_server;
   if (!endpoints.http().empty()) {
-    auto started = http::Server::Start(endpoints.http(), http::Routes(**bridge, snapshot));
+    auto started = http::Server::Start(loop, endpoints.http(), http::Routes(snapshot));
     if (started.ok()) {
       http_server = std::move(*started);
       logs::Info(absl::StrCat("serving /livez, /readyz and /metrics on http://",

@@ -1,13 +1,15 @@
 #pragma once
 
+#include <chrono>
 #include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
-
-struct MHD_Daemon;
+#include "runtime/fd/unique_fd.h"
+#include "runtime/loop/event_loop.h"
 
 namespace tend::http {
 
@@ -23,26 +25,66 @@ struct Response {
   std::string body;
 };
 
-// An HTTP/1.1 server on libmicrohttpd's own thread: the library parses requests and answers
-// malformed ones, oversized headers and idle connections itself, within fixed limits. Only
-// GET and HEAD reach the handler; it runs on the server's thread.
+// What one client, or many, can make the server hold, and what happens past each bound.
+struct Limits {
+  // Connections in all. At the bound, the oldest connection that is not being answered
+  // (still sending its request, or idle between requests) is closed for the new one, as
+  // nginx and HAProxy do: a prober is never refused because others hold connections open.
+  size_t max_connections = 512;
+  // Connections from one address; past it, that address's oldest idle or incomplete one
+  // is closed, so that one address (the kubelet's) cannot lock itself out either.
+  size_t max_connections_per_address = 32;
+  // The whole request head must arrive within this, however slowly it trickles (slowloris).
+  std::chrono::milliseconds head_deadline{5000};
+  // A kept-alive connection with no request, or a client not reading its answer.
+  std::chrono::milliseconds idle_timeout{10000};
+  // Request line and headers; past it: 431, and the connection closes.
+  size_t max_head_bytes = 16 * 1024;
+  // Query arguments of one request; past it: 414, and the connection closes.
+  size_t max_query_arguments = 32;
+  // Answers waiting for a client that does not read: reading pauses until they drain.
+  size_t max_pending_output = 1 << 20;
+};
+
+// An HTTP/1.1 server on tend's event loop (Debian's http_parser reads requests): no thread of
+// its own, so a stuck loop answers nothing, and a client's probe times out. Requests on one
+// connection may be pipelined and are answered in order. Only GET and HEAD reach the handler,
+// on the loop's thread; anything else gets 405.
 class Server {
  public:
   using Handler = std::function<Response(const Request&)>;
 
   // Listens on "ADDR:PORT" ("[ADDR]:PORT" for IPv6; port 0: a free one).
-  static absl::StatusOr<std::unique_ptr<Server>> Start(const std::string& address,
-                                                       Handler handler);
+  static absl::StatusOr<std::unique_ptr<Server>> Start(loop::EventLoop& loop,
+                                                       const std::string& address,
+                                                       Handler handler, Limits limits = {});
   ~Server();
 
   int port() const { return port_; }
+  size_t connections() const { return connections_.size(); }
 
  private:
-  Server(Handler handler) : handler_(std::move(handler)) {}
+  struct Connection;
+  Server(loop::EventLoop& loop, Handler handler, Limits limits);
+  void OnAcceptable();
+  void Admit(UniqueFd fd, std::string address);
+  bool Evict(const std::string* address);
+  void OnReadable(Connection& connection);
+  void Parse(Connection& connection);
+  void Flush(Connection& connection);
+  void Arm(Connection& connection, std::chrono::milliseconds after);
+  void Close(Connection& connection);
+  void PauseAccepting();
 
+  friend struct Callbacks;
+  loop::EventLoop& loop_;
   Handler handler_;
-  MHD_Daemon* daemon_ = nullptr;
+  const Limits limits_;
+  UniqueFd listener_;
   int port_ = 0;
+  std::list<std::unique_ptr<Connection>> connections_;  // oldest first
+  std::map<std::string, size_t> per_address_;
+  std::unique_ptr<loop::Timer> accept_pause_;
 };
 
 }  // namespace tend::http

@@ -41,7 +41,7 @@ EventLoop::~EventLoop() = default;
 
 absl::Status EventLoop::Register(int fd, const Watcher& watcher, bool known) {
   epoll_event event{};
-  event.events = EPOLLIN | (watcher.on_writable ? EPOLLOUT : 0);
+  event.events = (watcher.on_readable ? EPOLLIN : 0u) | (watcher.on_writable ? EPOLLOUT : 0u);
   event.data.fd = fd;
   if (epoll_ctl(epoll_fd_.get(), known ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &event) != 0) {
     return Errno(absl::StrCat("epoll_ctl(fd ", fd, ")"));
@@ -167,9 +167,16 @@ absl::Status EventLoop::Run() {
       auto it = watchers_.find(fd);
       if (it == watchers_.end()) continue;  // unwatched by an earlier callback of this batch
       std::shared_ptr<Watcher> watcher = it->second;
-      // Hang-ups and errors go to the reader, which sees end-of-file or the error.
-      if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) watcher->on_readable();
-      if (!(events[i].events & EPOLLOUT)) continue;
+      // Hang-ups and errors go to the reader, which sees end-of-file or the error; with no
+      // reader, to the writer, which sees the error.
+      bool failed = events[i].events & (EPOLLHUP | EPOLLERR);
+      bool writable = events[i].events & EPOLLOUT;
+      if (watcher->on_readable && ((events[i].events & EPOLLIN) || failed)) {
+        watcher->on_readable();
+      } else if (failed) {
+        writable = true;
+      }
+      if (!writable) continue;
       it = watchers_.find(fd);  // the reader may have unwatched or changed it
       if (it == watchers_.end() || !it->second->on_writable) continue;
       watcher = it->second;

@@ -43,7 +43,8 @@ class EventLoop {
   static absl::StatusOr<std::unique_ptr<EventLoop>> Create();
   ~EventLoop();
 
-  // Calls `on_readable` whenever `fd` is readable (level-triggered) until Unwatch(fd).
+  // Calls `on_readable` whenever `fd` is readable (level-triggered) until Unwatch(fd); an
+  // empty callback watches nothing but hang-ups, until WatchWritable adds a writer.
   // Fails when epoll cannot take the descriptor (then nothing is watched).
   [[nodiscard]] absl::Status Watch(int fd, Callback on_readable);
   // Also calls `on_writable` while `fd` is writable; an empty callback stops that. `fd` must
