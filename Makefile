@@ -84,8 +84,13 @@ unit-test: deps
 	$(BAZEL) test --config=asan //...
 	$(BAZEL) test --config=tsan $(TSAN_TESTS)
 
+# tend itself under ASan and UBSan, for an integration smoke run (built by `unit-test`).
+TEND_ASAN = $(shell $(BAZEL) info --config=asan bazel-bin 2>/dev/null)/runtime/tend
+
 integration-test: build $(NPM_TEST_PACKAGES)
-	TEND=$(CURDIR)/$(TEND) NODE_PATH=$(CURDIR)/.deps/npm/node_modules $(PYTHON) -m pytest -q tests/integration
+	$(BAZEL) build --config=asan //runtime:tend
+	TEND=$(CURDIR)/$(TEND) TEND_ASAN=$(TEND_ASAN) NODE_PATH=$(CURDIR)/.deps/npm/node_modules \
+		$(PYTHON) -m pytest -q tests/integration
 
 test: unit-test integration-test
 
