@@ -52,7 +52,10 @@ int Init::EndWithoutLoop(const absl::Status& why) {
   auto wait_until = [this](std::chrono::steady_clock::time_point deadline) {
     while (std::chrono::steady_clock::now() < deadline) {
       ReapFinished();
-      if (!descendants_.AnyLeft()) return true;
+      if (!descendants_.AnyLeft()) {
+        ReapFinished();  // one that turned zombie after the reap above counts as gone
+        return true;
+      }
       usleep(10000);
     }
     return false;
