@@ -1,6 +1,7 @@
 #include "runtime/http/server.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <http_parser.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -99,6 +100,7 @@ struct Server::Connection {
   bool in_request = false;  // a request has begun and is not complete
   std::string output;
   int refusal = 0;          // a status to answer before closing (431, 414, 413)
+  bool on_reserve = false;  // accepted on the reserve descriptor
   bool closing = false;     // close once the output is written
   std::unique_ptr<loop::Timer> timer;
 
@@ -241,6 +243,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(loop::EventLoop& loop,
   server->port_ = ntohs(bound.ss_family == AF_INET6
                             ? reinterpret_cast<sockaddr_in6&>(bound).sin6_port
                             : reinterpret_cast<sockaddr_in&>(bound).sin_port);
+  server->reserve_.reset(open("/dev/null", O_RDONLY | O_CLOEXEC));
   Server* raw = server.get();
   if (absl::Status watched = loop.Watch(fd, [raw] { raw->OnAcceptable(); }); !watched.ok()) {
     return watched;
@@ -263,14 +266,31 @@ void Server::OnAcceptable() {
       Admit(std::move(fd), AddressOf(peer));
       continue;
     }
-    if (errno == EINTR || errno == ECONNABORTED) continue;
-    // Out of descriptors: free one held by an idle client and try again, or stop
-    // watching the socket for a moment instead of spinning on it.
-    if ((errno == EMFILE || errno == ENFILE) && Evict(nullptr)) continue;
-    if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-      PauseAccepting();
-    }
+    int error = errno;
+    if (error == EINTR || error == ECONNABORTED) continue;
+    // Out of descriptors: free one held by an idle client and try again; else answer one
+    // client on the reserve descriptor, and stop watching the socket for a moment instead
+    // of spinning on it.
+    bool exhausted = error == EMFILE || error == ENFILE;
+    if (exhausted && Evict(nullptr)) continue;
+    if (exhausted) AcceptOnReserve();
+    if (exhausted || error == ENOBUFS || error == ENOMEM) PauseAccepting();
     return;  // EAGAIN: nothing more waits
+  }
+}
+
+void Server::AcceptOnReserve() {
+  if (!reserve_) return;  // in use already
+  reserve_.reset();
+  sockaddr_storage peer{};
+  socklen_t length = sizeof peer;
+  UniqueFd fd(accept4(listener_.get(), reinterpret_cast<sockaddr*>(&peer), &length,
+                      SOCK_NONBLOCK | SOCK_CLOEXEC));
+  Connection* admitted = fd ? Admit(std::move(fd), AddressOf(peer)) : nullptr;
+  if (admitted) {
+    admitted->on_reserve = true;
+  } else {
+    reserve_.reset(open("/dev/null", O_RDONLY | O_CLOEXEC));
   }
 }
 
@@ -291,9 +311,13 @@ bool Server::Evict(const std::string* address) {
   return false;
 }
 
-void Server::Admit(UniqueFd fd, std::string address) {
-  if (per_address_[address] >= limits_.max_connections_per_address && !Evict(&address)) return;
-  if (connections_.size() >= limits_.max_connections && !Evict(nullptr)) return;
+Server::Connection* Server::Admit(UniqueFd fd, std::string address) {
+  auto held = per_address_.find(address);  // find: a refused address adds no entry
+  if (held != per_address_.end() && held->second >= limits_.max_connections_per_address &&
+      !Evict(&address)) {
+    return nullptr;
+  }
+  if (connections_.size() >= limits_.max_connections && !Evict(nullptr)) return nullptr;
   auto connection = std::make_unique<Connection>();
   Connection& c = *connection;
   c.server = this;
@@ -302,11 +326,12 @@ void Server::Admit(UniqueFd fd, std::string address) {
   http_parser_init(&c.parser, HTTP_REQUEST);
   c.parser.data = &c;
   int raw = c.fd.get();
-  if (!loop_.Watch(raw, [this, &c] { OnReadable(c); }).ok()) return;  // closes fd
+  if (!loop_.Watch(raw, [this, &c] { OnReadable(c); }).ok()) return nullptr;  // closes fd
   ++per_address_[c.address];
   connections_.push_back(std::move(connection));
   c.position = std::prev(connections_.end());
   Arm(c, limits_.idle_timeout);
+  return &c;
 }
 
 void Server::Arm(Connection& connection, std::chrono::milliseconds after) {
@@ -390,6 +415,10 @@ void Server::Flush(Connection& connection) {
 
 void Server::Close(Connection& connection) {
   loop_.Unwatch(connection.fd.get());
+  if (connection.on_reserve) {
+    connection.fd.reset();
+    reserve_.reset(open("/dev/null", O_RDONLY | O_CLOEXEC));
+  }
   if (--per_address_[connection.address] == 0) per_address_.erase(connection.address);
   connections_.erase(connection.position);  // destroys it: its timer and descriptor
 }

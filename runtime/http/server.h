@@ -67,7 +67,8 @@ class Server {
   struct Connection;
   Server(loop::EventLoop& loop, Handler handler, Limits limits);
   void OnAcceptable();
-  void Admit(UniqueFd fd, std::string address);
+  // The new connection, or null when it was refused.
+  Connection* Admit(UniqueFd fd, std::string address);
   bool Evict(const std::string* address);
   void OnReadable(Connection& connection);
   void Parse(Connection& connection);
@@ -75,12 +76,16 @@ class Server {
   void Arm(Connection& connection, std::chrono::milliseconds after);
   void Close(Connection& connection);
   void PauseAccepting();
+  void AcceptOnReserve();
 
   friend struct Callbacks;
   loop::EventLoop& loop_;
   Handler handler_;
   const Limits limits_;
   UniqueFd listener_;
+  // A descriptor held back for the day the process runs out: closed to accept one probe,
+  // taken again when that connection ends, so /livez answers even then.
+  UniqueFd reserve_;
   int port_ = 0;
   std::list<std::unique_ptr<Connection>> connections_;  // oldest first
   std::map<std::string, size_t> per_address_;
