@@ -482,12 +482,6 @@ bool IsNode(const std::string& program) {
   return base == "node" || base == "nodejs";
 }
 
-std::string NameOf(const std::string& path) {
-  std::string base = path.substr(path.rfind('/') + 1);
-  size_t dot = base.find('.');
-  return dot == 0 || dot == std::string::npos ? base : base.substr(0, dot);
-}
-
 // The script of `node [NODE-FLAGS] SCRIPT ...`: the first word that is no flag nor a
 // flag's value (node's flags that take a separate value are the module loaders').
 std::string NodeScriptOf(const v1::App& app) {
@@ -527,7 +521,7 @@ absl::Status ResolveWorker(CommandLine& parsed, const std::string& script,
   // Named after SCRIPT, never after --node-args or --interpreter; after the program itself
   // when there is no SCRIPT (`tend -i 2 -- node app.js` is named after app.js).
   if (app.name().empty()) {
-    app.set_name(NameOf(!script.empty() ? script : app.node() ? NodeScriptOf(app) : app.command(0)));
+    app.set_name(NameFromScript(!script.empty() ? script : app.node() ? NodeScriptOf(app) : app.command(0)));
   }
   if (parsed.instances.has_value()) {
     app.set_exec_mode(v1::App::CLUSTER);

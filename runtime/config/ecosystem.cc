@@ -315,12 +315,8 @@ absl::Status ReadApp(const std::string& path, const Json& as_written, size_t ind
       count = available_cpus;
     } else if (std::optional<uint64_t> whole = WholeNumber(instances); whole && *whole <= 4096) {
       count = *whole > 0 ? static_cast<int>(*whole) : available_cpus;
-    } else if (instances.is_number_integer() && instances.get<int64_t>() >= -1 &&
-               instances.get<int64_t>() <= 4096) {
-      int64_t n = instances.get<int64_t>();
-      count = n > 0 ? static_cast<int>(n) : available_cpus + static_cast<int>(n);
-    } else if (instances.is_string() && absl::SimpleAtoi(instances.get<std::string>(), &count) &&
-               count >= 1 && count <= 4096) {
+    } else if (instances.is_number_integer() && instances.get<int64_t>() == -1) {
+      count = available_cpus - 1;
     } else {
       return read.Error("instances", absl::StrCat(Show(instances),
                                                   " is not a number from 1 to 4096, \"max\", 0 or -1"));

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "runtime/config/values.h"
 
 namespace tend::config {
 namespace {
@@ -88,12 +89,6 @@ Json NormalizeLikePm2(const Json& app) {
     }
   }
   return out;
-}
-
-std::string NameFromScript(const std::string& script) {
-  std::string base = script.substr(script.rfind('/') + 1);
-  size_t dot = base.rfind('.');
-  return dot == std::string::npos || dot == 0 ? base : base.substr(0, dot);
 }
 
 std::string FindInPath(const std::string& program) {

@@ -19,9 +19,6 @@ namespace tend::config {
 //  - `execute_command: true` is fork mode.
 nlohmann::json NormalizeLikePm2(const nlohmann::json& app);
 
-// The name pm2 gives an app without one: the script's file name without its last extension.
-std::string NameFromScript(const std::string& script);
-
 // How a script runs, as pm2's resolveInterpreter decides when no interpreter is given, with
 // one difference: a text file whose `#!` line names another interpreter runs with that one
 // (pm2 would run it under node). `path` is the script's file, found already.

@@ -68,4 +68,10 @@ std::optional<uint32_t> ParseMillis(absl::string_view text) {
   return static_cast<uint32_t>(*count * unit);
 }
 
+std::string NameFromScript(const std::string& script) {
+  std::string base = script.substr(script.rfind('/') + 1);
+  size_t dot = base.rfind('.');
+  return dot == std::string::npos || dot == 0 ? base : base.substr(0, dot);
+}
+
 }  // namespace tend::config

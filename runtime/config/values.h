@@ -17,4 +17,8 @@ bool ParseHostPort(absl::string_view text, std::string* host, uint32_t* port);
 // Milliseconds, up to a day: "1500", or with a unit: "500ms", "10s", "2m", "1h".
 std::optional<uint32_t> ParseMillis(absl::string_view text);
 
+// The name pm2 gives an app without one (renderApplicationName): the script's file name
+// without its last extension ("server.prod.js": "server.prod").
+std::string NameFromScript(const std::string& script);
+
 }  // namespace tend::config

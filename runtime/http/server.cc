@@ -112,14 +112,18 @@ struct Callbacks {
   static Server::Connection& Of(http_parser* parser) {
     return *static_cast<Server::Connection*>(parser->data);
   }
-  static int Count(http_parser* parser, size_t length) {
+  // Adds `length` to a bounded count of the request's bytes; past the bound the parser stops
+  // and the request is refused with `status`.
+  static int Add(http_parser* parser, size_t Server::Connection::*count, size_t length,
+                 int status) {
     Server::Connection& c = Of(parser);
-    c.head_bytes += length;
-    if (c.head_bytes > c.server->limits_.max_head_bytes) {
-      c.refusal = 431;
-      return 1;
-    }
-    return 0;
+    c.*count += length;
+    if (c.*count <= c.server->limits_.max_head_bytes) return 0;
+    c.refusal = status;
+    return 1;
+  }
+  static int Count(http_parser* parser, size_t length) {
+    return Add(parser, &Server::Connection::head_bytes, length, 431);
   }
   static int OnMessageBegin(http_parser* parser) {
     Server::Connection& c = Of(parser);
@@ -139,13 +143,7 @@ struct Callbacks {
     return Count(parser, length);
   }
   static int OnBody(http_parser* parser, const char*, size_t length) {
-    Server::Connection& c = Of(parser);
-    c.body_bytes += length;
-    if (c.body_bytes > c.server->limits_.max_head_bytes) {
-      c.refusal = 413;
-      return 1;
-    }
-    return 0;
+    return Add(parser, &Server::Connection::body_bytes, length, 413);
   }
   static int OnMessageComplete(http_parser* parser) {
     Server::Connection& c = Of(parser);

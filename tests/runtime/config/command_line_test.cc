@@ -43,6 +43,14 @@ TEST(CommandLineTest, InitFlagsInEveryForm) {
   EXPECT_EQ(Parse({"-t500", "--", "x"})->config.init().kill_timeout_ms(), 500u);
 }
 
+// As pm2 names it, and as an ecosystem file's app is named: without the last extension.
+TEST(CommandLineTest, AnAppIsNamedAfterItsScriptWithoutTheLastExtension) {
+  EXPECT_EQ(Parse({"dist/server.prod.js"})->config.apps(0).name(), "server.prod");
+  EXPECT_EQ(Parse({"-i", "2", "--", "node", "--max-old-space-size=100", "app.js"})
+                ->config.apps(0).name(),
+            "app");
+}
+
 TEST(CommandLineTest, InitModeUnlessAScriptOrWorkerFlagIsGiven) {
   EXPECT_FALSE(Parse({"--", "node", "app.js"})->supervised);
   EXPECT_TRUE(Parse({"app.js"})->supervised);
