@@ -15,10 +15,8 @@
 #include "runtime/config/ecosystem.h"
 #include "runtime/config/ecosystem_file.h"
 #include "probes/probe_command.h"
-#include "runtime/control/control_service.h"
 #include "runtime/control/ctl.h"
-#include "runtime/control/health_publisher.h"
-#include "runtime/control/server.h"
+#include "runtime/control/plane.h"
 #include "runtime/init/descendants.h"
 #include "runtime/init/init.h"
 #include "runtime/init/reaper.h"
@@ -107,34 +105,29 @@ int RunSupervised(const v1::Config& config, loop::EventLoop& loop, init::Init& i
       return kInternalError;
     }
   }
-  control::ControlService control_service(**bridge, supervisor, config,
-                                          [&init] { return init.stopping(); },
-                                          control::Authorization(token));
-  std::unique_ptr<control::Server> grpc_server;
-  std::unique_ptr<control::HealthPublisher> health;
-  control::Listeners listeners{endpoints.control(), endpoints.grpc()};
-  bool wants_grpc = !listeners.unix_path.empty() || !listeners.tcp_address.empty();
-  auto started = wants_grpc ? control::Server::Start(loop, listeners, &control_service)
-                            : absl::StatusOr<std::unique_ptr<control::Server>>(nullptr);
-  if (started.ok() && *started) {
-    grpc_server = std::move(*started);
-    if (!endpoints.grpc().empty()) {
-      logs::Info(absl::StrCat("serving gRPC on ",
-                              endpoints.grpc().substr(0, endpoints.grpc().rfind(':')), ":",
-                              grpc_server->tcp_port()));
+  std::unique_ptr<control::Plane> plane;
+  control::Listeners listeners{endpoints.control(), endpoints.grpc(),
+                               endpoints.grpc_reflection()};
+  if (!listeners.unix_path.empty() || !listeners.tcp_address.empty()) {
+    auto started = control::Plane::Start(loop, **bridge, supervisor, config,
+                                         [&init] { return init.stopping(); }, listeners, token);
+    if (started.ok()) {
+      plane = std::move(*started);
+      init.OnStopBegun([&plane] { plane->PublishHealth(); });
+      if (!endpoints.grpc().empty()) {
+        logs::Info(absl::StrCat("serving gRPC on ",
+                                endpoints.grpc().substr(0, endpoints.grpc().rfind(':')), ":",
+                                plane->tcp_port()));
+      }
+    } else if (!Tolerated("--control", started.status(),
+                          endpoints.control() == config::kDefaultControl &&
+                              endpoints.grpc().empty(),
+                          "the control socket")) {
+      return kInternalError;
     }
-    health = std::make_unique<control::HealthPublisher>(
-        supervisor, [&init] { return init.stopping(); }, *grpc_server);
-    supervisor.AddListener(health.get());
-    init.OnStopBegun([&health] { health->Publish(); });
-  } else if (!started.ok() && !Tolerated("--control", started.status(),
-                        endpoints.control() == config::kDefaultControl && endpoints.grpc().empty(),
-                        "the control socket")) {
-    return kInternalError;
   }
   int exit_code = init.Run(supervisor);
   (*bridge)->Close();  // calls still in flight get their answer at once
-  if (health) supervisor.RemoveListener(health.get());
   return exit_code;
 }
 

@@ -5,12 +5,16 @@ protoc and grpc_cpp_plugin works offline. Imports resolve against the calling pa
 folder, so `proto/tend/v1/x.proto` is included as "tend/v1/x.pb.h".
 """
 
-def cc_proto(name, srcs, grpc = False, deps = [], imports = [], visibility = None):
-    """`imports`: the .proto files that `srcs` import (from `deps`), for protoc to read."""
+def cc_proto(name, srcs, grpc = False, deps = [], imports = [], generated = False, visibility = None):
+    """`imports`: the .proto files that `srcs` import (from `deps`), for protoc to read.
+
+    `generated`: `srcs` are outputs of a rule in this package (copies of Debian's .proto).
+    """
     package = native.package_name()
     stems = [src[:-len(".proto")] for src in srcs]
     outs = [stem + ext for stem in stems for ext in [".pb.h", ".pb.cc"]]
-    cmd = "$(location @system//:protoc) --proto_path=%s --cpp_out=$(GENDIR)/%s" % (package, package)
+    root = "$(GENDIR)/" + package if generated else package
+    cmd = "$(location @system//:protoc) --proto_path=%s --cpp_out=$(GENDIR)/%s" % (root, package)
     tools = ["@system//:protoc"]
     if grpc:
         outs += [stem + ext for stem in stems for ext in [".grpc.pb.h", ".grpc.pb.cc"]]

@@ -17,7 +17,8 @@ def _system_libs_impl(ctx):
     ctx.symlink("/usr/share/grpc-proto", "grpc-proto")
     build = [
         'package(default_visibility = ["//visibility:public"])',
-        'exports_files(["protoc", "grpc_cpp_plugin"])',
+        # reflection.proto: tend serves reflection itself, with gRPC's callback API.
+        'exports_files(["protoc", "grpc_cpp_plugin", "grpc-proto/grpc/reflection/v1alpha/reflection.proto"])',
     ]
     for name, modules in ctx.attr.pkg_config.items():
         extra = ctx.attr.append.get(name, "")

@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "runtime/logs/diagnostics.h"
+#include "runtime/net/listen.h"
 
 namespace tend::cluster {
 namespace {
@@ -22,27 +23,9 @@ constexpr int kDefaultBacklog = 511;  // Node's
 // A bound, listening TCP socket, or minus the errno.
 int BindAndListen(const std::string& address, int port, int family, int backlog,
                   bool nonblocking) {
-  sockaddr_storage storage{};
+  sockaddr_storage storage;
   socklen_t length;
-  if (family == AF_INET6) {
-    auto* in6 = reinterpret_cast<sockaddr_in6*>(&storage);
-    in6->sin6_family = AF_INET6;
-    in6->sin6_port = htons(port);
-    in6->sin6_addr = in6addr_any;
-    if (!address.empty() && inet_pton(AF_INET6, address.c_str(), &in6->sin6_addr) != 1) {
-      return -EINVAL;
-    }
-    length = sizeof *in6;
-  } else {
-    auto* in = reinterpret_cast<sockaddr_in*>(&storage);
-    in->sin_family = AF_INET;
-    in->sin_port = htons(port);
-    in->sin_addr.s_addr = htonl(INADDR_ANY);
-    if (!address.empty() && inet_pton(AF_INET, address.c_str(), &in->sin_addr) != 1) {
-      return -EINVAL;
-    }
-    length = sizeof *in;
-  }
+  if (!net::MakeSocketAddress(family, address, port, &storage, &length)) return -EINVAL;
   UniqueFd fd(socket(family, SOCK_STREAM | SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0), 0));
   if (!fd) return -errno;
   int on = 1, off = 0;

@@ -99,8 +99,10 @@ Endpoints (served while tend supervises workers; `-- CMD` opens nothing):
                             unix:/run/tend/control.sock; if that default cannot be made,
                             tend warns and goes on without it).
       --grpc [ADDR:]PORT|off
-                            Also serve gRPC on TCP: health and reflection to anyone,
-                            Control only with the bearer token (default off).
+                            Also serve gRPC on TCP: health to anyone, Control only with
+                            the bearer token (default off).
+      --grpc-reflection     Serve gRPC reflection on TCP too (grpcurl without .proto
+                            files); the Unix socket always serves it.
       --control-token-file FILE
                             The bearer token that Control over TCP requires.
       --min-ready N         Ready workers an app needs for /readyz (default 1).
@@ -377,6 +379,8 @@ const std::vector<Flag>& Flags() {
        Endpoint("--grpc", [](CommandLine& p, std::string a) {
          p.config.mutable_endpoints()->set_grpc(std::move(a));
        })},
+      {'\0', "grpc-reflection", false,
+       Switch([](CommandLine& p) { p.config.mutable_endpoints()->set_grpc_reflection(true); })},
       {'\0', "control", true, ParseControl},
       {'\0', "control-token-file", true,
        [](absl::string_view value, CommandLine& parsed) {

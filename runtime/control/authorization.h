@@ -6,20 +6,22 @@
 
 namespace tend::control {
 
-// Who may call Control. A peer on the Unix socket passed the socket file's permissions
-// (0600), so it may. A TCP peer must send "authorization: Bearer TOKEN" with the token of
-// --control-token-file; with no token configured, no TCP peer may.
+// Who may call Control on one listener. On the Unix socket, anyone who could open it: the
+// socket file's permissions (0600) decided already. On TCP, a caller must send
+// "authorization: Bearer TOKEN" with the token of --control-token-file; with no token
+// configured, no TCP caller may.
 class Authorization {
  public:
-  explicit Authorization(std::string token) : token_(std::move(token)) {}
+  static Authorization Open() { return Authorization(true, ""); }
+  static Authorization Token(std::string token) { return Authorization(false, std::move(token)); }
 
-  // `peer` as gRPC names it ("unix:...", "fd:N" for a connection tend accepted on the Unix
-  // socket, "ipv4:...", "ipv6:..."); `header` the
-  // authorization metadata, empty when absent. The empty string when allowed, otherwise
-  // why not.
-  std::string Check(absl::string_view peer, absl::string_view header) const;
+  // `header`: the authorization metadata, empty when absent. The empty string when allowed,
+  // otherwise why not.
+  std::string Check(absl::string_view header) const;
 
  private:
+  Authorization(bool open, std::string token) : open_(open), token_(std::move(token)) {}
+  bool open_;
   std::string token_;
 };
 

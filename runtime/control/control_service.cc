@@ -5,7 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "probes/health.h"
-#include "runtime/control/event_queue.h"
+#include "runtime/control/unary_call.h"
 #include "runtime/init/signals.h"
 
 namespace tend::control {
@@ -55,172 +55,164 @@ int64_t NowMs() {
       .count();
 }
 
+// Reload's stream: this reload's events, from its start (a reload already running
+// finishes first) to the end of every app it covers. On the loop's thread.
+class ReloadProgress {
+ public:
+  void Cover(const std::string& app) { apps_.insert(app); }
+
+  Pick operator()(const v1::Event& event) {
+    if (!apps_.count(event.app())) return Pick::kSkip;
+    if (event.kind() == v1::Event::RELOAD_STARTED &&
+        event.reason() == supervise::RestartReasonName(supervise::RestartReason::kReload)) {
+      started_.insert(event.app());
+    }
+    bool of_reload = event.kind() == v1::Event::RELOAD_STARTED ||
+                     event.kind() == v1::Event::RELOAD_PROGRESS ||
+                     event.kind() == v1::Event::RELOAD_FINISHED;
+    if (!of_reload || !started_.count(event.app())) return Pick::kSkip;
+    if (event.kind() != v1::Event::RELOAD_FINISHED) return Pick::kSend;
+    finished_.insert(event.app());
+    return finished_.size() == apps_.size() ? Pick::kSendLast : Pick::kSend;
+  }
+
+ private:
+  std::set<std::string> apps_, started_, finished_;
+};
+
 }  // namespace
 
 ControlService::ControlService(loop::CrossThread& bridge, supervise::Supervisor& supervisor,
                                const v1::Config& config, std::function<bool()> stopping,
-                               Authorization authorization)
+                               Authorization authorization, StreamLimit& event_streams)
     : bridge_(bridge), supervisor_(supervisor), config_(config), stopping_(std::move(stopping)),
-      authorization_(std::move(authorization)) {}
+      authorization_(std::move(authorization)), event_streams_(event_streams),
+      subscriptions_(supervisor) {}
 
-grpc::Status ControlService::Authorize(grpc::ServerContext* context) const {
+grpc::Status ControlService::Authorize(grpc::CallbackServerContext* context) const {
   auto header = context->client_metadata().find("authorization");
   absl::string_view value;
   if (header != context->client_metadata().end()) {
     value = absl::string_view(header->second.data(), header->second.size());
   }
-  std::string refused = authorization_.Check(context->peer(), value);
+  std::string refused = authorization_.Check(value);
   if (refused.empty()) return grpc::Status::OK;
   return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, refused);
 }
 
-grpc::Status ControlService::OnLoop(std::function<absl::Status()> task) {
-  std::optional<absl::Status> done = bridge_.Call<absl::Status>(std::move(task), kLoopDeadline);
-  return done ? ToGrpc(*done) : Unavailable();
+grpc::ServerUnaryReactor* ControlService::OnLoop(grpc::CallbackServerContext* context,
+                                                 std::function<absl::Status()> task) {
+  if (grpc::Status allowed = Authorize(context); !allowed.ok()) return AnswerNow(context, allowed);
+  return AnswerOnLoop(bridge_, kLoopDeadline, [task = std::move(task)] { return ToGrpc(task()); },
+                      Unavailable);
 }
 
-grpc::Status ControlService::ListWorkers(grpc::ServerContext* context,
-                                         const v1::ListWorkersRequest*,
-                                         v1::ListWorkersResponse* response) {
-  if (grpc::Status allowed = Authorize(context); !allowed.ok()) return allowed;
-  std::optional<std::vector<supervise::AppStatus>> apps =
-      bridge_.Call<std::vector<supervise::AppStatus>>([this] { return supervisor_.Status(); },
-                                                      kLoopDeadline);
-  if (!apps) return Unavailable();
-  int64_t now = NowMs();
-  for (const supervise::AppStatus& app : *apps) *response->add_apps() = ToProto(app, now);
-  return grpc::Status::OK;
-}
-
-grpc::Status ControlService::Reload(grpc::ServerContext* context, const v1::ReloadRequest* request,
-                                    grpc::ServerWriter<v1::Event>* writer) {
-  if (grpc::Status allowed = Authorize(context); !allowed.ok()) return allowed;
-  auto queue = std::make_shared<EventQueue>();
-  std::set<std::string> apps;
-  grpc::Status asked = OnLoop([&] {
-    supervisor_.AddListener(queue.get());
-    absl::Status reloading = supervisor_.Reload(request->app());
-    if (!reloading.ok()) {
-      supervisor_.RemoveListener(queue.get());
-      return reloading;
-    }
-    for (const auto& app : supervisor_.apps()) {
-      if (request->app().empty() || app->name() == request->app()) apps.insert(app->name());
+grpc::ServerUnaryReactor* ControlService::ListWorkers(grpc::CallbackServerContext* context,
+                                                      const v1::ListWorkersRequest*,
+                                                      v1::ListWorkersResponse* response) {
+  return OnLoop(context, [this, response] {
+    int64_t now = NowMs();
+    for (const supervise::AppStatus& app : supervisor_.Status()) {
+      *response->add_apps() = ToProto(app, now);
     }
     return absl::OkStatus();
   });
-  if (!asked.ok()) return asked;
-  // This reload's events, from its start (a reload already running finishes first) to its end.
-  std::set<std::string> started, finished;
-  grpc::Status result = grpc::Status::OK;
-  while (finished.size() < apps.size() && !context->IsCancelled()) {
-    std::optional<v1::Event> event = queue->Next(500ms);
-    if (queue->overflowed()) {
-      result = grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "events came faster than read");
-      break;
-    }
-    if (!event || !apps.count(event->app())) continue;
-    if (event->kind() == v1::Event::RELOAD_STARTED &&
-        event->reason() == supervise::RestartReasonName(supervise::RestartReason::kReload)) {
-      started.insert(event->app());
-    }
-    bool of_reload = event->kind() == v1::Event::RELOAD_STARTED ||
-                     event->kind() == v1::Event::RELOAD_PROGRESS ||
-                     event->kind() == v1::Event::RELOAD_FINISHED;
-    if (!of_reload || !started.count(event->app())) continue;
-    if (event->kind() == v1::Event::RELOAD_FINISHED) finished.insert(event->app());
-    if (!writer->Write(*event)) break;
-  }
-  bridge_.Post([this, queue] { supervisor_.RemoveListener(queue.get()); });
-  return result;
 }
 
-grpc::Status ControlService::Restart(grpc::ServerContext* context,
-                                     const v1::RestartRequest* request, v1::RestartResponse*) {
-  if (grpc::Status allowed = Authorize(context); !allowed.ok()) return allowed;
+grpc::ServerWriteReactor<v1::Event>* ControlService::Reload(grpc::CallbackServerContext* context,
+                                                            const v1::ReloadRequest* request) {
+  if (grpc::Status allowed = Authorize(context); !allowed.ok()) return RefuseEventStream(allowed);
+  auto progress = std::make_shared<ReloadProgress>();
+  EventStreamOptions options;
+  options.begin = [this, progress, app = request->app()] {
+    // Covered first: the reload's first events come while Reload() runs.
+    for (const auto& each : supervisor_.apps()) {
+      if (app.empty() || each->name() == app) progress->Cover(each->name());
+    }
+    return supervisor_.Reload(app);
+  };
+  options.filter = [progress](const v1::Event& event) { return (*progress)(event); };
+  return OpenEventStream(bridge_, subscriptions_, event_streams_, std::move(options));
+}
+
+grpc::ServerUnaryReactor* ControlService::Restart(grpc::CallbackServerContext* context,
+                                                  const v1::RestartRequest* request,
+                                                  v1::RestartResponse*) {
   std::optional<int> instance;
   if (request->has_instance()) instance = request->instance();
-  return OnLoop([&] { return supervisor_.Restart(request->app(), instance); });
+  return OnLoop(context, [this, app = request->app(), instance] {
+    return supervisor_.Restart(app, instance);
+  });
 }
 
-grpc::Status ControlService::Scale(grpc::ServerContext* context, const v1::ScaleRequest* request,
-                                   v1::ScaleResponse* response) {
-  if (grpc::Status allowed = Authorize(context); !allowed.ok()) return allowed;
+grpc::ServerUnaryReactor* ControlService::Scale(grpc::CallbackServerContext* context,
+                                                const v1::ScaleRequest* request,
+                                                v1::ScaleResponse* response) {
   if (request->count_case() == v1::ScaleRequest::COUNT_NOT_SET) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "give instances or delta");
+    return AnswerNow(context,
+                  grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "give instances or delta"));
   }
   bool relative = request->count_case() == v1::ScaleRequest::kDelta;
   int count = relative ? request->delta() : request->instances();
-  return OnLoop([&] {
-    absl::Status scaled = supervisor_.Scale(request->app(), count, relative);
-    for (const auto& app : supervisor_.apps()) {
-      if (app->name() == request->app()) response->set_instances(app->instances());
+  return OnLoop(context, [this, response, app = request->app(), count, relative] {
+    absl::Status scaled = supervisor_.Scale(app, count, relative);
+    for (const auto& each : supervisor_.apps()) {
+      if (each->name() == app) response->set_instances(each->instances());
     }
     return scaled;
   });
 }
 
-grpc::Status ControlService::Signal(grpc::ServerContext* context,
-                                    const v1::SignalRequest* request, v1::SignalResponse*) {
-  if (grpc::Status allowed = Authorize(context); !allowed.ok()) return allowed;
+grpc::ServerUnaryReactor* ControlService::Signal(grpc::CallbackServerContext* context,
+                                                 const v1::SignalRequest* request,
+                                                 v1::SignalResponse*) {
   std::optional<int> signo = init::ParseSignal(request->signal());
   if (!signo) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        absl::StrCat("'", request->signal(), "' names no signal"));
+    return AnswerNow(context, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                        absl::StrCat("'", request->signal(), "' names no signal")));
   }
-  return OnLoop([&] { return supervisor_.Signal(request->app(), *signo); });
-}
-
-grpc::Status ControlService::StreamEvents(grpc::ServerContext* context,
-                                          const v1::StreamEventsRequest*,
-                                          grpc::ServerWriter<v1::Event>* writer) {
-  if (grpc::Status allowed = Authorize(context); !allowed.ok()) return allowed;
-  auto queue = std::make_shared<EventQueue>();
-  grpc::Status subscribed = OnLoop([&] {
-    supervisor_.AddListener(queue.get());
-    return absl::OkStatus();
+  return OnLoop(context, [this, app = request->app(), signo = *signo] {
+    return supervisor_.Signal(app, signo);
   });
-  if (!subscribed.ok()) return subscribed;
-  // Headers go out now, so the client knows it is subscribed before any event.
-  writer->SendInitialMetadata();
-  grpc::Status result = grpc::Status::OK;
-  while (!context->IsCancelled()) {
-    std::optional<v1::Event> event = queue->Next(500ms);
-    if (queue->overflowed()) {
-      result = grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "events came faster than read");
-      break;
-    }
-    if (event && !writer->Write(*event)) break;
-  }
-  bridge_.Post([this, queue] { supervisor_.RemoveListener(queue.get()); });
-  return result;
 }
 
-grpc::Status ControlService::GetConfig(grpc::ServerContext* context, const v1::GetConfigRequest*,
-                                       v1::Config* response) {
-  if (grpc::Status allowed = Authorize(context); !allowed.ok()) return allowed;
+grpc::ServerWriteReactor<v1::Event>* ControlService::StreamEvents(
+    grpc::CallbackServerContext* context, const v1::StreamEventsRequest*) {
+  if (grpc::Status allowed = Authorize(context); !allowed.ok()) return RefuseEventStream(allowed);
+  EventStreamOptions options;
+  options.headers_when_subscribed = true;
+  return OpenEventStream(bridge_, subscriptions_, event_streams_, std::move(options));
+}
+
+grpc::ServerUnaryReactor* ControlService::GetConfig(grpc::CallbackServerContext* context,
+                                                    const v1::GetConfigRequest*,
+                                                    v1::Config* response) {
+  if (grpc::Status allowed = Authorize(context); !allowed.ok()) return AnswerNow(context, allowed);
   *response = config_;  // never changes once tend runs
-  return grpc::Status::OK;
+  return AnswerNow(context, grpc::Status::OK);
 }
 
-grpc::Status ControlService::Probe(grpc::ServerContext* context, const v1::ProbeRequest* request,
-                                   v1::ProbeResponse* response) {
-  if (grpc::Status allowed = Authorize(context); !allowed.ok()) return allowed;
-  std::optional<probes::Verdict> verdict = bridge_.Call<probes::Verdict>(
-      [this, kind = request->kind()] {
+grpc::ServerUnaryReactor* ControlService::Probe(grpc::CallbackServerContext* context,
+                                                const v1::ProbeRequest* request,
+                                                v1::ProbeResponse* response) {
+  if (grpc::Status allowed = Authorize(context); !allowed.ok()) return AnswerNow(context, allowed);
+  auto answer = [response](const probes::Verdict& verdict) {
+    response->set_ok(verdict.ok);
+    std::string reason = verdict.body;
+    while (!reason.empty() && reason.back() == '\n') reason.pop_back();
+    response->set_reason(reason);
+    return grpc::Status::OK;
+  };
+  return AnswerOnLoop(
+      bridge_, kProbeDeadline,
+      [this, answer, kind = request->kind()] {
         std::vector<probes::Check> checks = {{"event-loop", true, ""}};
         if (kind == v1::ProbeRequest::READY) {
           checks = probes::ReadinessChecks(supervisor_.Status(false), stopping_());
         }
-        return probes::Judge("", checks, false);
+        return answer(probes::Judge("", checks, false));
       },
-      kProbeDeadline);
-  if (!verdict) verdict = probes::Verdict{false, kUnresponsive};
-  response->set_ok(verdict->ok);
-  std::string reason = verdict->body;
-  while (!reason.empty() && reason.back() == '\n') reason.pop_back();
-  response->set_reason(reason);
-  return grpc::Status::OK;
+      [answer] { return answer(probes::Verdict{false, kUnresponsive}); });
 }
 
 }  // namespace tend::control

@@ -3,48 +3,62 @@
 #include <functional>
 
 #include "runtime/control/authorization.h"
+#include "runtime/control/event_stream.h"
+#include "runtime/control/stream_limit.h"
 #include "runtime/loop/cross_thread.h"
 #include "runtime/supervise/supervisor.h"
 #include "tend/v1/control.grpc.pb.h"
 
 namespace tend::control {
 
-// The Control service. Calls arrive on gRPC's threads; each one does its work on the event
-// loop's thread through CrossThread, and says UNAVAILABLE if the loop does not answer.
-class ControlService final : public v1::Control::Service {
+// The Control service, on gRPC's callback API: a call is checked on the gRPC thread it
+// arrives on, then does its work on the event loop's thread and is answered from there.
+// No call holds a thread while it waits, streams included. A unary call the loop does not
+// come to in time gets UNAVAILABLE.
+class ControlService final : public v1::Control::CallbackService {
  public:
-  // `stopping` (on the loop's thread) tells whether tend is shutting down.
+  // `stopping` (on the loop's thread) tells whether tend is shutting down. `event_streams`
+  // bounds StreamEvents and Reload streams together, across every Control service.
   ControlService(loop::CrossThread& bridge, supervise::Supervisor& supervisor,
                  const v1::Config& config, std::function<bool()> stopping,
-                 Authorization authorization);
+                 Authorization authorization, StreamLimit& event_streams);
 
-  grpc::Status ListWorkers(grpc::ServerContext* context, const v1::ListWorkersRequest* request,
-                           v1::ListWorkersResponse* response) override;
-  grpc::Status Reload(grpc::ServerContext* context, const v1::ReloadRequest* request,
-                      grpc::ServerWriter<v1::Event>* writer) override;
-  grpc::Status Restart(grpc::ServerContext* context, const v1::RestartRequest* request,
-                       v1::RestartResponse* response) override;
-  grpc::Status Scale(grpc::ServerContext* context, const v1::ScaleRequest* request,
-                     v1::ScaleResponse* response) override;
-  grpc::Status Signal(grpc::ServerContext* context, const v1::SignalRequest* request,
-                      v1::SignalResponse* response) override;
-  grpc::Status StreamEvents(grpc::ServerContext* context, const v1::StreamEventsRequest* request,
-                            grpc::ServerWriter<v1::Event>* writer) override;
-  grpc::Status GetConfig(grpc::ServerContext* context, const v1::GetConfigRequest* request,
-                         v1::Config* response) override;
-  grpc::Status Probe(grpc::ServerContext* context, const v1::ProbeRequest* request,
-                     v1::ProbeResponse* response) override;
+  grpc::ServerUnaryReactor* ListWorkers(grpc::CallbackServerContext* context,
+                                        const v1::ListWorkersRequest* request,
+                                        v1::ListWorkersResponse* response) override;
+  grpc::ServerWriteReactor<v1::Event>* Reload(grpc::CallbackServerContext* context,
+                                              const v1::ReloadRequest* request) override;
+  grpc::ServerUnaryReactor* Restart(grpc::CallbackServerContext* context,
+                                    const v1::RestartRequest* request,
+                                    v1::RestartResponse* response) override;
+  grpc::ServerUnaryReactor* Scale(grpc::CallbackServerContext* context,
+                                  const v1::ScaleRequest* request,
+                                  v1::ScaleResponse* response) override;
+  grpc::ServerUnaryReactor* Signal(grpc::CallbackServerContext* context,
+                                   const v1::SignalRequest* request,
+                                   v1::SignalResponse* response) override;
+  grpc::ServerWriteReactor<v1::Event>* StreamEvents(
+      grpc::CallbackServerContext* context, const v1::StreamEventsRequest* request) override;
+  grpc::ServerUnaryReactor* GetConfig(grpc::CallbackServerContext* context,
+                                      const v1::GetConfigRequest* request,
+                                      v1::Config* response) override;
+  grpc::ServerUnaryReactor* Probe(grpc::CallbackServerContext* context,
+                                  const v1::ProbeRequest* request,
+                                  v1::ProbeResponse* response) override;
 
  private:
-  grpc::Status Authorize(grpc::ServerContext* context) const;
-  // Runs `task` on the loop's thread and turns its absl::Status into a gRPC one.
-  grpc::Status OnLoop(std::function<absl::Status()> task);
+  grpc::Status Authorize(grpc::CallbackServerContext* context) const;
+  // Answers on the loop's thread with `task`'s status; UNAVAILABLE if the loop is stuck.
+  grpc::ServerUnaryReactor* OnLoop(grpc::CallbackServerContext* context,
+                                   std::function<absl::Status()> task);
 
   loop::CrossThread& bridge_;
   supervise::Supervisor& supervisor_;
   const v1::Config& config_;
   std::function<bool()> stopping_;
   Authorization authorization_;
+  StreamLimit& event_streams_;
+  Subscriptions subscriptions_;  // loop's thread only
 };
 
 }  // namespace tend::control

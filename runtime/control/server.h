@@ -1,50 +1,62 @@
 #pragma once
 
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "grpcpp/grpcpp.h"
-#include "runtime/fd/unique_fd.h"
+#include "runtime/control/stream_limit.h"
 #include "runtime/loop/event_loop.h"
+#include "runtime/net/acceptor.h"
 
 namespace tend::control {
 
 struct Listeners {
   std::string unix_path;    // the control socket (mode 0600); empty: none
   std::string tcp_address;  // "ADDR:PORT" (port 0: a free one); empty: none
+  bool tcp_reflection = false;  // reflection on TCP too (it is always on the Unix socket)
 };
 
-// tend's gRPC server: the Control service, grpc.health.v1.Health (what Kubernetes' gRPC
-// probes call: SERVING while ready) and server reflection, on a Unix socket and optionally
-// TCP. Calls run on gRPC's own threads, bounded in number and message size.
+// What gRPC may hold for its clients, all listeners together, and what a client past a
+// bound gets. Connections themselves are bounded by tend's descriptor limit.
+struct GrpcLimits {
+  static constexpr int kMaxMessageBytes = 64 * 1024;  // a larger request: RESOURCE_EXHAUSTED
+  static constexpr int kStreamsPerConnection = 100;   // HTTP/2: more wait in the client
+  static constexpr int kMaxReflectionStreams = 256;   // more: RESOURCE_EXHAUSTED
+  static constexpr size_t kMemoryBytes = 64 << 20;    // gRPC's buffers, via its resource quota
+};
+
+// tend's gRPC servers: on each listener, Control, grpc.health.v1.Health (what Kubernetes'
+// gRPC probes call: SERVING while ready) and reflection (on TCP only if asked). Each runs on
+// gRPC's callback API, so no call holds a thread while it waits.
 //
-// tend listens on the Unix socket itself and starts gRPC on its first connection: an idle
-// tend nobody asks pays nothing for gRPC (its threads, and megabytes of resident code).
+// tend accepts the connections itself, on its event loop, and hands each to the listener's
+// gRPC server: running out of descriptors pauses accepting instead of spinning (gRPC 1.51
+// stops listening for good on EMFILE), and each listener's server starts on its first
+// connection, so a tend nobody asks pays nothing for gRPC.
 class Server {
  public:
+  // `unix_control` and `tcp_control`: the Control service for each listener, each with its
+  // own authorization.
   static absl::StatusOr<std::unique_ptr<Server>> Start(loop::EventLoop& loop,
                                                        const Listeners& listeners,
-                                                       grpc::Service* control);
+                                                       grpc::Service* unix_control,
+                                                       grpc::Service* tcp_control);
   ~Server();
 
-  // Health's answer for every service name; any thread.
+  // Health's answer for every service name. Loop's thread.
   void SetServing(bool serving);
   int tcp_port() const { return tcp_port_; }
 
  private:
-  Server(loop::EventLoop& loop, grpc::Service* control) : loop_(loop), control_(control) {}
-  absl::Status StartGrpc(const std::string& tcp_address);
-  void OnUnixConnection();
+  struct Endpoint;
+  Server();
+  absl::Status Serve(loop::EventLoop& loop, Endpoint& endpoint, UniqueFd listener);
+  void OnConnection(Endpoint& endpoint, UniqueFd connection);
 
-  loop::EventLoop& loop_;
-  grpc::Service* control_;
-  std::mutex mutex_;  // serving_ and server_'s creation, against SetServing from any thread
+  StreamLimit reflection_streams_;
+  std::unique_ptr<Endpoint> unix_, tcp_;
   bool serving_ = false;
-  std::unique_ptr<grpc::Server> server_;
-  UniqueFd unix_fd_;
-  std::unique_ptr<loop::Timer> accept_pause_;  // while descriptors have run out
   std::string unix_path_;
   int tcp_port_ = 0;
 };

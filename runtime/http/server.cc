@@ -1,9 +1,7 @@
 #include "runtime/http/server.h"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <http_parser.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -13,54 +11,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "runtime/config/values.h"
+#include "runtime/net/listen.h"
 
 namespace tend::http {
 namespace {
 
 constexpr int kBacklog = 128;
-constexpr int kAcceptsPerWakeup = 64;
-constexpr std::chrono::milliseconds kAcceptPause{100};
-
-// A server's "ADDR:PORT" (IPv6 "[ADDR]:PORT", as the command line writes them) as a socket
-// address; no ADDR: every IPv4 address.
-absl::StatusOr<sockaddr_storage> SocketAddress(const std::string& text, socklen_t* length) {
-  std::string host;
-  uint32_t port;
-  if (!config::ParseHostPort(text, &host, &port)) {
-    return absl::InvalidArgumentError(absl::StrCat("'", text, "' is not [ADDR:]PORT"));
-  }
-  sockaddr_storage storage{};
-  if (host.find(':') != std::string::npos) {
-    auto* in6 = reinterpret_cast<sockaddr_in6*>(&storage);
-    in6->sin6_family = AF_INET6;
-    in6->sin6_port = htons(port);
-    if (inet_pton(AF_INET6, host.c_str(), &in6->sin6_addr) != 1) {
-      return absl::InvalidArgumentError(absl::StrCat("'", host, "' is not an IPv6 address"));
-    }
-    *length = sizeof *in6;
-  } else {
-    auto* in = reinterpret_cast<sockaddr_in*>(&storage);
-    in->sin_family = AF_INET;
-    in->sin_port = htons(port);
-    in->sin_addr.s_addr = htonl(INADDR_ANY);
-    if (!host.empty() && inet_pton(AF_INET, host.c_str(), &in->sin_addr) != 1) {
-      return absl::InvalidArgumentError(absl::StrCat("'", host, "' is not an IPv4 address"));
-    }
-    *length = sizeof *in;
-  }
-  return storage;
-}
-
-std::string AddressOf(const sockaddr_storage& peer) {
-  char text[INET6_ADDRSTRLEN] = "?";
-  if (peer.ss_family == AF_INET6) {
-    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(peer).sin6_addr, text, sizeof text);
-  } else if (peer.ss_family == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(peer).sin_addr, text, sizeof text);
-  }
-  return text;
-}
 
 const char* Reason(int status) {
   switch (status) {
@@ -218,85 +174,40 @@ Server::Server(loop::EventLoop& loop, Handler handler, Limits limits)
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(loop::EventLoop& loop,
                                                       const std::string& address,
                                                       Handler handler, Limits limits) {
-  socklen_t length = 0;
-  absl::StatusOr<sockaddr_storage> bind_to = SocketAddress(address, &length);
-  if (!bind_to.ok()) return bind_to.status();
+  absl::StatusOr<net::Listening> listening = net::ListenTcp(address, kBacklog);
+  if (!listening.ok()) return listening.status();
   std::unique_ptr<Server> server(new Server(loop, std::move(handler), limits));
-  server->listener_.reset(
-      socket(bind_to->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!server->listener_) {
-    return absl::UnavailableError(absl::StrCat("socket: ", strerror(errno)));
-  }
-  int on = 1;
-  int fd = server->listener_.get();
-  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
-      bind(fd, reinterpret_cast<sockaddr*>(&*bind_to), length) != 0 || listen(fd, kBacklog) != 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", address, ": ", strerror(errno)));
-  }
-  sockaddr_storage bound{};
-  socklen_t bound_length = sizeof bound;
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &bound_length) != 0) {
-    return absl::InternalError(absl::StrCat("getsockname: ", strerror(errno)));
-  }
-  server->port_ = ntohs(bound.ss_family == AF_INET6
-                            ? reinterpret_cast<sockaddr_in6&>(bound).sin6_port
-                            : reinterpret_cast<sockaddr_in&>(bound).sin_port);
+  server->port_ = listening->port;
   server->reserve_.reset(open("/dev/null", O_RDONLY | O_CLOEXEC));
   Server* raw = server.get();
-  if (absl::Status watched = loop.Watch(fd, [raw] { raw->OnAcceptable(); }); !watched.ok()) {
-    return watched;
-  }
+  auto acceptor = net::Acceptor::Start(
+      loop, std::move(listening->fd),
+      [raw](UniqueFd fd, const sockaddr_storage& peer) {
+        Connection* admitted = raw->Admit(std::move(fd), net::AddressOf(peer));
+        if (admitted && raw->accepting_on_reserve_) admitted->on_reserve = true;
+      },
+      [raw] { return raw->OnDescriptorsExhausted(); });
+  if (!acceptor.ok()) return acceptor.status();
+  server->acceptor_ = std::move(*acceptor);
   return server;
 }
 
 Server::~Server() {
+  acceptor_.reset();
   while (!connections_.empty()) Close(*connections_.front());
-  if (listener_) loop_.Unwatch(listener_.get());
 }
 
-void Server::OnAcceptable() {
-  for (int accepted = 0; accepted < kAcceptsPerWakeup; ++accepted) {
-    sockaddr_storage peer{};
-    socklen_t length = sizeof peer;
-    UniqueFd fd(accept4(listener_.get(), reinterpret_cast<sockaddr*>(&peer), &length,
-                        SOCK_NONBLOCK | SOCK_CLOEXEC));
-    if (fd) {
-      Admit(std::move(fd), AddressOf(peer));
-      continue;
-    }
-    int error = errno;
-    if (error == EINTR || error == ECONNABORTED) continue;
-    // Out of descriptors: free one held by an idle client and try again; else answer one
-    // client on the reserve descriptor, and stop watching the socket for a moment instead
-    // of spinning on it.
-    bool exhausted = error == EMFILE || error == ENFILE;
-    if (exhausted && Evict(nullptr)) continue;
-    if (exhausted) AcceptOnReserve();
-    if (exhausted || error == ENOBUFS || error == ENOMEM) PauseAccepting();
-    return;  // EAGAIN: nothing more waits
-  }
-}
-
-void Server::AcceptOnReserve() {
-  if (!reserve_) return;  // in use already
+// Out of descriptors: free one held by an idle client and accept again; else answer one
+// client on the reserve descriptor while the acceptor pauses.
+bool Server::OnDescriptorsExhausted() {
+  if (Evict(nullptr)) return true;
+  if (!reserve_) return false;  // in use already
   reserve_.reset();
-  sockaddr_storage peer{};
-  socklen_t length = sizeof peer;
-  UniqueFd fd(accept4(listener_.get(), reinterpret_cast<sockaddr*>(&peer), &length,
-                      SOCK_NONBLOCK | SOCK_CLOEXEC));
-  Connection* admitted = fd ? Admit(std::move(fd), AddressOf(peer)) : nullptr;
-  if (admitted) {
-    admitted->on_reserve = true;
-  } else {
-    reserve_.reset(open("/dev/null", O_RDONLY | O_CLOEXEC));
-  }
-}
-
-void Server::PauseAccepting() {
-  loop_.Unwatch(listener_.get());
-  accept_pause_ = loop_.After(kAcceptPause, [this] {
-    if (!loop_.Watch(listener_.get(), [this] { OnAcceptable(); }).ok()) PauseAccepting();
-  });
+  accepting_on_reserve_ = true;
+  bool admitted = acceptor_->AcceptOne();
+  accepting_on_reserve_ = false;
+  if (!admitted) reserve_.reset(open("/dev/null", O_RDONLY | O_CLOEXEC));
+  return false;
 }
 
 bool Server::Evict(const std::string* address) {

@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "runtime/fd/unique_fd.h"
 #include "runtime/loop/event_loop.h"
+#include "runtime/net/acceptor.h"
 
 namespace tend::http {
 
@@ -66,7 +67,6 @@ class Server {
  private:
   struct Connection;
   Server(loop::EventLoop& loop, Handler handler, Limits limits);
-  void OnAcceptable();
   // The new connection, or null when it was refused.
   Connection* Admit(UniqueFd fd, std::string address);
   bool Evict(const std::string* address);
@@ -75,21 +75,20 @@ class Server {
   void Flush(Connection& connection);
   void Arm(Connection& connection, std::chrono::milliseconds after);
   void Close(Connection& connection);
-  void PauseAccepting();
-  void AcceptOnReserve();
+  bool OnDescriptorsExhausted();
 
   friend struct Callbacks;
   loop::EventLoop& loop_;
   Handler handler_;
   const Limits limits_;
-  UniqueFd listener_;
+  std::unique_ptr<net::Acceptor> acceptor_;
   // A descriptor held back for the day the process runs out: closed to accept one probe,
   // taken again when that connection ends, so /livez answers even then.
   UniqueFd reserve_;
+  bool accepting_on_reserve_ = false;
   int port_ = 0;
   std::list<std::unique_ptr<Connection>> connections_;  // oldest first
   std::map<std::string, size_t> per_address_;
-  std::unique_ptr<loop::Timer> accept_pause_;
 };
 
 }  // namespace tend::http

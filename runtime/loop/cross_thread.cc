@@ -38,26 +38,13 @@ void CrossThread::Post(std::function<void()> task) {
 }
 
 void CrossThread::Close() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  closed_ = true;
-  queue_.clear();
-  for (const std::shared_ptr<Pending>& call : pending_) {
-    std::lock_guard<std::mutex> call_lock(call->mutex);
-    if (call->state == Pending::State::kQueued) call->state = Pending::State::kAbandoned;
-    call->changed.notify_all();
+  std::deque<std::function<void()>> dropped;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    closed_ = true;
+    dropped.swap(queue_);
   }
-}
-
-bool CrossThread::Track(const std::shared_ptr<Pending>& call) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (closed_) return false;
-  pending_.insert(call);
-  return true;
-}
-
-void CrossThread::Untrack(const std::shared_ptr<Pending>& call) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  pending_.erase(call);
+  // Destroyed outside the lock: what a task owns may post (or close) in its destructor.
 }
 
 void CrossThread::RunQueued() {

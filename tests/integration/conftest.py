@@ -180,3 +180,12 @@ def run_wrk_through_reloads(tend, port, headers=(), reloads=3, seconds=8):
             wrk.kill()
             wrk.wait()
     return json.loads(out.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="session")
+def stubs(tmp_path_factory):
+    """Python gRPC stubs for tend's services and gRPC's health and reflection."""
+    from grpc_stubs import Stubs, generate
+    out = tmp_path_factory.mktemp("stubs")
+    generate(out)
+    return Stubs(out)

@@ -7,18 +7,10 @@ import stat
 import pytest
 
 from conftest import HELPERS, REPO, children_of, proc_state, wait_until
-from grpc_stubs import Stubs, generate
 from test_cluster import ready_count
 
 APP = str(REPO / "examples/hello/app.js")
 TOKEN = "s3cret-token"
-
-
-@pytest.fixture(scope="session")
-def stubs(tmp_path_factory):
-    out = tmp_path_factory.mktemp("stubs")
-    generate(out)
-    return Stubs(out)
 
 
 class Tend:
@@ -33,13 +25,15 @@ class Tend:
                                   env=env or dict(os.environ, PORT="0"))
         line = wait_until(lambda: next((l for l in self.process.stderr if "serving gRPC on" in l),
                                        None), what="the gRPC port")
-        port = int(line.rsplit(":", 1)[1])
+        port = self.port = int(line.rsplit(":", 1)[1])
         grpc = stubs.grpc
         self.unix = stubs.control_grpc.ControlStub(grpc.insecure_channel(f"unix:{self.socket}"))
         tcp_channel = grpc.insecure_channel(f"127.0.0.1:{port}")
         self.tcp = stubs.control_grpc.ControlStub(tcp_channel)
         self.health = stubs.health_grpc.HealthStub(tcp_channel)
-        self.reflection = stubs.reflection_grpc.ServerReflectionStub(tcp_channel)
+        self.tcp_reflection = stubs.reflection_grpc.ServerReflectionStub(tcp_channel)
+        self.unix_reflection = stubs.reflection_grpc.ServerReflectionStub(
+            grpc.insecure_channel(f"unix:{self.socket}"))
 
 
 def serving(stubs, tend):
@@ -66,12 +60,39 @@ def test_health_follows_readiness_and_shutdown(start_tend, stubs, tmp_path):
     assert tend.process.wait() == 0
 
 
-def test_reflection_lists_the_services(start_tend, stubs, tmp_path):
+def reflect(stub, stubs, **request):
+    return list(stub.ServerReflectionInfo(
+        iter([stubs.reflection.ServerReflectionRequest(**request)]), timeout=5))
+
+
+def test_reflection_lists_the_services_and_describes_them(start_tend, stubs, tmp_path):
     tend = Tend(start_tend, stubs, tmp_path, ["-i", "1", APP])
-    request = stubs.reflection.ServerReflectionRequest(list_services="")
-    [response] = list(tend.reflection.ServerReflectionInfo(iter([request]), timeout=5))
-    names = {service.name for service in response.list_services_response.service}
-    assert {"tend.v1.Control", "grpc.health.v1.Health"} <= names
+    [listed] = reflect(tend.unix_reflection, stubs, list_services="")
+    names = {service.name for service in listed.list_services_response.service}
+    assert names == {"tend.v1.Control", "grpc.health.v1.Health",
+                     "grpc.reflection.v1alpha.ServerReflection"}
+    # What grpcurl asks next: the file that defines a service, with what it imports.
+    [described] = reflect(tend.unix_reflection, stubs, file_containing_symbol="tend.v1.Control")
+    files = described.file_descriptor_response.file_descriptor_proto
+    descriptor_pb2 = __import__("google.protobuf.descriptor_pb2", fromlist=["x"])
+    parsed = [descriptor_pb2.FileDescriptorProto.FromString(f) for f in files]
+    assert {f.name for f in parsed} == {"tend/v1/control.proto", "tend/v1/config.proto"}
+    [control] = [f for f in parsed if f.name == "tend/v1/control.proto"]
+    assert "ListWorkers" in {m.name for m in control.service[0].method}
+    [missing] = reflect(tend.unix_reflection, stubs, file_containing_symbol="no.Such")
+    assert missing.error_response.error_code == stubs.grpc.StatusCode.NOT_FOUND.value[0]
+
+
+def test_reflection_is_off_on_tcp_unless_asked_for(start_tend, stubs, tmp_path):
+    tend = Tend(start_tend, stubs, tmp_path, ["-i", "1", APP])
+    with pytest.raises(stubs.grpc.RpcError) as refused:
+        reflect(tend.tcp_reflection, stubs, list_services="")
+    assert refused.value.code() == stubs.grpc.StatusCode.UNIMPLEMENTED
+    tend.process.signal(signal.SIGTERM)
+    assert tend.process.wait() == 0
+    asked = Tend(start_tend, stubs, tmp_path, ["-i", "1", "--grpc-reflection", APP])
+    [listed] = reflect(asked.tcp_reflection, stubs, list_services="")
+    assert "tend.v1.Control" in {s.name for s in listed.list_services_response.service}
 
 
 def test_control_over_tcp_needs_the_token_and_a_refusal_changes_nothing(start_tend, stubs,

@@ -1,0 +1,34 @@
+#include "runtime/control/plane.h"
+
+namespace tend::control {
+
+Plane::Plane(loop::CrossThread& bridge, supervise::Supervisor& supervisor,
+             const v1::Config& config, const std::function<bool()>& stopping,
+             const std::string& token)
+    : supervisor_(supervisor),
+      event_streams_(kMaxEventStreams, "event streams (StreamEvents and Reload)"),
+      unix_control_(bridge, supervisor, config, stopping, Authorization::Open(),
+                    event_streams_),
+      tcp_control_(bridge, supervisor, config, stopping, Authorization::Token(token),
+                   event_streams_) {}
+
+absl::StatusOr<std::unique_ptr<Plane>> Plane::Start(
+    loop::EventLoop& loop, loop::CrossThread& bridge, supervise::Supervisor& supervisor,
+    const v1::Config& config, std::function<bool()> stopping, const Listeners& listeners,
+    const std::string& token) {
+  std::unique_ptr<Plane> plane(new Plane(bridge, supervisor, config, stopping, token));
+  absl::StatusOr<std::unique_ptr<Server>> server =
+      Server::Start(loop, listeners, &plane->unix_control_, &plane->tcp_control_);
+  if (!server.ok()) return server.status();
+  plane->server_ = std::move(*server);
+  plane->health_ = std::make_unique<HealthPublisher>(supervisor, stopping, *plane->server_);
+  supervisor.AddListener(plane->health_.get());
+  plane->health_->Publish();
+  return plane;
+}
+
+Plane::~Plane() {
+  if (health_) supervisor_.RemoveListener(health_.get());
+}
+
+}  // namespace tend::control

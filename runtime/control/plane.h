@@ -1,0 +1,48 @@
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "runtime/control/control_service.h"
+#include "runtime/control/health_publisher.h"
+#include "runtime/control/server.h"
+#include "runtime/control/stream_limit.h"
+
+namespace tend::control {
+
+// Everything tend serves over gRPC, wired together: a Control service for each listener
+// (the Unix socket's open to whoever may open it, TCP's only with the bearer token), the
+// server, and gRPC health kept equal to /readyz.
+class Plane {
+ public:
+  static constexpr int kMaxEventStreams = 256;  // StreamEvents and Reload, all listeners
+
+  // `token`: the bearer token for Control over TCP; empty: no Control over TCP.
+  static absl::StatusOr<std::unique_ptr<Plane>> Start(loop::EventLoop& loop,
+                                                      loop::CrossThread& bridge,
+                                                      supervise::Supervisor& supervisor,
+                                                      const v1::Config& config,
+                                                      std::function<bool()> stopping,
+                                                      const Listeners& listeners,
+                                                      const std::string& token);
+  ~Plane();
+
+  // Readiness may have changed without an event (tend began to stop). Loop's thread.
+  void PublishHealth() { health_->Publish(); }
+  int tcp_port() const { return server_->tcp_port(); }
+
+ private:
+  Plane(loop::CrossThread& bridge, supervise::Supervisor& supervisor, const v1::Config& config,
+        const std::function<bool()>& stopping, const std::string& token);
+
+  supervise::Supervisor& supervisor_;
+  StreamLimit event_streams_;
+  ControlService unix_control_;
+  ControlService tcp_control_;
+  std::unique_ptr<Server> server_;  // ends before the services it calls
+  std::unique_ptr<HealthPublisher> health_;
+};
+
+}  // namespace tend::control

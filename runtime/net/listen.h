@@ -1,0 +1,32 @@
+#pragma once
+
+#include <sys/socket.h>
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "runtime/fd/unique_fd.h"
+
+namespace tend::net {
+
+struct Listening {
+  UniqueFd fd;  // non-blocking, close-on-exec
+  int port = 0;  // TCP: the port bound (a free one for port 0)
+};
+
+// `host` (empty: any address) and `port` as a socket address of `family` (AF_INET or
+// AF_INET6); false when `host` is not an address of that family.
+bool MakeSocketAddress(int family, const std::string& host, int port, sockaddr_storage* storage,
+                       socklen_t* length);
+
+// Listens on "ADDR:PORT" ("[ADDR]:PORT" for IPv6; no ADDR: every IPv4 address).
+absl::StatusOr<Listening> ListenTcp(const std::string& address, int backlog);
+
+// Listens on a Unix socket at `path`, created 0600: only tend's user (and root) may connect.
+// A socket file left by a dead process is replaced; one a live process serves is refused.
+absl::StatusOr<Listening> ListenUnix(const std::string& path, int backlog);
+
+// The peer's IP address as text ("?" for other families).
+std::string AddressOf(const sockaddr_storage& peer);
+
+}  // namespace tend::net
