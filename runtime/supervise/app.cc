@@ -373,19 +373,25 @@ void App::CheckMemory() {
 }
 
 void App::ArmCron() {
-  time_t now = time(nullptr);
-  time_t next = cron_->Next(now);
+  time_t next = cron_->Next(time(nullptr));
   if (next < 0) {
     logs::Warn(absl::StrCat(name(), ": cron '", config_.cron_restart(), "' names no future time"));
     return;
   }
-  auto delay = std::chrono::system_clock::from_time_t(next) - std::chrono::system_clock::now();
-  cron_timer_ = context_.loop.After(
-      std::max(Millis(1), std::chrono::duration_cast<Millis>(delay)), [this] {
+  auto timer = loop::WallClockTimer::Start(
+      context_.loop, std::chrono::system_clock::from_time_t(next),
+      [this] {
         logs::Info(absl::StrCat(name(), ": cron '", config_.cron_restart(), "'"));
         Reload(RestartReason::kCron);
         ArmCron();
-      });
+      },
+      [this] { ArmCron(); });  // the clock was set: the next time is another
+  if (!timer.ok()) {
+    logs::Warn(absl::StrCat(name(), ": cron '", config_.cron_restart(),
+                            "' cannot be scheduled: ", timer.status().message()));
+    return;
+  }
+  cron_timer_ = std::move(*timer);
 }
 
 void App::Stop(int signo) {

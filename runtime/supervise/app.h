@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "runtime/loop/event_loop.h"
+#include "runtime/loop/wall_clock_timer.h"
 #include "runtime/supervise/cron_schedule.h"
 #include "runtime/supervise/file_watcher.h"
 #include "runtime/supervise/restart_policy.h"
@@ -137,7 +138,7 @@ class App : public WorkerListener {
   bool stopped_cleanly_ = true;
   int last_exit_code_ = 0;
   std::optional<CronSchedule> cron_;
-  std::unique_ptr<loop::Timer> cron_timer_;
+  std::unique_ptr<loop::WallClockTimer> cron_timer_;
   std::unique_ptr<loop::Timer> memory_timer_;
   std::unique_ptr<FileWatcher> watcher_;
   uint64_t reloads_succeeded_ = 0;

@@ -1,71 +1,13 @@
 """The gRPC listeners under attack: idle streams by the thousand cannot deny a Control call,
 `tend probe` or /livez; a stream over a stated bound is refused alone, naming the bound."""
 import subprocess
-import threading
 import time
 
 import pytest
 
 from conftest import TEND, wait_until
+from grpc_stubs import EVENT_STREAMS, REFLECTION_STREAMS, Attacker
 from test_grpc import APP, TOKEN, Tend
-
-EVENT_STREAMS = 256       # runtime/control/plane.h
-REFLECTION_STREAMS = 256  # runtime/control/server.h
-STREAMS_PER_CONNECTION = 100
-
-
-class Attacker:
-    """Idle streams of each kind, spread over enough connections to one listener."""
-
-    def __init__(self, stubs, target, metadata=()):
-        self.stubs, self.target, self.metadata = stubs, target, metadata
-        self.calls, self.gates, self.channels = [], [], []
-
-    def channel(self):
-        # Each channel its own connection: a connection carries at most 100 streams.
-        if not self.channels or len(self.calls) % (STREAMS_PER_CONNECTION // 2) == 0:
-            self.channels.append(self.stubs.grpc.insecure_channel(
-                self.target, options=[("grpc.use_local_subchannel_pool", 1)]))
-        return self.channels[-1]
-
-    def events(self, count):
-        stub_for = self.stubs.control_grpc.ControlStub
-        for _ in range(count):
-            call = stub_for(self.channel()).StreamEvents(
-                self.stubs.control.StreamEventsRequest(), metadata=self.metadata)
-            call.initial_metadata()  # subscribed
-            self.calls.append(call)
-
-    def watches(self, count):
-        health = self.stubs.health
-        for _ in range(count):
-            call = self.stubs.health_grpc.HealthStub(self.channel()).Watch(
-                health.HealthCheckRequest(service=""))
-            next(call)  # the current status comes at once
-            self.calls.append(call)
-
-    def reflections(self, count):
-        request = self.stubs.reflection.ServerReflectionRequest(list_services="")
-        for _ in range(count):
-            gate = threading.Event()
-
-            def requests(gate=gate):
-                yield request
-                gate.wait()  # then idle, the stream open
-            call = self.stubs.reflection_grpc.ServerReflectionStub(
-                self.channel()).ServerReflectionInfo(requests())
-            next(call)
-            self.calls.append(call)
-            self.gates.append(gate)
-
-    def close(self):
-        for gate in self.gates:
-            gate.set()
-        for call in self.calls:
-            call.cancel()
-        for channel in self.channels:
-            channel.close()
-
 
 def refusal(call_next):
     with pytest.raises(Exception) as refused:
