@@ -18,7 +18,7 @@ namespace {
 constexpr int kFailed = 1;
 constexpr int kUsage = 2;
 
-const char kCtlUsage[] = R"(Usage: tend ctl [--control unix:PATH] [--json] COMMAND
+const char kCtlUsage[] = R"(Usage: tend ctl [--control unix:PATH] [--wait SECONDS] [--json] COMMAND
 Commands:
   list                     every app's workers: state, pid, restarts, uptime, memory, CPU
   reload [APP]             rolling reload of APP or every app; prints progress until done
@@ -28,8 +28,12 @@ Commands:
   events                   print what happens, as it happens, until interrupted
   config                   the effective configuration
 --control: the control socket (default unix:/run/tend/control.sock).
+--wait: how long to wait for tend to answer on the socket, which may not exist yet (a
+        sidecar started before tend); default 30, 0: not at all. Then exit 1.
 --json: JSON output, one object per line for streams.
 )";
+
+constexpr int kDefaultWaitSeconds = 30;
 
 int Usage(const std::string& problem) {
   std::fprintf(stderr, "tend ctl: %s\n%s", problem.c_str(), kCtlUsage);
@@ -102,11 +106,17 @@ int PrintStream(Reader& reader, bool json, bool* all_ok) {
 int RunCtl(const std::vector<std::string>& all_args) {
   std::string socket = config::kDefaultControl;
   bool json = false;
+  int wait_seconds = kDefaultWaitSeconds;
   std::vector<std::string> args;
   for (size_t i = 0; i < all_args.size(); ++i) {
     absl::string_view arg = all_args[i];
     if (arg == "--json") {
       json = true;
+    } else if (arg == "--wait" && i + 1 < all_args.size()) {
+      if (!absl::SimpleAtoi(all_args[++i], &wait_seconds) || wait_seconds < 0 ||
+          wait_seconds > 86400) {
+        return Usage(absl::StrCat("--wait: '", all_args[i], "' is not 0 to 86400 seconds"));
+      }
     } else if (arg == "--control" && i + 1 < all_args.size()) {
       socket = all_args[++i];
     } else if (absl::ConsumePrefix(&arg, "--control=")) {
@@ -121,7 +131,17 @@ int RunCtl(const std::vector<std::string>& all_args) {
   if (args.empty()) return Usage("missing command");
   absl::string_view path = socket;
   absl::ConsumePrefix(&path, "unix:");
-  auto channel = grpc::CreateChannel(absl::StrCat("unix:", path), grpc::InsecureChannelCredentials());
+  // gRPC retries connecting (with backoff, at most 1 s apart here) until the deadline.
+  grpc::ChannelArguments arguments;
+  arguments.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  auto channel = grpc::CreateCustomChannel(absl::StrCat("unix:", path),
+                                           grpc::InsecureChannelCredentials(), arguments);
+  if (!channel->WaitForConnected(std::chrono::system_clock::now() +
+                                 std::chrono::seconds(wait_seconds))) {
+    std::fprintf(stderr, "tend ctl: no tend answers on unix:%s (waited %d s)\n",
+                 std::string(path).c_str(), wait_seconds);
+    return kFailed;
+  }
   auto stub = v1::Control::NewStub(channel);
   grpc::ClientContext context;
   const std::string& command = args[0];
