@@ -105,9 +105,12 @@ int RunSupervised(const v1::Config& config, loop::EventLoop& loop, init::Init& i
       return kInternalError;
     }
   }
+  // `tend probe` speaks HTTP on the control socket: the same routes, and no gRPC.
+  std::unique_ptr<http::Server> unix_http =
+      http::Server::ForConnections(loop, http::Routes(snapshot));
   std::unique_ptr<control::Plane> plane;
-  control::Listeners listeners{endpoints.control(), endpoints.grpc(),
-                               endpoints.grpc_reflection()};
+  control::Listeners listeners{endpoints.control(), endpoints.grpc(), endpoints.grpc_reflection(),
+                               [&unix_http](UniqueFd fd) { unix_http->Adopt(std::move(fd), "unix"); }};
   if (!listeners.unix_path.empty() || !listeners.tcp_address.empty()) {
     auto started = control::Plane::Start(loop, **bridge, supervisor, config,
                                          [&init] { return init.stopping(); }, listeners, token);

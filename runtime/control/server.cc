@@ -1,6 +1,10 @@
 #include "runtime/control/server.h"
 
+#include <sys/socket.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
 
 #include <chrono>
 #include <vector>
@@ -22,6 +26,11 @@ void DropGrpcLog(gpr_log_func_args*) {}
 
 }  // namespace
 
+struct Server::Undecided {
+  UniqueFd fd;
+  std::unique_ptr<loop::Timer> deadline;
+};
+
 struct Server::Endpoint {
   std::vector<grpc::Service*> services;
   std::unique_ptr<ReflectionService> reflection;
@@ -29,14 +38,16 @@ struct Server::Endpoint {
   std::unique_ptr<grpc::Server> grpc;  // from the first connection on
 };
 
-Server::Server()
-    : reflection_streams_(GrpcLimits::kMaxReflectionStreams, "reflection streams") {}
+Server::Server(loop::EventLoop& loop)
+    : loop_(loop),
+      reflection_streams_(GrpcLimits::kMaxReflectionStreams, "reflection streams") {}
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(loop::EventLoop& loop,
                                                       const Listeners& listeners,
                                                       grpc::Service* unix_control,
                                                       grpc::Service* tcp_control) {
-  std::unique_ptr<Server> server(new Server());
+  std::unique_ptr<Server> server(new Server(loop));
+  server->unix_http_ = listeners.unix_http;
   std::vector<std::string> names = {"tend.v1.Control", "grpc.health.v1.Health"};
   auto endpoint = [&](grpc::Service* control, bool reflection) {
     auto made = std::make_unique<Endpoint>();
@@ -55,7 +66,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(loop::EventLoop& loop,
     if (!listening.ok()) return listening.status();
     server->unix_path_ = listeners.unix_path;
     server->unix_ = endpoint(unix_control, true);
-    if (absl::Status served = server->Serve(loop, *server->unix_, std::move(listening->fd));
+    if (absl::Status served = server->Serve(*server->unix_, std::move(listening->fd));
         !served.ok()) {
       return served;
     }
@@ -65,7 +76,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(loop::EventLoop& loop,
     if (!listening.ok()) return listening.status();
     server->tcp_port_ = listening->port;
     server->tcp_ = endpoint(tcp_control, listeners.tcp_reflection);
-    if (absl::Status served = server->Serve(loop, *server->tcp_, std::move(listening->fd));
+    if (absl::Status served = server->Serve(*server->tcp_, std::move(listening->fd));
         !served.ok()) {
       return served;
     }
@@ -73,11 +84,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(loop::EventLoop& loop,
   return server;
 }
 
-absl::Status Server::Serve(loop::EventLoop& loop, Endpoint& endpoint, UniqueFd listener) {
+absl::Status Server::Serve(Endpoint& endpoint, UniqueFd listener) {
+  bool sniff = &endpoint == unix_.get() && unix_http_;
   auto acceptor = net::Acceptor::Start(
-      loop, std::move(listener),
-      [this, &endpoint](UniqueFd connection, const sockaddr_storage&) {
-        OnConnection(endpoint, std::move(connection));
+      loop_, std::move(listener),
+      [this, &endpoint, sniff](UniqueFd connection, const sockaddr_storage&) {
+        if (sniff) {
+          Sniff(std::move(connection));
+        } else {
+          OnConnection(endpoint, std::move(connection));
+        }
       });
   if (!acceptor.ok()) return acceptor.status();
   endpoint.acceptor = std::move(*acceptor);
@@ -103,6 +119,42 @@ void Server::OnConnection(Endpoint& endpoint, UniqueFd connection) {
   grpc::AddInsecureChannelFromFd(endpoint.grpc.get(), connection.release());  // gRPC owns it
 }
 
+void Server::Sniff(UniqueFd connection) {
+  if (undecided_.size() >= GrpcLimits::kMaxUndecided) {
+    int oldest = undecided_order_.front();
+    loop_.Unwatch(oldest);
+    undecided_.erase(oldest);  // closes it
+    undecided_order_.pop_front();
+  }
+  int fd = connection.get();
+  if (!loop_.Watch(fd, [this, fd] { Decide(fd); }).ok()) return;  // closes it
+  Undecided& waiting = undecided_[fd];
+  waiting.fd = std::move(connection);
+  waiting.deadline = loop_.After(GrpcLimits::kFirstByteDeadline, [this, fd] {
+    loop_.Unwatch(fd);
+    undecided_.erase(fd);
+    undecided_order_.erase(std::find(undecided_order_.begin(), undecided_order_.end(), fd));
+  });
+  undecided_order_.push_back(fd);
+}
+
+void Server::Decide(int fd) {
+  char first;
+  ssize_t n = recv(fd, &first, 1, MSG_PEEK);
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+  loop_.Unwatch(fd);
+  auto waiting = undecided_.find(fd);
+  UniqueFd connection = std::move(waiting->second.fd);
+  undecided_.erase(waiting);
+  undecided_order_.erase(std::find(undecided_order_.begin(), undecided_order_.end(), fd));
+  if (n != 1) return;  // closed before a byte came: it closes here
+  if (first == 'P') {  // HTTP/2's connection preface: "PRI * HTTP/2.0"
+    OnConnection(*unix_, std::move(connection));
+  } else {
+    unix_http_(std::move(connection));
+  }
+}
+
 void Server::SetServing(bool serving) {
   serving_ = serving;
   for (Endpoint* endpoint : {unix_.get(), tcp_.get()}) {
@@ -111,6 +163,7 @@ void Server::SetServing(bool serving) {
 }
 
 Server::~Server() {
+  for (const auto& [fd, waiting] : undecided_) loop_.Unwatch(fd);
   for (Endpoint* endpoint : {unix_.get(), tcp_.get()}) {
     if (!endpoint) continue;
     endpoint->acceptor.reset();

@@ -1,5 +1,8 @@
 #pragma once
 
+#include <deque>
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -15,6 +18,8 @@ struct Listeners {
   std::string unix_path;    // the control socket (mode 0600); empty: none
   std::string tcp_address;  // "ADDR:PORT" (port 0: a free one); empty: none
   bool tcp_reflection = false;  // reflection on TCP too (it is always on the Unix socket)
+  // Takes the Unix socket's HTTP/1.1 connections (`tend probe`); null: gRPC only.
+  std::function<void(UniqueFd)> unix_http;
 };
 
 // What gRPC may hold for its clients, all listeners together, and what a client past a
@@ -24,6 +29,9 @@ struct GrpcLimits {
   static constexpr int kStreamsPerConnection = 100;   // HTTP/2: more wait in the client
   static constexpr int kMaxReflectionStreams = 256;   // more: RESOURCE_EXHAUSTED
   static constexpr size_t kMemoryBytes = 64 << 20;    // gRPC's buffers, via its resource quota
+  // Unix connections yet to send their first byte; past it the oldest is closed.
+  static constexpr size_t kMaxUndecided = 64;
+  static constexpr std::chrono::seconds kFirstByteDeadline{5};
 };
 
 // tend's gRPC servers: on each listener, Control, grpc.health.v1.Health (what Kubernetes'
@@ -33,7 +41,9 @@ struct GrpcLimits {
 // tend accepts the connections itself, on its event loop, and hands each to the listener's
 // gRPC server: running out of descriptors pauses accepting instead of spinning (gRPC 1.51
 // stops listening for good on EMFILE), and each listener's server starts on its first
-// connection, so a tend nobody asks pays nothing for gRPC.
+// gRPC connection, so a tend nobody asks pays nothing for gRPC. On the Unix socket, a
+// connection whose first byte is not HTTP/2's preface ("PRI * HTTP/2.0") is HTTP/1.1, handed
+// to `unix_http`: `tend probe`, every 10 s in a HEALTHCHECK, never starts gRPC.
 class Server {
  public:
   // `unix_control` and `tcp_control`: the Control service for each listener, each with its
@@ -50,11 +60,19 @@ class Server {
 
  private:
   struct Endpoint;
-  Server();
-  absl::Status Serve(loop::EventLoop& loop, Endpoint& endpoint, UniqueFd listener);
+  struct Undecided;
+  explicit Server(loop::EventLoop& loop);
+  absl::Status Serve(Endpoint& endpoint, UniqueFd listener);
   void OnConnection(Endpoint& endpoint, UniqueFd connection);
+  // A Unix connection waits, bounded in number and time, for its first byte.
+  void Sniff(UniqueFd connection);
+  void Decide(int fd);
 
+  loop::EventLoop& loop_;
   StreamLimit reflection_streams_;
+  std::function<void(UniqueFd)> unix_http_;
+  std::map<int, Undecided> undecided_;  // by descriptor
+  std::deque<int> undecided_order_;     // oldest first
   std::unique_ptr<Endpoint> unix_, tcp_;
   bool serving_ = false;
   std::string unix_path_;

@@ -192,6 +192,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(loop::EventLoop& loop,
   return server;
 }
 
+std::unique_ptr<Server> Server::ForConnections(loop::EventLoop& loop, Handler handler,
+                                               Limits limits) {
+  return std::unique_ptr<Server>(new Server(loop, std::move(handler), limits));
+}
+
+void Server::Adopt(UniqueFd connection, std::string address) {
+  Admit(std::move(connection), std::move(address));
+}
+
 Server::~Server() {
   acceptor_.reset();
   while (!connections_.empty()) Close(*connections_.front());
@@ -201,6 +210,7 @@ Server::~Server() {
 // client on the reserve descriptor while the acceptor pauses.
 bool Server::OnDescriptorsExhausted() {
   if (Evict(nullptr)) return true;
+  if (!acceptor_) return false;
   if (!reserve_) return false;  // in use already
   reserve_.reset();
   accepting_on_reserve_ = true;

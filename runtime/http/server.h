@@ -59,8 +59,14 @@ class Server {
   static absl::StatusOr<std::unique_ptr<Server>> Start(loop::EventLoop& loop,
                                                        const std::string& address,
                                                        Handler handler, Limits limits = {});
+  // A server with no listener of its own: it serves connections accepted elsewhere (HTTP
+  // probes on the control socket), handed over with Adopt().
+  static std::unique_ptr<Server> ForConnections(loop::EventLoop& loop, Handler handler,
+                                                Limits limits = {});
   ~Server();
 
+  // Serves a connection accepted elsewhere, from `address` (for the per-address bound).
+  void Adopt(UniqueFd connection, std::string address);
   int port() const { return port_; }
   size_t connections() const { return connections_.size(); }
 

@@ -99,6 +99,22 @@ def test_probe_exits_0_when_ready_and_1_with_the_reason_when_not(start_tend, tmp
     assert tend.wait() == 0
 
 
+def threads(pid):
+    return len(os.listdir(f"/proc/{pid}/task"))
+
+
+def test_probes_never_start_grpc(start_tend, tmp_path):
+    """A HEALTHCHECK runs `tend probe` every 10 s: it speaks HTTP on the control socket and
+    leaves tend single-threaded; the first gRPC call starts gRPC's threads."""
+    tend, control = start(start_tend, tmp_path, ["-i", "1", APP])
+    wait_until(lambda: client("probe", "--control", control, "ready")[0] == 0, what="ready")
+    for which in ("live", "ready") * 5:
+        assert client("probe", "--control", control, which)[0] == 0
+    assert threads(tend.pid) == 1
+    assert client("ctl", "--control", control, "list")[0] == 0
+    assert threads(tend.pid) > 1  # so the count above could have seen gRPC
+
+
 def test_an_unusable_control_path_is_a_clear_start_up_error(start_tend, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
