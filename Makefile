@@ -7,6 +7,8 @@ BAZEL_FLAGS := -c opt
 TEND := bazel-bin/runtime/tend
 PYTHON := /usr/bin/python3
 PORT ?= 3000
+RUN_HTTP ?= 127.0.0.1:9615
+RUN_CONTROL ?= $(CURDIR)/.deps/run/control.sock
 
 # Debian packages the build, the tests and the benchmarks need.
 APT_PACKAGES := build-essential pkg-config dpkg-dev bazel-bootstrap bazel-rules-java \
@@ -70,9 +72,19 @@ $(PROMETHEUS_CPP)/WORKSPACE: | apt-packages
 build: deps
 	$(BAZEL) build $(BAZEL_FLAGS) //runtime:tend
 
+# The example the way users run their own: two workers sharing one port, endpoints on.
 run: build
-	@echo "tend is running examples/hello on http://127.0.0.1:$(PORT)/ (Ctrl-C stops it)"
-	PORT=$(PORT) $(TEND) -- node examples/hello/app.js
+	@mkdir -p $(dir $(RUN_CONTROL))
+	@printf '%s\n' \
+	  "tend runs examples/hello/app.js as 2 workers sharing port $(PORT). Try, in another terminal:" \
+	  "  curl http://127.0.0.1:$(PORT)/                 # which instance and pid answered" \
+	  "  curl http://$(RUN_HTTP)/readyz       # readiness, as Kubernetes asks" \
+	  "  curl http://$(RUN_HTTP)/metrics      # Prometheus" \
+	  "  $(TEND) ctl --control unix:$(RUN_CONTROL) list" \
+	  "  $(TEND) ctl --control unix:$(RUN_CONTROL) reload   # rolling, no request lost" \
+	  "Ctrl-C here stops everything."
+	@PORT=$(PORT) exec $(TEND) -i 2 --http $(RUN_HTTP) --control unix:$(RUN_CONTROL) \
+	  examples/hello/app.js
 
 # Every unit test and fuzz target, then all of them again under ASan and UBSan, and those
 # whose code crosses threads under TSan (these builds keep bazel-bin pointing at the
