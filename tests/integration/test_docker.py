@@ -9,43 +9,7 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-import pytest
-
 from conftest import HELPERS, REPO, TEND, free_port, wait_until
-
-CGROUPS = Path("/sys/fs/cgroup")
-
-
-@pytest.fixture
-def podman(tmp_path):
-    """podman with storage and configuration of this test's own; removes all it made."""
-    if not shutil.which("podman"):
-        pytest.fail("podman is not installed (make test installs it)")
-    (tmp_path / "containers.conf").write_text(
-        '[containers]\nnetns = "host"\n'
-        'default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]\n'
-        '[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n')
-    (tmp_path / "storage.conf").write_text(
-        f'[storage]\ndriver = "overlay"\ngraphroot = "{tmp_path}/graph"\n'
-        f'runroot = "{tmp_path}/run"\n')
-    env = dict(os.environ, CONTAINERS_CONF=str(tmp_path / "containers.conf"),
-               CONTAINERS_STORAGE_CONF=str(tmp_path / "storage.conf"))
-    cgroups_before = set(CGROUPS.glob("*/libpod_parent"))
-
-    def run(*args, check=True):
-        return subprocess.run(["podman", *args], env=env, capture_output=True, text=True,
-                              check=check, timeout=120)
-
-    yield run
-    run("rm", "--all", "--force", "--time", "0", check=False)
-    run("system", "reset", "--force", check=False)
-    # podman's cgroupfs manager leaves its parent cgroup behind: remove what this test made.
-    for made in set(CGROUPS.glob("*/libpod_parent")) - cgroups_before:
-        for group in sorted(made.glob("**/"), key=lambda p: len(p.parts), reverse=True):
-            try:
-                group.rmdir()
-            except OSError:
-                pass
 
 
 def node_base_image(podman, tmp_path):
