@@ -194,6 +194,8 @@ class EventStream final : public Reactor {
       } else if (headers) {
         outbox->SendHeaders();
       }
+    }, [outbox = outbox_] {
+      outbox->End(grpc::Status(grpc::StatusCode::UNAVAILABLE, "tend is stopping"));
     });
   }
 

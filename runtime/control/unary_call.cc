@@ -37,7 +37,12 @@ class LoopReactor final : public grpc::ServerUnaryReactor {
                [answer = answer_, on_timeout = std::move(on_timeout)](bool fired) {
                  if (fired) answer->Give(on_timeout);
                });
-    bridge.Post([answer = answer_, on_loop = std::move(on_loop)] { answer->Give(on_loop); });
+    bridge.Post([answer = answer_, on_loop = std::move(on_loop)] { answer->Give(on_loop); },
+                [answer = answer_] {
+                  answer->Give([] {
+                    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "tend is stopping");
+                  });
+                });
   }
 
   void OnCancel() override {

@@ -27,35 +27,42 @@ CrossThread::CrossThread(EventLoop& loop, UniqueFd event_fd)
 
 CrossThread::~CrossThread() { loop_.Unwatch(event_fd_.get()); }
 
-void CrossThread::Post(std::function<void()> task) {
+void CrossThread::Post(std::function<void()> task, std::function<void()> dropped) {
   {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (closed_) return;
-    queue_.push_back(std::move(task));
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (closed_) {
+      lock.unlock();
+      if (dropped) dropped();
+      return;
+    }
+    queue_.push_back({std::move(task), std::move(dropped)});
   }
   uint64_t one = 1;
   [[maybe_unused]] ssize_t n = write(event_fd_.get(), &one, sizeof one);
 }
 
 void CrossThread::Close() {
-  std::deque<std::function<void()>> dropped;
+  std::deque<Task> dropped;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     closed_ = true;
     dropped.swap(queue_);
   }
-  // Destroyed outside the lock: what a task owns may post (or close) in its destructor.
+  // Outside the lock: a `dropped` may post (and so be dropped itself, at once).
+  for (Task& task : dropped) {
+    if (task.dropped) task.dropped();
+  }
 }
 
 void CrossThread::RunQueued() {
   uint64_t count;
   [[maybe_unused]] ssize_t n = read(event_fd_.get(), &count, sizeof count);
-  std::deque<std::function<void()>> tasks;
+  std::deque<Task> tasks;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     tasks.swap(queue_);
   }
-  for (auto& task : tasks) task();
+  for (Task& task : tasks) task.run();
 }
 
 }  // namespace tend::loop

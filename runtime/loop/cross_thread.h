@@ -19,10 +19,13 @@ class CrossThread {
   ~CrossThread();
 
   // Queues `task` for the loop's thread. Any thread. The task must own what it uses, or
-  // share it (a shared_ptr): the caller may be gone when it runs, or it may never run.
-  void Post(std::function<void()> task);
+  // share it (a shared_ptr): the caller may be gone when it runs. If it never runs (the
+  // bridge closed first), `dropped` runs instead, at Close() or at once if closed already,
+  // so whoever waits for the task hears of it.
+  void Post(std::function<void()> task, std::function<void()> dropped = nullptr);
 
-  // From now on nothing more runs: tasks still queued are dropped, later ones too.
+  // From now on nothing more runs on the loop: each task still queued, and each posted
+  // later, has its `dropped` run instead.
   void Close();
 
  private:
@@ -31,8 +34,12 @@ class CrossThread {
 
   EventLoop& loop_;
   const UniqueFd event_fd_;
+  struct Task {
+    std::function<void()> run;
+    std::function<void()> dropped;
+  };
   std::mutex mutex_;  // guards queue_ and closed_
-  std::deque<std::function<void()>> queue_;
+  std::deque<Task> queue_;
   bool closed_ = false;
 };
 

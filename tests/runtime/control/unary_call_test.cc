@@ -17,11 +17,12 @@ class Service final : public v1::Control::CallbackService {
  public:
   explicit Service(loop::CrossThread& bridge) : bridge_(bridge) {}
   std::atomic<int> answered_on_loop{0};
+  std::atomic<int> calls_begun{0};
 
   grpc::ServerUnaryReactor* ListWorkers(grpc::CallbackServerContext*,
                                         const v1::ListWorkersRequest*,
                                         v1::ListWorkersResponse* response) override {
-    return AnswerOnLoop(
+    grpc::ServerUnaryReactor* reactor = AnswerOnLoop(
         bridge_, 300ms,
         [this, response] {
           ++answered_on_loop;
@@ -32,6 +33,8 @@ class Service final : public v1::Control::CallbackService {
           response->add_apps()->set_name("late");
           return grpc::Status(grpc::StatusCode::UNAVAILABLE, "late");
         });
+    ++calls_begun;
+    return reactor;
   }
 
  private:
@@ -123,11 +126,18 @@ TEST_F(UnaryCallTest, ACancelledCallIsNotAnsweredLater) {
   EXPECT_EQ(service_->answered_on_loop, 0);
 }
 
-// Closed (tend stopping), the bridge drops the task; the deadline still answers.
-TEST_F(UnaryCallTest, AClosedBridgeStillGetsAnAnswer) {
-  bridge_->Close();
+// tend stopping: a call waiting on the loop when the bridge closes is answered at once, and
+// so is one that comes later.
+TEST_F(UnaryCallTest, ClosingTheBridgeAnswersWaitingCallsAtOnce) {
   v1::ListWorkersResponse response;
-  EXPECT_EQ(List(5s, &response).error_code(), grpc::StatusCode::UNAVAILABLE);
+  grpc::Status waiting;
+  std::thread client([&] { waiting = List(5s, &response); });
+  while (service_->calls_begun == 0) std::this_thread::sleep_for(1ms);
+  bridge_->Close();
+  client.join();
+  EXPECT_EQ(waiting.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(waiting.error_message(), "tend is stopping");  // not the deadline's "late"
+  EXPECT_EQ(List(5s, &response).error_message(), "tend is stopping");
 }
 
 }  // namespace

@@ -1,6 +1,5 @@
 #include "runtime/loop/cross_thread.h"
 
-#include <atomic>
 #include <thread>
 #include <vector>
 
@@ -33,15 +32,19 @@ TEST(CrossThreadTest, TasksFromManyThreadsAllRunOnTheLoopThread) {
   EXPECT_TRUE(all_on_loop);
 }
 
-// A closed bridge runs nothing more, and frees what the dropped tasks owned.
-TEST(CrossThreadTest, ClosedItDropsQueuedAndLaterTasks) {
+// A closed bridge runs no task more: each one queued, or posted later, has its `dropped`
+// run instead, and what the tasks owned is freed.
+TEST(CrossThreadTest, ClosedItRunsWhatWasDroppedInstead) {
   auto loop = std::move(*EventLoop::Create());
   auto bridge = std::move(*CrossThread::Create(*loop));
   auto owned = std::make_shared<int>(0);
-  std::atomic<int> ran{0};
-  bridge->Post([owned, &ran] { ++ran; });
+  int ran = 0, dropped = 0;
+  bridge->Post([owned, &ran] { ++ran; }, [&dropped] { ++dropped; });
+  EXPECT_EQ(dropped, 0);
   bridge->Close();
-  bridge->Post([owned, &ran] { ++ran; });
+  EXPECT_EQ(dropped, 1);
+  bridge->Post([owned, &ran] { ++ran; }, [&dropped] { ++dropped; });
+  EXPECT_EQ(dropped, 2);
   EXPECT_EQ(owned.use_count(), 1);
   auto stopper = loop->After(std::chrono::milliseconds(50), [&] { loop->Stop(); });
   EXPECT_TRUE(loop->Run().ok());
