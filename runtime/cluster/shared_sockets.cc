@@ -93,18 +93,52 @@ SharedSockets::Listening SharedSockets::Acquire(const Holder& holder, const Requ
                                  true);
     if (fd < 0) return {-1, fd, key};
     it = sockets_.emplace(key, Shared{}).first;
-    it->second.fd.reset(fd);
+    it->second.owned.reset(fd);
     it->second.app = holder.app;
   }
   it->second.holders.insert(holder.worker_id);
   it->second.close_timer.reset();
-  return {it->second.fd.get(), 0, key};
+  return {it->second.fd(), 0, key};
 }
 
 void SharedSockets::Release(int worker_id, const std::string& key) {
   auto it = sockets_.find(key);
   if (it == sockets_.end() || it->second.holders.erase(worker_id) == 0) return;
+  if (it->second.round_robin) it->second.round_robin->Remove(worker_id);
   if (it->second.holders.empty()) OnUnheld(key);
+}
+
+absl::Status SharedSockets::JoinRoundRobin(int worker_id, const std::string& key,
+                                           RoundRobin::Send send) {
+  auto it = sockets_.find(key);
+  if (it == sockets_.end() || !it->second.holders.count(worker_id)) {
+    return absl::NotFoundError(absl::StrCat("no socket ", key, " held by worker ", worker_id));
+  }
+  Shared& shared = it->second;
+  if (!shared.round_robin) {
+    absl::StatusOr<std::unique_ptr<RoundRobin>> started =
+        RoundRobin::Start(loop_, std::move(shared.owned));
+    if (!started.ok()) {  // the socket went with it: forgotten, and the worker refused
+      sockets_.erase(it);
+      return started.status();
+    }
+    shared.round_robin = std::move(*started);
+  }
+  shared.round_robin->Add(worker_id, std::move(send));
+  return absl::OkStatus();
+}
+
+void SharedSockets::SetServing(int worker_id, bool serving) {
+  for (auto& [key, shared] : sockets_) {
+    if (shared.round_robin) shared.round_robin->SetServing(worker_id, serving);
+  }
+}
+
+bool SharedSockets::Answered(int worker_id, int seq, bool accepted) {
+  for (auto& [key, shared] : sockets_) {
+    if (shared.round_robin && shared.round_robin->Answered(worker_id, seq, accepted)) return true;
+  }
+  return false;
 }
 
 void SharedSockets::ReleaseAll(int worker_id) {
@@ -124,7 +158,7 @@ void SharedSockets::OnUnheld(const std::string& key) {
 
 absl::StatusOr<int> SharedSockets::ListenForActivation(const std::string& address, int port) {
   std::string key = absl::StrCat("activation:", address, ":", port);
-  if (auto it = sockets_.find(key); it != sockets_.end()) return it->second.fd.get();
+  if (auto it = sockets_.find(key); it != sockets_.end()) return it->second.fd();
   // Blocking, as systemd makes activated sockets: such programs may accept() in a loop.
   int fd = address.empty() ? BindAny(port, 0, false)
            : BindAndListen(address, port, address.find(':') == std::string::npos ? AF_INET : AF_INET6,
@@ -132,7 +166,7 @@ absl::StatusOr<int> SharedSockets::ListenForActivation(const std::string& addres
   if (fd < 0) return absl::InvalidArgumentError(absl::StrCat(
                   "cannot listen on ", address.empty() ? "*" : address, ":", port, ": ",
                   strerror(-fd)));
-  sockets_[key].fd.reset(fd);
+  sockets_[key].owned.reset(fd);
   return fd;
 }
 

@@ -7,14 +7,17 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "runtime/cluster/round_robin.h"
 #include "runtime/fd/unique_fd.h"
 #include "runtime/loop/event_loop.h"
 
 namespace tend::cluster {
 
 // The listening sockets tend holds for its workers, one per address the app listens on.
-// Each worker accepts on the same socket; tend's copy keeps it (and its accept queue) open
-// while workers come and go, so a restart or reload never refuses a connection.
+// Either tend accepts on it and hands each connection to a worker in turn (round-robin,
+// Node's default), or each worker accepts on the same socket (shared). tend's copy keeps it
+// (and its accept queue) open while workers come and go, so a restart or reload never
+// refuses a connection.
 //
 // Workers are untrusted, so what they can make tend hold is bounded:
 //  - a worker gets no socket it could not bind itself: a port below the kernel's
@@ -33,6 +36,7 @@ class SharedSockets {
     std::string app;
     int worker_id = 0;
     bool may_bind_privileged = false;  // runs as root, or its app is allowed to
+    bool round_robin = true;  // takes connections from tend; false: accepts on the socket
   };
   // What a worker's queryServer asks for. An empty address is any address (IPv6
   // dual-stack where possible, as Node does); port 0 is a free one; `index` counts a
@@ -61,6 +65,14 @@ class SharedSockets {
   // `worker_id` no longer holds the socket `key` (its server closed), or any (it is gone).
   void Release(int worker_id, const std::string& key);
   void ReleaseAll(int worker_id);
+
+  // Round-robin (Node's default): the worker, holding socket `key`, takes its connections
+  // from tend through `send` instead of accepting on the socket itself.
+  absl::Status JoinRoundRobin(int worker_id, const std::string& key, RoundRobin::Send send);
+  // Whether the worker may be handed connections now (ready, not draining).
+  void SetServing(int worker_id, bool serving);
+  // The worker's answer to newconn `seq`; false when it was handed no such connection.
+  bool Answered(int worker_id, int seq, bool accepted);
   // The socket handed to non-Node workers by socket activation (--listen), made and bound
   // on first use and held for tend's life.
   absl::StatusOr<int> ListenForActivation(const std::string& address, int port);
@@ -70,10 +82,12 @@ class SharedSockets {
 
  private:
   struct Shared {
-    UniqueFd fd;
+    int fd() const { return round_robin ? round_robin->fd() : owned.get(); }
+    UniqueFd owned;  // until a round-robin distributor takes it
     std::string app;          // whose worker made it: it counts against that app's cap
     std::set<int> holders;    // worker ids
     std::unique_ptr<loop::Timer> close_timer;
+    std::unique_ptr<RoundRobin> round_robin;  // from the first round-robin worker on
   };
   size_t SocketsOfApp(const std::string& app) const;
   void OnUnheld(const std::string& key);

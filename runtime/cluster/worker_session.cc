@@ -1,5 +1,9 @@
 #include "runtime/cluster/worker_session.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <cerrno>
 #include <cstdint>
 #include <limits>
@@ -42,6 +46,23 @@ T Field(const Json& message, const char* name, T fallback) {
   }
 }
 
+// What server.address() answers in the worker: the socket's own address, as Node's
+// getsockname gives it.
+Json SocketName(int fd) {
+  sockaddr_storage storage{};
+  socklen_t length = sizeof storage;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&storage), &length) != 0) return nullptr;
+  char host[INET6_ADDRSTRLEN] = "";
+  if (storage.ss_family == AF_INET6) {
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&storage);
+    inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+    return {{"address", host}, {"family", "IPv6"}, {"port", ntohs(in6->sin6_port)}};
+  }
+  auto* in = reinterpret_cast<sockaddr_in*>(&storage);
+  inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+  return {{"address", host}, {"family", "IPv4"}, {"port", ntohs(in->sin_port)}};
+}
+
 }  // namespace
 
 absl::StatusOr<WorkerSession::Event> WorkerSession::Handle(const std::string& line) {
@@ -68,6 +89,15 @@ absl::StatusOr<WorkerSession::Event> WorkerSession::Handle(const std::string& li
 
   std::string act = Field<std::string>(message, "act", "");
   int seq = Field<int>(message, "seq", -1);
+  if (act.empty() && message.contains("accepted")) {  // the answer to a newconn
+    auto accepted = message.find("accepted");
+    if (!accepted->is_boolean() ||
+        !sockets_.Answered(holder_.worker_id, Field<int>(message, "ack", -1),
+                           accepted->get<bool>())) {
+      return absl::InvalidArgumentError("an answer for a connection it was not handed");
+    }
+    return Event::kNone;
+  }
   if (act == "online") return Event::kOnline;
   if (act == "listening") return Event::kListening;
   if (act == "close") {  // the worker closed a server: it no longer holds that socket
@@ -94,6 +124,23 @@ absl::StatusOr<WorkerSession::Event> WorkerSession::Handle(const std::string& li
     Reply(seq, listening.uv_errno, key);
     return Event::kNone;
   }
+  if (holder_.round_robin) {
+    // No socket for the worker: it gets its connections from tend, one newconn each.
+    absl::Status joined = sockets_.JoinRoundRobin(
+        holder_.worker_id, key,
+        [this, key](int connection) { return HandOver(key, connection); });
+    if (!joined.ok()) {
+      sockets_.Release(holder_.worker_id, key);
+      Reply(seq, -ENOMEM, key);
+      return Event::kNone;
+    }
+    Json reply = {{"cmd", "NODE_CLUSTER"}, {"ack", seq},
+                  {"errno", 0},            {"key", key},
+                  {"sockname", SocketName(listening.fd)}, {"data", nullptr},
+                  {"seq", seq_++}};
+    channel_.Send(Dump(reply));
+    return Event::kNone;
+  }
   Json reply = {{"cmd", "NODE_CLUSTER"}, {"ack", seq},       {"errno", 0},
                 {"key", key},            {"sockname", nullptr}, {"data", nullptr},
                 {"seq", seq_++}};
@@ -110,6 +157,15 @@ void WorkerSession::Reply(int ack, int uv_errno, const std::string& key) {
   Json reply = {{"cmd", "NODE_CLUSTER"}, {"ack", ack}, {"errno", uv_errno}, {"seq", seq_++}};
   if (!key.empty()) reply["key"] = key;
   channel_.Send(Dump(reply));
+}
+
+int WorkerSession::HandOver(const std::string& key, int connection) {
+  int seq = seq_++;
+  Json newconn = {{"cmd", "NODE_CLUSTER"}, {"act", "newconn"}, {"key", key}, {"seq", seq}};
+  Json wrapper = {{"cmd", "NODE_HANDLE"}, {"type", "net.Native"}, {"msg", newconn}};
+  if (!channel_.Send(Dump(wrapper), connection)) return -1;
+  wake_();
+  return seq;
 }
 
 void WorkerSession::SendDrain() { channel_.Send(R"({"cmd":"NODE_TEND_DRAIN"})"); }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -22,8 +23,12 @@ class WorkerSession {
     kPreloaded,  // tend's preload runs in the worker: it will answer a drain request
   };
 
-  WorkerSession(IpcChannel& channel, SharedSockets& sockets, SharedSockets::Holder holder)
-      : channel_(channel), sockets_(sockets), holder_(std::move(holder)) {}
+  // `wake`: tend queued a message on the channel outside the worker's own turn (a
+  // connection handed to it): the worker's owner arranges for it to be written soon. It must
+  // not write (or close the channel) from inside the call.
+  WorkerSession(IpcChannel& channel, SharedSockets& sockets, SharedSockets::Holder holder,
+                std::function<void()> wake)
+      : channel_(channel), sockets_(sockets), holder_(std::move(holder)), wake_(std::move(wake)) {}
   // The worker is gone, or its channel is: it holds no shared socket any more.
   ~WorkerSession() { sockets_.ReleaseAll(holder_.worker_id); }
   WorkerSession(const WorkerSession&) = delete;
@@ -38,13 +43,18 @@ class WorkerSession {
   void SendDrain();
   // Sends the message 'shutdown', as pm2's shutdown_with_message does.
   void SendShutdown();
+  // Round-robin: whether the worker may be handed connections now.
+  void SetServing(bool serving) { sockets_.SetServing(holder_.worker_id, serving); }
 
  private:
   void Reply(int ack, int uv_errno, const std::string& key);
+  // Round-robin: queues a newconn with `connection`; its seq, or -1.
+  int HandOver(const std::string& key, int connection);
 
   IpcChannel& channel_;
   SharedSockets& sockets_;
   const SharedSockets::Holder holder_;
+  std::function<void()> wake_;
   int seq_ = 0;
 };
 

@@ -73,6 +73,10 @@ Worker flags:
       --allow-privileged-ports
                             Let workers that do not run as root listen on ports below
                             1024 (ip_unprivileged_port_start) through tend.
+      --balance rr|shared   Cluster mode: tend accepts each connection and hands it to the
+                            least busy ready worker, in turn (rr, the default, as Node's
+                            and pm2's), or every worker accepts on the shared socket
+                            (shared). NODE_CLUSTER_SCHED_POLICY=none also means shared.
       --env NAME            With an ecosystem file: env_NAME over env, as pm2 does.
       --only APP,APP        With an ecosystem file: start only these apps.
       --node-args "ARGS"    Arguments for node before the script (pm2's --node-args).
@@ -443,6 +447,17 @@ const std::vector<Flag>& Flags() {
        Switch([](CommandLine& p) { p.config.mutable_logs()->set_format(v1::LogOptions::JSON); }), true},
       {'\0', "time", false, Switch([](CommandLine& p) { p.config.mutable_logs()->set_time(true); }), true},
       {'\0', "no-preload", false, Switch([](CommandLine& p) { Worker(p).set_preload(false); }), true},
+      {'\0', "balance", true,
+       [](absl::string_view value, CommandLine& parsed) {
+         if (value == "rr") {
+           Worker(parsed).set_balance(v1::App::ROUND_ROBIN);
+         } else if (value == "shared") {
+           Worker(parsed).set_balance(v1::App::SHARED);
+         } else {
+           return Invalid("--balance", absl::StrCat("'", value, "' is not rr or shared"));
+         }
+         return absl::OkStatus();
+       }, true},
       {'\0', "allow-privileged-ports", false,
        Switch([](CommandLine& p) { Worker(p).set_allow_privileged_ports(true); }), true},
       {'h', "help", false, Switch([](CommandLine& p) { p.action = CommandLine::Action::kHelp; })},
@@ -563,6 +578,12 @@ absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& arg
   worker.set_min_uptime_ms(kDefaultMinUptimeMs);
   worker.set_max_restarts(kDefaultMaxRestarts);
   worker.set_listen_timeout_ms(kDefaultListenTimeoutMs);
+  // Node's own variable picks the default, as Node's primary reads it: "none" is shared,
+  // anything else round-robin. --balance overrides it.
+  if (const char* policy = getenv("NODE_CLUSTER_SCHED_POLICY");
+      policy && absl::string_view(policy) == "none") {
+    worker.set_balance(v1::App::SHARED);
+  }
 
   std::string script;
   std::vector<std::string> rest;

@@ -43,7 +43,7 @@ bool Acceptor::AcceptOne() {
 }
 
 void Acceptor::OnAcceptable() {
-  for (int accepted = 0; accepted < kAcceptsPerWakeup; ++accepted) {
+  for (int accepted = 0; accepted < kAcceptsPerWakeup && accepting_; ++accepted) {
     if (AcceptOne()) continue;
     int error = errno;
     if (error == EINTR || error == ECONNABORTED) continue;
@@ -57,8 +57,19 @@ void Acceptor::OnAcceptable() {
 void Acceptor::Pause() {
   loop_.Unwatch(listener_.get());
   pause_ = loop_.After(kPause, [this] {
-    if (!loop_.Watch(listener_.get(), [this] { OnAcceptable(); }).ok()) Pause();
+    pause_.reset();
+    if (accepting_ && !loop_.Watch(listener_.get(), [this] { OnAcceptable(); }).ok()) Pause();
   });
+}
+
+void Acceptor::SetAccepting(bool accepting) {
+  if (accepting == accepting_) return;
+  accepting_ = accepting;
+  if (!accepting) {
+    loop_.Unwatch(listener_.get());
+  } else if (!pause_ && !loop_.Watch(listener_.get(), [this] { OnAcceptable(); }).ok()) {
+    Pause();  // tried again shortly
+  }
 }
 
 }  // namespace tend::net

@@ -26,6 +26,8 @@ class Acceptor {
   ~Acceptor();
 
   int fd() const { return listener_.get(); }
+  // Stops accepting (connections wait in the kernel's backlog), or starts again.
+  void SetAccepting(bool accepting);
   // One accept, for a caller that freed a descriptor for it; false when none was pending.
   bool AcceptOne();
 
@@ -39,6 +41,7 @@ class Acceptor {
   Admit admit_;
   OnExhausted on_exhausted_;
   std::unique_ptr<loop::Timer> pause_;
+  bool accepting_ = true;
 };
 
 }  // namespace tend::net

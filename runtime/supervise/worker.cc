@@ -110,7 +110,9 @@ absl::Status Worker::Start() {
     session_ = std::make_unique<cluster::WorkerSession>(
         *channel_, context_.sockets,
         cluster::SharedSockets::Holder{app_.name(), id_,
-                                       runs_as == 0 || app_.allow_privileged_ports()});
+                                       runs_as == 0 || app_.allow_privileged_ports(),
+                                       app_.balance() == v1::App::ROUND_ROBIN},
+        [this] { WakeChannel(); });
     if (absl::Status watched = context_.loop.Watch(channel_->fd(), [this] { OnChannelReadable(); });
         !watched.ok()) {
       CloseChannel();
@@ -211,6 +213,15 @@ void Worker::FlushChannel() {
   }
 }
 
+// Written on the loop's next turn: the caller may be inside this worker's own message
+// handling, where a failed write must not close the channel under it.
+void Worker::WakeChannel() {
+  if (!channel_) return;
+  if (!context_.loop.WatchWritable(channel_->fd(), [this] { FlushChannel(); }).ok()) {
+    wake_timer_ = context_.loop.After(std::chrono::milliseconds(0), [this] { FlushChannel(); });
+  }
+}
+
 void Worker::CloseChannel() {
   if (!channel_) return;
   context_.loop.Unwatch(channel_->fd());
@@ -221,6 +232,7 @@ void Worker::CloseChannel() {
 void Worker::BecomeReady() {
   state_ = State::kReady;
   listen_timer_.reset();
+  if (session_) session_->SetServing(true);
   listener_.OnReady(*this);
 }
 
@@ -228,6 +240,7 @@ void Worker::Retire(int signo) {
   if (state_ == State::kDraining || state_ == State::kStopping) return;
   listen_timer_.reset();
   stop_signal_ = signo;
+  if (session_) session_->SetServing(false);  // no new connection from now on
   kill_timer_ = context_.loop.After(std::chrono::milliseconds(app_.kill_timeout_ms()), [this] {
     logs::Warn(absl::StrCat(app_.name(), "[", instance_, "] pid ", pid_, " still running ",
                             app_.kill_timeout_ms(), " ms after stop: sending SIGKILL"));

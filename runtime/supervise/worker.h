@@ -74,6 +74,7 @@ class Worker {
   void OnEvent(cluster::WorkerSession::Event event);
   void FlushChannel();
   void CloseChannel();
+  void WakeChannel();
   void BecomeReady();
   void SendStopSignal();
 
@@ -90,6 +91,7 @@ class Worker {
   int64_t started_unix_ms_ = 0;
   std::unique_ptr<cluster::IpcChannel> channel_;
   std::unique_ptr<cluster::WorkerSession> session_;
+  std::unique_ptr<loop::Timer> wake_timer_;
   std::unique_ptr<logs::OutputPipe> stdout_;
   std::unique_ptr<logs::OutputPipe> stderr_;
   std::unique_ptr<loop::Timer> listen_timer_;

@@ -31,7 +31,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto channel = std::move(*IpcChannel::Create());
   int worker = channel->child_end();
   {
-    WorkerSession session(*channel, sockets, {"app", 1, false});
+    WorkerSession session(*channel, sockets, {"app", 1, false}, [] {});
     // The input goes in pieces, as a socket delivers it: split at its first byte's value.
     size_t piece = size > 0 ? 1 + data[0] % 64 : 1;
     for (size_t at = 0; at < size; at += piece) {

@@ -97,9 +97,10 @@ def test_worker_never_ready_is_a_failed_start(start_tend, tmp_path):
     assert any("not ready after 200 ms" in line for line in tend.stderr)
 
 
+@pytest.mark.parametrize("balance", ["rr", "shared"])
 @pytest.mark.parametrize("connection", ["keep-alive", "close"])
-def test_three_rolling_reloads_under_load_fail_no_request(start_tend, connection):
-    tend, port = start_app(start_tend, ["-i", "2", APP])
+def test_three_rolling_reloads_under_load_fail_no_request(start_tend, connection, balance):
+    tend, port = start_app(start_tend, ["-i", "2", "--balance", balance, APP])
     wait_until(lambda: ready_count(tend) == 2, what="two ready workers")
     first_pids = set(children_of(tend.pid))
     headers = ["-H", "Connection: close"] if connection == "close" else []

@@ -9,7 +9,8 @@ process.send({ note: 'user messages are ignored' });
 fs.writeSync(channel, 'this is not json\n');
 fs.writeSync(channel, '{"cmd":"NODE_CLUSTER","act":"queryServer","port":"x","seq":"y"}\n');
 fs.writeSync(channel, '[1,2,3]\n');
-const side = net.createServer().listen(0, () => {
+// exclusive: the worker's own socket, not one from tend (which round-robin would not give).
+const side = net.createServer().listen({ port: 0, exclusive: true }, () => {
   process.send({ cmd: 'NODE_HANDLE', type: 'net.Native', msg: {} }, side);
   const server = http.createServer((req, res) => res.end(`survivor ${process.pid}\n`));
   server.listen(Number(process.env.PORT), () => {

@@ -116,7 +116,7 @@ TEST_F(ClusterTest, AWorkerThatNeverAcknowledgesHoldsFewDuplicatesInTend) {
 // Out of descriptors, the worker is told (EMFILE) instead of getting a message that claims
 // a descriptor it never receives.
 TEST_F(ClusterTest, NoDescriptorLeftForASocketIsReportedToTheWorker) {
-  WorkerSession session(*channel_, *sockets_, {"app", 1, false});
+  WorkerSession session(*channel_, *sockets_, {"app", 1, false, /*round_robin=*/false}, [] {});
   auto socket = sockets_->Acquire({"app", 2, false}, {"127.0.0.1", 0, 4, 0, 0});
   ASSERT_GE(socket.fd, 0);
   {
@@ -137,7 +137,7 @@ TEST_F(ClusterTest, NoDescriptorLeftForASocketIsReportedToTheWorker) {
 }
 
 TEST_F(ClusterTest, AnswersQueryServerWithTheSharedSocketAsNodeExpects) {
-  WorkerSession session(*channel_, *sockets_, {"app", 1, true});
+  WorkerSession session(*channel_, *sockets_, {"app", 1, true, /*round_robin=*/false}, [] {});
   auto event = session.Handle(
       R"({"cmd":"NODE_CLUSTER","act":"queryServer","index":0,"data":null,"address":null,)"
       R"("port":0,"addressType":4,"backlog":0,"seq":1})");
@@ -174,7 +174,7 @@ TEST_F(ClusterTest, SecondWorkerGetsTheSameSocketAndBindErrorsGoBackAsUvErrno) {
   auto bad = sockets_->Acquire({"app", 1, true}, {"not-an-address", 80, 4, 0, 0});
   EXPECT_LT(bad.uv_errno, 0);
 
-  WorkerSession session(*channel_, *sockets_, {"app", 1, true});
+  WorkerSession session(*channel_, *sockets_, {"app", 1, true, /*round_robin=*/false}, [] {});
   ASSERT_TRUE(session.Handle(R"({"cmd":"NODE_CLUSTER","act":"queryServer","address":"x.y",)"
                              R"("port":1,"addressType":4,"seq":7})").ok());
   channel_->Flush();
@@ -184,7 +184,7 @@ TEST_F(ClusterTest, SecondWorkerGetsTheSameSocketAndBindErrorsGoBackAsUvErrno) {
 }
 
 TEST_F(ClusterTest, ReportsLifecycleEventsAndSurvivesGarbage) {
-  WorkerSession session(*channel_, *sockets_, {"app", 1, true});
+  WorkerSession session(*channel_, *sockets_, {"app", 1, true, /*round_robin=*/false}, [] {});
   EXPECT_EQ(session.Handle(R"({"cmd":"NODE_CLUSTER","act":"online","seq":0})").value(),
             Event::kOnline);
   EXPECT_EQ(session.Handle(R"({"cmd":"NODE_CLUSTER","act":"listening","seq":2})").value(),
@@ -211,7 +211,7 @@ TEST_F(ClusterTest, PrivilegedPortIsRefusedToAWorkerThatIsNotRoot) {
 }
 
 TEST_F(ClusterTest, OutOfRangeNumbersAreNoPort) {
-  WorkerSession session(*channel_, *sockets_, {"app", 1, false});
+  WorkerSession session(*channel_, *sockets_, {"app", 1, false, /*round_robin=*/false}, [] {});
   // 65536 + 707 would wrap to 707 as a 16-bit port, and 2^32 + 707 to 707 as an int.
   for (const char* port : {"66243", "4294967003", "-1", "1e3"}) {
     ASSERT_TRUE(session.Handle(absl::StrCat(
@@ -260,7 +260,7 @@ TEST_F(ClusterTest, ASocketNoWorkerHoldsIsClosedAfterTheGrace) {
 
 TEST_F(ClusterTest, AWorkerThatClosesItsServerReleasesItsSocket) {
   {
-    WorkerSession session(*channel_, *sockets_, {"app", 1, false});
+    WorkerSession session(*channel_, *sockets_, {"app", 1, false, /*round_robin=*/false}, [] {});
     ASSERT_TRUE(session.Handle(R"({"cmd":"NODE_CLUSTER","act":"queryServer","address":"127.0.0.1",)"
                                R"("port":0,"addressType":4,"index":0,"seq":1})").ok());
     ASSERT_EQ(sockets_->open_sockets(), 1u);
