@@ -569,6 +569,7 @@ absl::Status ResolveWorker(CommandLine& parsed, const std::string& script,
 absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& args,
                                              int available_cpus) {
   CommandLine parsed;
+  parsed.config.set_start_concurrency(std::max(1, available_cpus));
   parsed.config.mutable_init()->set_kill_timeout_ms(kDefaultKillTimeoutMs);
   parsed.config.mutable_endpoints()->set_http(kDefaultHttp);
   parsed.config.mutable_endpoints()->set_control(kDefaultControl);

@@ -84,8 +84,29 @@ void App::Start() {
   }
   for (uint32_t i = 0; i < config_.instances(); ++i) {
     slots_.push_back(std::make_unique<Slot>(policy_));
-    StartSlot(i);
+    unstarted_.push_back(i);
   }
+  StartPaced();
+}
+
+void App::StartPaced() {
+  size_t limit = context_.start_concurrency > 0 ? context_.start_concurrency : slots_.size();
+  while (!stopping_ && !unstarted_.empty() && first_starting_ < limit) {
+    size_t index = unstarted_.front();
+    unstarted_.pop_front();
+    // Gone (scaled down), or started another way (a reload) meanwhile.
+    if (index >= slots_.size() || slots_[index]->worker) continue;
+    slots_[index]->first_start = true;
+    ++first_starting_;
+    StartSlot(index);  // may end its first start at once (ready, or failed): re-enters
+  }
+}
+
+void App::EndFirstStart(size_t index) {
+  if (index >= slots_.size() || !slots_[index]->first_start) return;
+  slots_[index]->first_start = false;
+  --first_starting_;
+  StartPaced();
 }
 
 void App::StartSlot(size_t index) {
@@ -96,6 +117,7 @@ void App::StartSlot(size_t index) {
     logs::Error(absl::StrCat(Label(index), ": ", started.message()));
     last_exit_code_ = 127;
     slot.errored = true;  // the command cannot run: restarting cannot help
+    EndFirstStart(index);
     return;
   }
   slot.worker = std::move(worker);
@@ -179,6 +201,7 @@ void App::OnSlotExit(size_t index, int exit_code) {
   Millis uptime = slot.worker->Uptime();
   slot.worker.reset();
   last_exit_code_ = exit_code;
+  EndFirstStart(index);  // failed before it was ready: the next instance's turn
   if (stopping_) return;
   if (reload_ && reload_->restarted.erase(index)) {
     FailReload(absl::StrCat("the new worker for instance ", index, " exited before it was ready"));
@@ -206,6 +229,10 @@ void App::OnSlotExit(size_t index, int exit_code) {
 void App::OnReady(Worker& worker) {
   logs::Info(absl::StrCat(Label(worker.instance()), " pid ", worker.pid(), " ready"));
   Emit(Event::Kind::kWorkerReady, worker.instance(), worker.pid());
+  if (size_t index = static_cast<size_t>(worker.instance());
+      index < slots_.size() && slots_[index]->worker.get() == &worker) {
+    EndFirstStart(index);
+  }
   if (!reload_) return;
   for (auto it = reload_->replacements.begin(); it != reload_->replacements.end(); ++it) {
     if (it->second.get() != &worker) continue;
@@ -352,6 +379,7 @@ absl::Status App::Scale(int instances) {
   while (slots_.size() > static_cast<size_t>(instances)) {
     std::unique_ptr<Slot> removed = std::move(slots_.back());
     slots_.pop_back();
+    if (removed->first_start) --first_starting_;
     if (removed->worker) Retire(std::move(removed->worker), SIGTERM);
   }
   return absl::OkStatus();
@@ -483,6 +511,7 @@ AppStatus App::Status(bool with_usage) const {
 
 bool App::Finished() const {
   if (!retiring_.empty() || reload_) return false;
+  if (!unstarted_.empty() && !stopping_) return false;
   // Scaled to zero at run time: idle until scaled up again, unless tend stops.
   if (slots_.empty() && !stopping_) return false;
   for (const auto& slot : slots_) {

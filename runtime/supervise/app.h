@@ -94,6 +94,7 @@ class App : public WorkerListener {
     std::unique_ptr<loop::Timer> restart_timer;
     bool errored = false;
     bool stopped = false;  // exited and, by policy, not restarted
+    bool first_start = false;  // its first worker is starting: it holds a turn of the pacing
     std::array<uint64_t, kRestartReasons> restarts{};
   };
   struct ReloadProgress {
@@ -114,6 +115,10 @@ class App : public WorkerListener {
   std::string Label(size_t index) const;  // "app[index]", for logs
   std::unique_ptr<Worker> NewWorker(int instance);
   void StartSlot(size_t index);
+  // First start, paced: starts waiting instances while fewer than start_concurrency start.
+  void StartPaced();
+  // The slot's first worker is ready, or failed: the next instance may start.
+  void EndFirstStart(size_t index);
   void OnSlotExit(size_t index, int exit_code);
   void BeginReload(RestartReason reason, std::string what, std::deque<size_t> instances);
   void Emit(Event::Kind kind, int instance = -1, pid_t pid = 0, std::string detail = "",
@@ -139,6 +144,8 @@ class App : public WorkerListener {
   int last_exit_code_ = 0;
   std::optional<CronSchedule> cron_;
   std::unique_ptr<loop::WallClockTimer> cron_timer_;
+  std::deque<size_t> unstarted_;  // first start: instances waiting for their turn
+  size_t first_starting_ = 0;     // first start: workers started and not yet ready or failed
   std::unique_ptr<loop::Timer> memory_timer_;
   std::unique_ptr<FileWatcher> watcher_;
   uint64_t reloads_succeeded_ = 0;

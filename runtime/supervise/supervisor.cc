@@ -94,6 +94,7 @@ absl::Status Supervisor::Start() {
   for (const v1::App& app : config_.apps()) {
     Worker::Context context{loop_, sockets_, env_, app.preload() ? preload_option : "", sink_};
     context.events = this;
+    context.start_concurrency = config_.start_concurrency();
     if (app.has_listen()) {
       absl::StatusOr<int> fd = sockets_.ListenForActivation(app.listen().address(),
                                                             static_cast<int>(app.listen().port()));

@@ -6,6 +6,7 @@ import http.client
 import os
 import re
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,31 @@ def test_the_policy_decides_who_accepts(start_tend, how):
     assert holds_socket(tend.pid, inode)
     tend.signal(signal.SIGTERM)
     assert tend.wait() == 0
+
+
+def test_first_start_is_paced_by_the_cpus(start_tend, tmp_path):
+    """With one CPU (taskset), workers start one at a time: the next when one is ready or
+    has failed, so the first serves as soon as it would alone."""
+    gate = tmp_path / "gate"
+    tend = start_tend(["--http", "off", "--control", "off", "-i", "3", "--wait-ready",
+                       str(HELPERS / "gated_ready.js")],
+                      env=dict(os.environ, GATE=str(gate)), exec_from=["taskset", "-c", "0"])
+    wait_until(lambda: len(children_of(tend.pid)) == 1, what="the first worker")
+    time.sleep(1)
+    assert len(children_of(tend.pid)) == 1, "the others wait for the first to be ready"
+    gate.touch()
+    wait_until(lambda: ready_count(tend) == 3, what="three ready workers, one after another")
+    assert len(children_of(tend.pid)) == 3
+    tend.signal(signal.SIGTERM)
+    assert tend.wait() == 0
+
+
+def test_a_worker_that_fails_passes_its_turn_on(start_tend, tmp_path):
+    script = tmp_path / "first_fails.js"
+    script.write_text("if (process.env.NODE_APP_INSTANCE === '0') process.exit(3);\n"
+                      "require('http').createServer((q, s) => s.end('ok')).listen(0);\n")
+    tend = start_tend(["--http", "off", "--control", "off", "-i", "2", "--no-autorestart",
+                       str(script)], exec_from=["taskset", "-c", "0"])
+    wait_until(lambda: ready_count(tend) == 1, what="instance 1 ready after 0 failed")
+    tend.signal(signal.SIGTERM)
+    tend.wait()
