@@ -213,10 +213,11 @@ void Worker::FlushChannel() {
   }
 }
 
-// Written on the loop's next turn: the caller may be inside this worker's own message
-// handling, where a failed write must not close the channel under it.
+// Written now if the socket takes it, else when it is writable. Never closes the channel:
+// the caller may be inside this worker's own message handling (a broken channel shows as
+// EOF on the next read).
 void Worker::WakeChannel() {
-  if (!channel_) return;
+  if (!channel_ || channel_->Flush()) return;
   if (!context_.loop.WatchWritable(channel_->fd(), [this] { FlushChannel(); }).ok()) {
     wake_timer_ = context_.loop.After(std::chrono::milliseconds(0), [this] { FlushChannel(); });
   }
