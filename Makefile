@@ -124,6 +124,7 @@ bench: build $(PM2_RUNTIME)
 	TEND=$(CURDIR)/$(TEND) $(PYTHON) bench/chaos.py
 	TEND=$(CURDIR)/$(TEND) $(PYTHON) bench/hostile.py
 	TEND=$(CURDIR)/$(TEND) PM2_RUNTIME=$(CURDIR)/$(PM2_RUNTIME) $(PYTHON) bench/balance.py
+	TEND=$(CURDIR)/$(TEND) $(PYTHON) bench/healthcheck.py
 
 clean:
 	$(BAZEL) clean --expunge

@@ -10,14 +10,14 @@ light mix; what tend's handoff costs; and how soon the first and the last worker
 import json
 import os
 import re
-import signal
 import subprocess
 import tempfile
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
-from cluster import PM2_RUNTIME, REPO, TEND, answering_pid, cpu_seconds, free_port, tree
+from cluster import PM2_RUNTIME, REPO, TEND, cpu_seconds, free_port, stop
 
 APP = str(REPO / "bench/counting_app.js")
 PRIMARY = str(REPO / "bench/node_primary.js")
@@ -56,7 +56,7 @@ class Run:
         """(seconds to the first 200, seconds until every worker has answered one)."""
         seen, first, deadline = set(), None, time.monotonic() + timeout
         while len(seen) < self.instances and time.monotonic() < deadline:
-            pid = answering_pid(self.port)
+            pid = probe(self.port)
             if pid:
                 first = first or time.perf_counter() - self.started
                 seen.add(pid)
@@ -64,19 +64,19 @@ class Run:
 
     def stop(self):
         """Each worker's counts."""
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            for pid in [*tree(self.process.pid), self.process.pid]:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            self.process.wait()
+        stop(self.process, 30)
         stats = [json.loads(p.read_text()) for p in self.stats.glob("*.json")]
         self.dir.cleanup()
         return stats
+
+
+def probe(port):
+    """The pid that answered GET /probe (not counted by the app), or None."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/probe", timeout=1) as response:
+            return int(response.read().split()[-1])
+    except OSError:
+        return None
 
 
 def wrk(port, connections, seconds, path="/", headers=()):
@@ -92,7 +92,8 @@ def wrk(port, connections, seconds, path="/", headers=()):
 def share(stats, key):
     counts = [s[key] for s in stats]
     total = sum(counts)
-    return (max(counts) / total if total else 0, max(counts) / max(1, min(counts)), counts)
+    spread = max(counts) / min(counts) if min(counts) else float("inf")
+    return (max(counts) / total if total else 0, spread, counts)
 
 
 def spread(kind, instances, connections, close):

@@ -1,12 +1,19 @@
 // bench/balance.py's app: examples/hello's answer ("... pid N"), and GET /heavy burns 50 ms
 // of CPU. Each worker counts its requests and connections (and whether any connection asked
-// for /heavy), and writes them to $STATS_DIR/<pid>.json when told to stop.
+// for /heavy), and writes them to $STATS_DIR/<pid>.json when told to stop. The bench's
+// readiness polls (GET /probe) are not counted.
 const fs = require('fs');
 const http = require('http');
 
 const stats = { pid: process.pid, requests: 0, connections: 0, heavy_connections: 0 };
 const server = http.createServer((req, res) => {
-  stats.requests += 1;
+  if (req.url !== '/probe') {
+    stats.requests += 1;
+    if (!req.socket.counted) {
+      req.socket.counted = true;
+      stats.connections += 1;
+    }
+  }
   if (req.url === '/heavy') {
     if (!req.socket.countedHeavy) {
       req.socket.countedHeavy = true;
@@ -17,7 +24,6 @@ const server = http.createServer((req, res) => {
   }
   res.end(`hello from instance ${process.env.NODE_APP_INSTANCE} pid ${process.pid}\n`);
 });
-server.on('connection', () => { stats.connections += 1; });
 server.listen(Number(process.env.PORT || 3000));
 
 function stop() {

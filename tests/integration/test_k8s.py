@@ -5,12 +5,11 @@ import json
 import os
 import subprocess
 import time
-import urllib.request
 from pathlib import Path
 
 import yaml
 
-from conftest import HELPERS, REPO, wait_until
+from conftest import HELPERS, REPO, fetch, wait_until
 from test_docker import build_image
 
 MANIFESTS = sorted((REPO / "k8s").glob("*.yaml"))
@@ -126,10 +125,3 @@ def test_the_deployment_runs_as_a_real_pod(podman, tmp_path):
 def spec_of(manifest):
     return yaml.safe_load(manifest.read_text())["spec"]["template"]["spec"]
 
-
-def fetch(url):
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.read().decode()
-    except OSError:
-        return None

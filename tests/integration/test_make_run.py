@@ -4,18 +4,9 @@ import os
 import re
 import shutil
 import subprocess
-import urllib.request
 
-from conftest import REPO, children_of, free_port, proc_state, wait_until
+from conftest import REPO, children_of, fetch, free_port, proc_state, wait_until
 from test_terminal import Terminal
-
-
-def fetch(url):
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.read().decode()
-    except OSError:
-        return None
 
 
 def test_make_run_shows_the_product_and_ctrl_c_stops_it(tmp_path):
