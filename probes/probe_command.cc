@@ -13,7 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "runtime/config/command_line.h"
+#include "runtime/config/endpoints.h"
 #include "runtime/fd/unique_fd.h"
 
 namespace tend::probes {

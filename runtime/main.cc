@@ -20,7 +20,7 @@
 #include "runtime/init/descendants.h"
 #include "runtime/init/init.h"
 #include "runtime/init/reaper.h"
-#include "runtime/init/signals.h"
+#include "runtime/signals/signals.h"
 #include "runtime/http/routes.h"
 #include "runtime/http/server.h"
 #include "runtime/logs/diagnostics.h"
@@ -184,7 +184,7 @@ int main(int argc, char** argv) {
     logs::Warn(absl::StrCat("cannot raise the descriptor limit (RLIMIT_NOFILE): ", strerror(errno)));
   }
   // Signals are taken over before the first child exists, so none can be missed.
-  auto signals = init::SignalChannel::Open();
+  auto signals = signals::SignalChannel::Open();
   auto loop = loop::EventLoop::Create();
   if (!signals.ok() || !loop.ok()) {
     logs::Error(!signals.ok() ? signals.status().message() : loop.status().message());

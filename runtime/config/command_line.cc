@@ -13,8 +13,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "runtime/config/values.h"
-#include "runtime/init/signals.h"
-#include "runtime/supervise/cron_schedule.h"
+#include "runtime/signals/signals.h"
+#include "runtime/cron/cron_schedule.h"
 
 namespace tend::config {
 
@@ -215,7 +215,7 @@ absl::Status ParseMaxMemory(absl::string_view value, CommandLine& parsed) {
 }
 
 absl::Status ParseCronRestart(absl::string_view value, CommandLine& parsed) {
-  if (absl::StatusOr<supervise::CronSchedule> cron = supervise::CronSchedule::Parse(value);
+  if (absl::StatusOr<cron::CronSchedule> cron = cron::CronSchedule::Parse(value);
       !cron.ok()) {
     return Invalid("--cron-restart", cron.status().message());
   }
@@ -291,13 +291,13 @@ absl::Status ParseRewrite(absl::string_view value, CommandLine& parsed) {
     return Invalid("--rewrite", absl::StrCat("'", value, "' is not FROM:TO (e.g. TERM:INT)"));
   }
   std::pair<absl::string_view, absl::string_view> parts = absl::StrSplit(value, ':');
-  std::optional<int> from = init::ParseSignal(parts.first);
-  std::optional<int> to = init::ParseSignal(parts.second, /*allow_zero=*/true);
+  std::optional<int> from = signals::ParseSignal(parts.first);
+  std::optional<int> to = signals::ParseSignal(parts.second, /*allow_zero=*/true);
   if (!from) return Invalid("--rewrite", absl::StrCat("'", parts.first, "' names no signal"));
   if (!to) return Invalid("--rewrite", absl::StrCat("'", parts.second, "' names no signal"));
-  if (!sigismember(&init::HandledSignals(), *from) || *from == SIGCHLD) {
+  if (!sigismember(&signals::HandledSignals(), *from) || *from == SIGCHLD) {
     return Invalid("--rewrite",
-                   absl::StrCat(init::SignalName(*from), " is not forwarded, so it cannot be rewritten"));
+                   absl::StrCat(signals::SignalName(*from), " is not forwarded, so it cannot be rewritten"));
   }
   (*parsed.config.mutable_init()->mutable_signal_rewrite())[*from] = *to;
   return absl::OkStatus();

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "runtime/config/endpoints.h"
 #include "tend/v1/config.pb.h"
 
 namespace tend::config {
@@ -42,9 +43,6 @@ constexpr uint32_t kDefaultMinUptimeMs = 1000;
 constexpr uint32_t kDefaultMaxRestarts = 16;
 // How long a worker may take to listen (or send 'ready') before it counts as a failed start.
 constexpr uint32_t kDefaultListenTimeoutMs = 30000;
-// pm2's old web port.
-inline constexpr char kDefaultHttp[] = "0.0.0.0:9615";
-inline constexpr char kDefaultControl[] = "/run/tend/control.sock";
 
 // Parses tend's arguments (without argv[0]); `available_cpus` is what `-i max` means. An
 // error names the offending argument in one line; the caller prints it and exits 2.

@@ -18,7 +18,7 @@
 #include "absl/strings/strip.h"
 #include "runtime/config/pm2_normalize.h"
 #include "runtime/config/values.h"
-#include "runtime/supervise/cron_schedule.h"
+#include "runtime/cron/cron_schedule.h"
 
 namespace tend::config {
 namespace {
@@ -409,7 +409,7 @@ absl::Status ReadApp(const std::string& path, const Json& as_written, size_t ind
     return status;
   }
   if (!app.cron_restart().empty()) {
-    if (auto cron = supervise::CronSchedule::Parse(app.cron_restart()); !cron.ok()) {
+    if (auto cron = cron::CronSchedule::Parse(app.cron_restart()); !cron.ok()) {
       return read.Error("cron_restart", std::string(cron.status().message()));
     }
   }

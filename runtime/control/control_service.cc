@@ -6,7 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "probes/health.h"
 #include "runtime/control/unary_call.h"
-#include "runtime/init/signals.h"
+#include "runtime/signals/signals.h"
 
 namespace tend::control {
 namespace {
@@ -166,7 +166,7 @@ grpc::ServerUnaryReactor* ControlService::Scale(grpc::CallbackServerContext* con
 grpc::ServerUnaryReactor* ControlService::Signal(grpc::CallbackServerContext* context,
                                                  const v1::SignalRequest* request,
                                                  v1::SignalResponse*) {
-  std::optional<int> signo = init::ParseSignal(request->signal());
+  std::optional<int> signo = signals::ParseSignal(request->signal());
   if (!signo) {
     return AnswerNow(context, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                         absl::StrCat("'", request->signal(), "' names no signal")));

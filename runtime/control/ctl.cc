@@ -9,7 +9,7 @@
 #include "absl/strings/strip.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/grpcpp.h"
-#include "runtime/config/command_line.h"
+#include "runtime/config/endpoints.h"
 #include "tend/v1/control.grpc.pb.h"
 
 namespace tend::control {

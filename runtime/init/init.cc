@@ -22,7 +22,7 @@ bool IsStopSignal(int signo) { return signo == SIGTERM || signo == SIGINT || sig
 
 }  // namespace
 
-Init::Init(const v1::InitOptions& options, loop::EventLoop& loop, SignalChannel& signals,
+Init::Init(const v1::InitOptions& options, loop::EventLoop& loop, signals::SignalChannel& signals,
            Descendants& descendants)
     : options_(options), loop_(loop), signals_(signals), descendants_(descendants) {}
 
@@ -71,7 +71,7 @@ int Init::EndWithoutLoop(const absl::Status& why) {
 
 void Init::OnSignals() {
   bool child_exited = false;
-  for (const SignalChannel::Received& received : signals_.Drain()) {
+  for (const signals::SignalChannel::Received& received : signals_.Drain()) {
     if (received.signo == SIGCHLD) {
       child_exited = true;
     } else {
@@ -81,7 +81,7 @@ void Init::OnSignals() {
   if (child_exited) Reap();
 }
 
-void Init::OnSignal(const SignalChannel::Received& received) {
+void Init::OnSignal(const signals::SignalChannel::Received& received) {
   if (received.sender == getpid()) return;
   auto rewrite = options_.signal_rewrite().find(received.signo);
   int forwarded = rewrite == options_.signal_rewrite().end() ? received.signo : rewrite->second;
@@ -98,7 +98,7 @@ void Init::BeginStop(int received, int forwarded) {
   stopping_ = true;
   if (on_stop_begun_) on_stop_begun_();
   const uint32_t delay = options_.shutdown_delay_ms();
-  logs::Info(absl::StrCat(SignalName(received), " received: stopping",
+  logs::Info(absl::StrCat(signals::SignalName(received), " received: stopping",
                           delay ? absl::StrCat(" in ", delay, " ms") : "", ", SIGKILL ",
                           options_.kill_timeout_ms(), " ms after that"));
   auto stop = [this, forwarded] {

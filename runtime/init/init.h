@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "runtime/init/descendants.h"
-#include "runtime/init/signals.h"
+#include "runtime/signals/signals.h"
 #include "runtime/init/workload.h"
 #include "runtime/loop/event_loop.h"
 #include "tend/v1/config.pb.h"
@@ -38,7 +38,7 @@ namespace tend::init {
 //     returns quietly with its processes running.
 class Init {
  public:
-  Init(const v1::InitOptions& options, loop::EventLoop& loop, SignalChannel& signals,
+  Init(const v1::InitOptions& options, loop::EventLoop& loop, signals::SignalChannel& signals,
        Descendants& descendants);
 
   // Starts the workload and runs until rule 7; returns tend's exit code.
@@ -55,7 +55,7 @@ class Init {
 
  private:
   void OnSignals();
-  void OnSignal(const SignalChannel::Received& received);
+  void OnSignal(const signals::SignalChannel::Received& received);
   void Reap();
   void ReapFinished();
   void BeginStop(int received, int forwarded);
@@ -66,7 +66,7 @@ class Init {
 
   const v1::InitOptions& options_;
   loop::EventLoop& loop_;
-  SignalChannel& signals_;
+  signals::SignalChannel& signals_;
   Descendants& descendants_;
   Workload* workload_ = nullptr;
   bool stopping_ = false;

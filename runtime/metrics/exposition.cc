@@ -11,7 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "prometheus/metric_family.h"
 #include "prometheus/text_serializer.h"
-#include "runtime/init/signals.h"
+#include "runtime/signals/signals.h"
 #include "runtime/process/usage.h"
 
 namespace tend::metrics {
@@ -127,7 +127,7 @@ void AddInit(Families& f, const InitCounters& init) {
   auto& signals = f.Add("tend_signals_forwarded_total",
                         "Signals tend passed on to its workload, by signal.", MetricType::Counter);
   for (const auto& [signo, count] : init.forwarded) {
-    AddValue(signals, {{"signal", init::SignalName(signo)}}, static_cast<double>(count));
+    AddValue(signals, {{"signal", signals::SignalName(signo)}}, static_cast<double>(count));
   }
   AddValue(f.Add("tend_log_lines_relayed_total",
                  "Lines of worker output relayed to tend's stdout and stderr.",

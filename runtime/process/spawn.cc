@@ -14,7 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "runtime/fd/unique_fd.h"
 #include "runtime/process/descriptor_limit.h"
-#include "runtime/init/signals.h"
+#include "runtime/signals/signals.h"
 
 namespace tend::process {
 namespace {
@@ -70,7 +70,7 @@ int ArrangeFds(const SpawnOptions& options, int error_pipe) {
     if (setgroups(1, &group) != 0 || setgid(group) != 0) Fail(error_pipe);
   }
   if (options.uid >= 0 && setuid(static_cast<uid_t>(options.uid)) != 0) Fail(error_pipe);
-  init::ResetSignalsForExec();
+  signals::ResetSignalsForExec();
   execvpe(argv[0], argv, envp);
   Fail(error_pipe);
 }

@@ -8,7 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "runtime/init/exit_status.h"
-#include "runtime/init/signals.h"
+#include "runtime/signals/signals.h"
 #include "runtime/logs/diagnostics.h"
 
 namespace tend::supervise {
@@ -29,7 +29,7 @@ RestartPolicy PolicyOf(const v1::App& config) {
 }
 
 std::string Describe(int wait_status) {
-  if (WIFSIGNALED(wait_status)) return init::SignalName(WTERMSIG(wait_status));
+  if (WIFSIGNALED(wait_status)) return signals::SignalName(WTERMSIG(wait_status));
   return absl::StrCat("code ", init::ExitCodeOf(wait_status));
 }
 
@@ -57,7 +57,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(const v1::App& config,
                                                  Worker::Context context, int& next_worker_id) {
   std::unique_ptr<App> app(new App(config, context, next_worker_id));
   if (!config.cron_restart().empty()) {
-    absl::StatusOr<CronSchedule> cron = CronSchedule::Parse(config.cron_restart());
+    absl::StatusOr<cron::CronSchedule> cron = cron::CronSchedule::Parse(config.cron_restart());
     if (!cron.ok()) return cron.status();
     app->cron_ = *cron;
   }

@@ -17,7 +17,7 @@
 #include "absl/status/statusor.h"
 #include "runtime/loop/event_loop.h"
 #include "runtime/loop/wall_clock_timer.h"
-#include "runtime/supervise/cron_schedule.h"
+#include "runtime/cron/cron_schedule.h"
 #include "runtime/supervise/file_watcher.h"
 #include "runtime/supervise/restart_policy.h"
 #include "runtime/supervise/status.h"
@@ -142,7 +142,7 @@ class App : public WorkerListener {
   int stop_signal_ = SIGTERM;
   bool stopped_cleanly_ = true;
   int last_exit_code_ = 0;
-  std::optional<CronSchedule> cron_;
+  std::optional<cron::CronSchedule> cron_;
   std::unique_ptr<loop::WallClockTimer> cron_timer_;
   std::deque<size_t> unstarted_;  // first start: instances waiting for their turn
   size_t first_starting_ = 0;     // first start: workers started and not yet ready or failed

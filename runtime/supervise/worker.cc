@@ -6,7 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "runtime/init/signals.h"
+#include "runtime/signals/signals.h"
 #include "runtime/logs/diagnostics.h"
 #include "runtime/process/spawn.h"
 

@@ -44,7 +44,7 @@ class Sleeper : public Workload {
 };
 
 TEST(InitTest, AFailedEventLoopStopsEveryProcessAndExitsOne) {
-  auto signals = SignalChannel::Open();
+  auto signals = signals::SignalChannel::Open();
   ASSERT_TRUE(signals.ok());
   auto loop = loop::EventLoop::Create();
   ASSERT_TRUE(loop.ok());

@@ -7,7 +7,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
-namespace tend::supervise {
+namespace tend::cron {
 
 // A cron schedule as pm2's cron_restart takes it: five fields (minute hour day-of-month
 // month day-of-week), or six with seconds first, or a macro (@yearly, @monthly, @weekly,
@@ -35,4 +35,4 @@ class CronSchedule {
   bool any_day_of_week_ = false;
 };
 
-}  // namespace tend::supervise
+}  // namespace tend::cron

@@ -1,4 +1,4 @@
-#include "runtime/init/signals.h"
+#include "runtime/signals/signals.h"
 
 #include <string.h>
 #include <sys/signalfd.h>
@@ -16,7 +16,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
-namespace tend::init {
+namespace tend::signals {
 namespace {
 
 struct NamedSignal {
@@ -160,4 +160,4 @@ void ResetSignalsForExec() {
   sigprocmask(SIG_SETMASK, &none, nullptr);
 }
 
-}  // namespace tend::init
+}  // namespace tend::signals

@@ -1,4 +1,4 @@
-#include "runtime/init/signals.h"
+#include "runtime/signals/signals.h"
 
 #include <signal.h>
 #include <sys/wait.h>
@@ -6,7 +6,7 @@
 
 #include "gtest/gtest.h"
 
-namespace tend::init {
+namespace tend::signals {
 namespace {
 
 TEST(ParseSignalTest, AcceptsNamesWithOrWithoutPrefixInAnyCase) {
@@ -80,4 +80,4 @@ TEST(SignalChannelTest, DeliversSignalsWithTheirSender) {
 }
 
 }  // namespace
-}  // namespace tend::init
+}  // namespace tend::signals

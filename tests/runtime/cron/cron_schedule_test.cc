@@ -1,11 +1,11 @@
-#include "runtime/supervise/cron_schedule.h"
+#include "runtime/cron/cron_schedule.h"
 
 #include <stdlib.h>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
-namespace tend::supervise {
+namespace tend::cron {
 namespace {
 
 class CronScheduleTest : public ::testing::Test {
@@ -93,4 +93,4 @@ TEST_F(CronScheduleTest, BadExpressionsNameTheProblem) {
 }
 
 }  // namespace
-}  // namespace tend::supervise
+}  // namespace tend::cron

@@ -11,7 +11,7 @@
 #include "absl/status/statusor.h"
 #include "runtime/fd/unique_fd.h"
 
-namespace tend::init {
+namespace tend::signals {
 
 // "TERM", "SIGTERM", "term", "15" and "RTMIN+2" all name a signal; nullopt if none does.
 // Zero is accepted where `allow_zero` (a rewrite target that drops the signal).
@@ -51,4 +51,4 @@ class SignalChannel {
 // command always starts with a clean signal state. Async-signal-safe.
 void ResetSignalsForExec();
 
-}  // namespace tend::init
+}  // namespace tend::signals

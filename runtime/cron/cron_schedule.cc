@@ -1,4 +1,4 @@
-#include "runtime/supervise/cron_schedule.h"
+#include "runtime/cron/cron_schedule.h"
 
 #include <array>
 #include <vector>
@@ -8,7 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 
-namespace tend::supervise {
+namespace tend::cron {
 namespace {
 
 constexpr std::array<absl::string_view, 12> kMonthNames = {
@@ -169,4 +169,4 @@ time_t CronSchedule::Next(time_t after) const {
   return -1;
 }
 
-}  // namespace tend::supervise
+}  // namespace tend::cron
