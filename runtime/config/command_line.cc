@@ -92,6 +92,8 @@ Worker flags:
                             pid, stream, message).
       --time                Prefix each line with an ISO-8601 UTC timestamp.
 
+Durations (MS) are milliseconds, or take a unit as in ecosystem files: 500ms, 10s, 2m, 1h.
+
 Endpoints (served while tend supervises workers; `-- CMD` opens nothing):
       --http [ADDR:]PORT|off
                             GET /livez, /readyz (?verbose) and /metrics (Prometheus) on
@@ -138,22 +140,20 @@ absl::Status Invalid(absl::string_view flag, absl::string_view problem) {
   return absl::InvalidArgumentError(absl::StrCat(flag, ": ", problem));
 }
 
-// A whole number from 0 to `max`, digits only.
+// The one whole-number parser (values.h), as the flags use it: false when `value` is not
+// digits from 0 to `max`.
 bool ParseCount(absl::string_view value, uint64_t max, uint64_t* count) {
-  return !value.empty() && absl::ascii_isdigit(value[0]) && absl::SimpleAtoi(value, count) &&
-         *count <= max;
+  std::optional<uint64_t> parsed = config::ParseCount(value, max);
+  if (parsed) *count = *parsed;
+  return parsed.has_value();
 }
 
-// A flag whose value is milliseconds, stored by `set`.
+// A flag whose value is a duration, in the forms ecosystem files take, stored by `set`.
 Apply Millis(absl::string_view flag, void (*set)(CommandLine&, uint32_t)) {
   return [flag, set](absl::string_view value, CommandLine& parsed) {
-    constexpr uint64_t kMaxMs = 24ull * 3600 * 1000;
-    uint64_t ms;
-    if (!ParseCount(value, kMaxMs, &ms)) {
-      return Invalid(flag, absl::StrCat("'", value, "' is not a number of milliseconds from 0 to ",
-                                        kMaxMs));
-    }
-    set(parsed, static_cast<uint32_t>(ms));
+    std::optional<uint32_t> ms = ParseMillis(value);
+    if (!ms) return Invalid(flag, NotADuration(absl::StrCat("'", value, "'")));
+    set(parsed, *ms);
     return absl::OkStatus();
   };
 }

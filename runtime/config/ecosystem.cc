@@ -136,7 +136,7 @@ class AppReader {
     } else if (value->is_string()) {
       ms = ParseMillis(value->get<std::string>());
     }
-    if (!ms) return Error(field, absl::StrCat(Show(*value), " is not a duration (ms, or 10s, 2m)"));
+    if (!ms) return Error(field, NotADuration(Show(*value)));
     set(*ms);
     return absl::OkStatus();
   }

@@ -1,22 +1,23 @@
 #include "runtime/config/values.h"
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/strip.h"
 
 namespace tend::config {
-namespace {
 
-std::optional<uint64_t> Count(absl::string_view digits, uint64_t max) {
+std::optional<uint64_t> ParseCount(absl::string_view digits, uint64_t max) {
   uint64_t count;
-  if (digits.empty() || !absl::ascii_isdigit(digits[0]) || !absl::SimpleAtoi(digits, &count) ||
-      count > max) {
-    return std::nullopt;
-  }
+  bool all_digits = !digits.empty();
+  for (char c : digits) all_digits &= absl::ascii_isdigit(static_cast<unsigned char>(c));
+  if (!all_digits || !absl::SimpleAtoi(digits, &count) || count > max) return std::nullopt;
   return count;
 }
 
-}  // namespace
+std::string NotADuration(absl::string_view shown) {
+  return absl::StrCat(shown, " is not a duration (ms, or 500ms, 10s, 2m, 1h; at most 24h)");
+}
 
 std::optional<uint64_t> ParseSize(absl::string_view text) {
   uint64_t unit = 1;
@@ -28,7 +29,7 @@ std::optional<uint64_t> ParseSize(absl::string_view text) {
     }
     if (unit > 1) text.remove_suffix(1);
   }
-  std::optional<uint64_t> count = Count(text, (1ull << 50) / unit);
+  std::optional<uint64_t> count = ParseCount(text, (1ull << 50) / unit);
   if (!count || *count == 0) return std::nullopt;
   return *count * unit;
 }
@@ -44,7 +45,7 @@ bool ParseHostPort(absl::string_view text, std::string* host, uint32_t* port) {
     name = text.substr(0, colon);
     number = text.substr(colon + 1);
   }
-  std::optional<uint64_t> value = Count(number, 65535);
+  std::optional<uint64_t> value = ParseCount(number, 65535);
   if (!value) return false;
   *host = std::string(name);
   *port = static_cast<uint32_t>(*value);
@@ -63,7 +64,7 @@ std::optional<uint32_t> ParseMillis(absl::string_view text) {
   } else if (absl::ConsumeSuffix(&text, "h")) {
     unit = 3600 * 1000;
   }
-  std::optional<uint64_t> count = Count(text, kMaxMs / unit);
+  std::optional<uint64_t> count = ParseCount(text, kMaxMs / unit);
   if (!count) return std::nullopt;
   return static_cast<uint32_t>(*count * unit);
 }

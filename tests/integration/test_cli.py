@@ -23,7 +23,7 @@ def test_version():
     (["--"], "tend: missing command: tend [FLAGS] -- CMD [ARGS...] (see tend --help)"),
     (["-r", "TERM:NOPE", "--", "true"], "tend: --rewrite: 'NOPE' names no signal (see tend --help)"),
     (["--kill-timeout", "soon", "--", "true"],
-     "tend: --kill-timeout: 'soon' is not a number of milliseconds from 0 to 86400000 "
+     "tend: --kill-timeout: 'soon' is not a duration (ms, or 500ms, 10s, 2m, 1h; at most 24h) "
      "(see tend --help)"),
     (["-e", "300", "--", "true"],
      "tend: --remap-exit: '300' is not N or N:M with exit codes from 0 to 255 (see tend --help)"),

@@ -44,6 +44,17 @@ TEST(CommandLineTest, InitFlagsInEveryForm) {
 }
 
 // As pm2 names it, and as an ecosystem file's app is named: without the last extension.
+// One model of durations: the flags take the forms ecosystem files take, with the same error.
+TEST(CommandLineTest, DurationsTakeTheFormsOfEcosystemFiles) {
+  EXPECT_EQ(Parse({"--min-uptime", "10s", "app.js"})->worker.min_uptime_ms(), 10000u);
+  EXPECT_EQ(Parse({"-t", "2m", "--", "x"})->config.init().kill_timeout_ms(), 120000u);
+  EXPECT_EQ(Parse({"--restart-delay", "500ms", "app.js"})->worker.restart_delay_ms(), 500u);
+  auto refused = Parse({"--min-uptime", "25h", "app.js"});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().message(),
+            "--min-uptime: '25h' is not a duration (ms, or 500ms, 10s, 2m, 1h; at most 24h)");
+}
+
 TEST(CommandLineTest, AnAppIsNamedAfterItsScriptWithoutTheLastExtension) {
   EXPECT_EQ(Parse({"dist/server.prod.js"})->config.apps(0).name(), "server.prod");
   EXPECT_EQ(Parse({"-i", "2", "--", "node", "--max-old-space-size=100", "app.js"})
@@ -177,7 +188,7 @@ TEST(CommandLineTest, BadInputNamesTheProblem) {
             "--stop-exit-codes: 'x' is not an exit code from 0 to 255");
   EXPECT_EQ(ErrorOf({"--kill-timeout"}), "flag '--kill-timeout' needs a value");
   EXPECT_EQ(ErrorOf({"--pgroup=yes", "--", "x"}), "flag '--pgroup=yes' takes no value");
-  for (const char* bad : {"abc", "-5", "1.5", "", "99999999999", "10s", "+3"}) {
+  for (const char* bad : {"abc", "-5", "1.5", "", "99999999999", "10 s", "+3"}) {
     EXPECT_NE(ErrorOf({"--kill-timeout", bad, "--", "x"}).find("--kill-timeout: '"),
               std::string::npos)
         << bad;

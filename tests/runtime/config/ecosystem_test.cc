@@ -220,7 +220,7 @@ TEST_F(EcosystemTest, BadOptionsNameFileAppAndField) {
       {R"([{"name": "a", "script": "job.sh", "exec_mode": "cluster"}])",
        file + "app 'a': exec_mode: cluster mode runs Node workers, and the interpreter is bash"},
       {R"([{"name": "a", "script": "app.js", "min_uptime": "soon"}])",
-       file + "app 'a': min_uptime: \"soon\" is not a duration (ms, or 10s, 2m)"},
+       file + "app 'a': min_uptime: \"soon\" is not a duration (ms, or 500ms, 10s, 2m, 1h; at most 24h)"},
       {R"([{"name": "a", "script": "app.js", "autorestart": "yes"}])",
        file + "app 'a': autorestart: expected true or false"},
       {R"([{"name": "a", "script": "app.js", "stop_exit_codes": [300]}])",
