@@ -4,16 +4,12 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "runtime/config/command_line.h"
 #include "runtime/config/ecosystem.h"
-#include "runtime/config/ecosystem_file.h"
 #include "probes/probe_command.h"
 #include "runtime/control/ctl.h"
 #include "runtime/control/plane.h"
@@ -56,27 +52,13 @@ bool Tolerated(const std::string& flag, const absl::Status& failed, bool is_defa
   return false;
 }
 
-absl::StatusOr<std::string> ReadToken(const std::string& path) {
-  std::ifstream file(path);
-  if (!file) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::stringstream content;
-  content << file.rdbuf();
-  std::string token(absl::StripAsciiWhitespace(content.str()));
-  if (token.empty()) return absl::InvalidArgumentError(absl::StrCat(path, " is empty"));
-  return token;
-}
-
 // Workers under supervision, with the HTTP and gRPC endpoints around them.
 int RunSupervised(const v1::Config& config, loop::EventLoop& loop, init::Init& init) {
   const v1::Endpoints& endpoints = config.endpoints();
-  std::string token;
-  if (!endpoints.control_token_file().empty()) {
-    absl::StatusOr<std::string> read = ReadToken(endpoints.control_token_file());
-    if (!read.ok()) {
-      logs::Error(absl::StrCat("--control-token-file: ", read.status().message()));
-      return kInternalError;
-    }
-    token = *read;
+  absl::StatusOr<std::string> token = control::ReadToken(endpoints.control_token_file());
+  if (!token.ok()) {
+    logs::Error(absl::StrCat("--control-token-file: ", token.status().message()));
+    return kInternalError;
   }
   supervise::Supervisor supervisor(config, loop, Environment());
   auto bridge = loop::CrossThread::Create(loop);
@@ -113,7 +95,7 @@ int RunSupervised(const v1::Config& config, loop::EventLoop& loop, init::Init& i
                                [&unix_http](UniqueFd fd) { unix_http->Adopt(std::move(fd), "unix"); }};
   if (!listeners.unix_path.empty() || !listeners.tcp_address.empty()) {
     auto started = control::Plane::Start(loop, **bridge, supervisor, config,
-                                         [&init] { return init.stopping(); }, listeners, token);
+                                         [&init] { return init.stopping(); }, listeners, *token);
     if (started.ok()) {
       plane = std::move(*started);
       init.OnStopBegun([&plane] { plane->PublishHealth(); });
@@ -149,9 +131,13 @@ int main(int argc, char** argv) {
   }
   const int cpus = process::AvailableCpus();  // cgroup files: read once
   absl::StatusOr<CommandLine> parsed =
-      config::ParseCommandLine(std::vector<std::string>(argv + 1, argv + argc), cpus);
+      config::LoadConfiguration(std::vector<std::string>(argv + 1, argv + argc), cpus);
   if (!parsed.ok()) {
-    logs::Info(absl::StrCat(parsed.status().message(), " (see tend --help)"));
+    if (absl::IsInvalidArgument(parsed.status())) {
+      logs::Info(absl::StrCat(parsed.status().message(), " (see tend --help)"));
+    } else {
+      logs::Error(parsed.status().message());
+    }
     return kUsageError;
   }
   if (parsed->action == CommandLine::Action::kHelp) {
@@ -163,21 +149,6 @@ int main(int argc, char** argv) {
     return 0;
   }
   for (const std::string& warning : parsed->warnings) logs::Warn(warning);
-  if (!parsed->ecosystem_file.empty()) {
-    absl::StatusOr<nlohmann::json> content = config::ReadEcosystemFile(parsed->ecosystem_file);
-    std::vector<std::string> warnings;
-    absl::Status applied =
-        content.ok() ? config::ApplyEcosystem(parsed->ecosystem_file, *content, parsed->env_name,
-                                              parsed->only, cpus, *parsed,
-                                              &warnings)
-                     : content.status();
-    if (!applied.ok()) {
-      logs::Error(applied.message());
-      return kUsageError;
-    }
-    for (const std::string& warning : warnings) logs::Warn(warning);
-    parsed->supervised = true;
-  }
   const v1::Config& config = parsed->config;
 
   if (!process::RaiseDescriptorLimit()) {

@@ -1,4 +1,5 @@
 #include "runtime/config/ecosystem.h"
+#include "runtime/config/ecosystem_file.h"
 
 #include <unistd.h>
 
@@ -501,6 +502,22 @@ absl::Status ApplyEcosystem(const std::string& path, const Json& content,
     }
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<CommandLine> LoadConfiguration(const std::vector<std::string>& args,
+                                              int available_cpus) {
+  absl::StatusOr<CommandLine> parsed = ParseCommandLine(args, available_cpus);
+  if (!parsed.ok() || parsed->ecosystem_file.empty() || parsed->action != CommandLine::Action::kRun) {
+    return parsed;
+  }
+  absl::StatusOr<nlohmann::json> content = ReadEcosystemFile(parsed->ecosystem_file);
+  absl::Status applied =
+      content.ok() ? ApplyEcosystem(parsed->ecosystem_file, *content, parsed->env_name,
+                                    parsed->only, available_cpus, *parsed, &parsed->warnings)
+                   : content.status();
+  if (!applied.ok()) return absl::FailedPreconditionError(applied.message());
+  parsed->supervised = true;
+  return parsed;
 }
 
 }  // namespace tend::config

@@ -12,6 +12,10 @@
 
 namespace tend::control {
 
+// The bearer token for Control over TCP, from --control-token-file (surrounding white space
+// dropped); empty when no file is given. An unreadable or empty file is an error.
+absl::StatusOr<std::string> ReadToken(const std::string& path);
+
 // Everything tend serves over gRPC, wired together: a Control service for each listener
 // (the Unix socket's open to whoever may open it, TCP's only with the bearer token), the
 // server, and gRPC health kept equal to /readyz.
