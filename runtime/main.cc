@@ -22,6 +22,7 @@
 #include "runtime/logs/diagnostics.h"
 #include "runtime/loop/cross_thread.h"
 #include "runtime/loop/event_loop.h"
+#include "runtime/net/listen.h"
 #include "runtime/process/cpus.h"
 #include "runtime/process/descriptor_limit.h"
 #include "runtime/supervise/command.h"
@@ -80,8 +81,7 @@ int RunSupervised(const v1::Config& config, loop::EventLoop& loop, init::Init& i
     if (started.ok()) {
       http_server = std::move(*started);
       logs::Info(absl::StrCat("serving /livez, /readyz and /metrics on http://",
-                              endpoints.http().substr(0, endpoints.http().rfind(':')), ":",
-                              http_server->port()));
+                              net::WithPort(endpoints.http(), http_server->port())));
     } else if (!Tolerated("--http", started.status(), endpoints.http() == config::kDefaultHttp,
                           "/livez, /readyz and /metrics")) {
       return kInternalError;
@@ -101,8 +101,7 @@ int RunSupervised(const v1::Config& config, loop::EventLoop& loop, init::Init& i
       init.OnStopBegun([&plane] { plane->PublishHealth(); });
       if (!endpoints.grpc().empty()) {
         logs::Info(absl::StrCat("serving gRPC on ",
-                                endpoints.grpc().substr(0, endpoints.grpc().rfind(':')), ":",
-                                plane->tcp_port()));
+                                net::WithPort(endpoints.grpc(), plane->tcp_port())));
       }
     } else if (!Tolerated("--control", started.status(),
                           endpoints.control() == config::kDefaultControl &&

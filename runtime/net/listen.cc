@@ -146,6 +146,12 @@ absl::StatusOr<Listening> ListenUnix(const std::string& path, int backlog) {
   return listening;
 }
 
+std::string WithPort(const std::string& address, int port) {
+  size_t colon = address.rfind(':');
+  std::string host = colon == std::string::npos ? "" : address.substr(0, colon);
+  return absl::StrCat(host.empty() ? "0.0.0.0" : host, ":", port);  // no ADDR: every IPv4 one
+}
+
 std::string AddressOf(const sockaddr_storage& peer) {
   char text[INET6_ADDRSTRLEN] = "?";
   if (peer.ss_family == AF_INET6) {

@@ -26,6 +26,10 @@ absl::StatusOr<Listening> ListenTcp(const std::string& address, int backlog);
 // A socket file left by a dead process is replaced; one a live process serves is refused.
 absl::StatusOr<Listening> ListenUnix(const std::string& path, int backlog);
 
+// "ADDR:PORT" as asked, with the port bound instead ("0.0.0.0:0" and 40123 give
+// "0.0.0.0:40123"), for the logs.
+std::string WithPort(const std::string& address, int port);
+
 // The peer's IP address as text ("?" for other families).
 std::string AddressOf(const sockaddr_storage& peer);
 

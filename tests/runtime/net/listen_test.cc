@@ -1,0 +1,47 @@
+#include "runtime/net/listen.h"
+
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "gtest/gtest.h"
+
+namespace tend::net {
+namespace {
+
+TEST(ListenTest, TcpOnPortZeroGetsAFreePort) {
+  absl::StatusOr<Listening> listening = ListenTcp("127.0.0.1:0", 16);
+  ASSERT_TRUE(listening.ok()) << listening.status();
+  EXPECT_GT(listening->port, 0);
+  EXPECT_EQ(ListenTcp("127.0.0.1:x", 16).status().message(), "'127.0.0.1:x' is not [ADDR:]PORT");
+  EXPECT_EQ(ListenTcp("300.0.0.1:0", 16).status().message(), "'300.0.0.1' is not an IPv4 address");
+}
+
+TEST(ListenTest, TheLogShowsTheAddressWithThePortBound) {
+  EXPECT_EQ(WithPort("127.0.0.1:0", 40123), "127.0.0.1:40123");
+  EXPECT_EQ(WithPort("[::1]:0", 40123), "[::1]:40123");
+  EXPECT_EQ(WithPort("9615", 9615), "0.0.0.0:9615");
+}
+
+TEST(ListenTest, AUnixSocketIsPrivateAndAStaleOneIsReplaced) {
+  // A short folder of its own: a Unix socket's path must fit in 108 bytes.
+  char folder[] = "/tmp/tend-listen-XXXXXX";
+  ASSERT_NE(mkdtemp(folder), nullptr);
+  std::string path = std::string(folder) + "/control.sock";
+  {
+    absl::StatusOr<Listening> first = ListenUnix(path, 16);
+    ASSERT_TRUE(first.ok()) << first.status();
+    struct stat info;
+    ASSERT_EQ(stat(path.c_str(), &info), 0);
+    EXPECT_EQ(info.st_mode & 077, 0u);
+    // Served by a live listener: refused, and left alone.
+    EXPECT_FALSE(ListenUnix(path, 16).ok());
+  }
+  // Left behind by a listener that is gone: taken over.
+  EXPECT_TRUE(ListenUnix(path, 16).ok());
+  unlink(path.c_str());
+  rmdir(folder);
+}
+
+}  // namespace
+}  // namespace tend::net
