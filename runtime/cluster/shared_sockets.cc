@@ -125,10 +125,17 @@ absl::Status SharedSockets::JoinRoundRobin(int worker_id, const std::string& key
     shared.round_robin = std::move(*started);
   }
   shared.round_robin->Add(worker_id, std::move(send));
+  // A second server of a worker already serving: its connections come at once.
+  if (serving_.count(worker_id)) shared.round_robin->SetServing(worker_id, true);
   return absl::OkStatus();
 }
 
 void SharedSockets::SetServing(int worker_id, bool serving) {
+  if (serving) {
+    serving_.insert(worker_id);
+  } else {
+    serving_.erase(worker_id);
+  }
   for (auto& [key, shared] : sockets_) {
     if (shared.round_robin) shared.round_robin->SetServing(worker_id, serving);
   }
@@ -142,6 +149,7 @@ bool SharedSockets::Answered(int worker_id, int seq, bool accepted) {
 }
 
 void SharedSockets::ReleaseAll(int worker_id) {
+  serving_.erase(worker_id);
   std::vector<std::string> keys;
   for (const auto& [key, shared] : sockets_) {
     if (shared.holders.count(worker_id)) keys.push_back(key);

@@ -96,6 +96,7 @@ class SharedSockets {
   const std::chrono::milliseconds release_grace_;
   const int unprivileged_port_start_;
   std::map<std::string, Shared> sockets_;  // by Node's key
+  std::set<int> serving_;                  // round-robin: workers that may take connections
 };
 
 // "host:port" (IPv6 as "[host]:port") of a bound socket, for logs.

@@ -57,6 +57,21 @@ def test_round_robin_spreads_new_and_kept_alive_connections_evenly(start_tend):
     assert tend.wait() == 0
 
 
+def test_every_server_of_a_worker_gets_connections(start_tend):
+    admin = free_port()
+    tend, port = start(start_tend, ["-i", "2", str(HELPERS / "two_servers.js")],
+                       env={"ADMIN_PORT": str(admin)})
+    wait_until(lambda: sum("admin listening" in line for line in tend.lines) == 2,
+               what="both admin servers")
+    for target, name in ((port, "app"), (admin, "admin")):
+        connection = http.client.HTTPConnection("127.0.0.1", target, timeout=5)
+        connection.request("GET", "/")
+        assert connection.getresponse().read().decode().startswith(name)
+        connection.close()
+    tend.signal(signal.SIGTERM)
+    assert tend.wait() == 0
+
+
 def test_a_connection_a_worker_refuses_is_handed_to_another(start_tend):
     tend, port = start(start_tend, ["-i", "2", str(HELPERS / "refuser.js")])
     [serving] = [pid for pid in children_of(tend.pid)
