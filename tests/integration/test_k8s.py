@@ -98,10 +98,13 @@ def test_the_deployment_runs_as_a_real_pod(podman, tmp_path):
         assert fetch(f"http://{pod_ip}:9615/livez") == "ok\n"
         assert fetch(f"http://{pod_ip}:3000/").startswith("hello from instance")
 
-        # The sidecar hears the app container's tend over the shared emptyDir socket.
-        podman("exec", app, "tend", "ctl", "reload")
-        wait_until(lambda: '"kind":"RELOAD_FINISHED"' in podman("logs", sidecar).stdout,
-                   timeout=60, what="the reload's events in the sidecar's log")
+        # The sidecar hears the app container's tend over the shared emptyDir socket. It may
+        # subscribe after a first reload (it waits for the socket, retrying up to 1 s apart):
+        # reloads go on until one reaches its log.
+        def heard():
+            podman("exec", app, "tend", "ctl", "reload")
+            return '"kind":"RELOAD_FINISHED"' in podman("logs", sidecar).stdout
+        wait_until(heard, timeout=90, what="a reload's events in the sidecar's log")
         events = [json.loads(line) for line in podman("logs", sidecar).stdout.splitlines()]
         assert {e["app"] for e in events} == {"app"}
 
