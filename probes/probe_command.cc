@@ -52,9 +52,9 @@ bool Get(const std::string& socket_path, const std::string& path, std::string* a
   }
   address.sun_family = AF_UNIX;
   memcpy(address.sun_path, socket_path.c_str(), socket_path.size());
-  if (connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 &&
-      errno != EINPROGRESS && errno != EAGAIN) {
-    *answer = strerror(errno);
+  // A Unix socket connects at once or not at all: EAGAIN is a full backlog, not progress.
+  if (connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    *answer = errno == EAGAIN ? "its backlog is full" : strerror(errno);
     return false;
   }
   std::string request =

@@ -36,18 +36,20 @@ bool RoundRobin::Answered(int worker_id, int seq, bool accepted) {
   if (worker == workers_.end()) return false;
   auto handed = worker->second.unanswered.find(seq);
   if (handed == worker->second.unanswered.end()) return false;
-  UniqueFd connection = std::move(handed->second);
+  Connection connection = std::move(handed->second);
   worker->second.unanswered.erase(handed);
   worker->second.full = false;
   // Taken: the worker has its own copy, and tend's closes here. Refused: another's turn,
-  // first in line.
-  if (!accepted) waiting_.push_front(std::move(connection));
+  // first in line, unless it was refused too often.
+  if (!accepted && ++connection.refusals < kMaxRefusals) {
+    waiting_.push_front(std::move(connection));
+  }
   Distribute();
   return true;
 }
 
 void RoundRobin::OnConnection(UniqueFd connection) {
-  waiting_.push_back(std::move(connection));
+  waiting_.push_back({std::move(connection), 0});
   Distribute();
 }
 
@@ -76,7 +78,7 @@ void RoundRobin::Distribute() {
   while (!waiting_.empty()) {
     Worker* worker = Choose();
     if (!worker) break;
-    int seq = worker->send(waiting_.front().get());
+    int seq = worker->send(waiting_.front().fd.get());
     if (seq < 0) {
       worker->full = true;  // its channel is: it gets nothing until it answers
       continue;

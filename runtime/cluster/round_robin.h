@@ -18,7 +18,8 @@ namespace tend::cluster {
 //
 // The worker chosen is a serving one (ready, not draining) with the fewest connections
 // handed and not yet answered, in turn among equals. A connection a worker refuses goes to
-// another. One that no worker can take now (none serving: a crash, a reload's gap) waits in
+// another; one refused kMaxRefusals times is closed, so workers that refuse everything (a
+// hostile one, or the last one left shutting down) cannot keep tend handing it round. One that no worker can take now (none serving: a crash, a reload's gap) waits in
 // tend, up to kMaxWaiting; past that tend stops accepting, and the kernel's backlog holds
 // the rest: no connection is refused or dropped for want of a worker.
 class RoundRobin {
@@ -26,6 +27,7 @@ class RoundRobin {
   static constexpr size_t kMaxWaiting = 1024;
   // A worker's handed, unanswered connections (its IPC channel queues at most 8).
   static constexpr int kMaxUnanswered = 4;
+  static constexpr int kMaxRefusals = 4;
 
   // Queues a newconn for the worker, with `connection` (duplicated): the seq it will answer
   // to, or -1 when it cannot take one now (its channel is full).
@@ -49,11 +51,15 @@ class RoundRobin {
   size_t waiting() const { return waiting_.size(); }
 
  private:
+  struct Connection {
+    UniqueFd fd;
+    int refusals = 0;
+  };
   struct Worker {
     Send send;
     bool serving = false;
     bool full = false;  // its channel took no more: until it answers one
-    std::map<int, UniqueFd> unanswered;  // by seq
+    std::map<int, Connection> unanswered;  // by seq
   };
   RoundRobin() = default;
   void OnConnection(UniqueFd connection);
@@ -64,7 +70,7 @@ class RoundRobin {
   std::unique_ptr<net::Acceptor> acceptor_;
   std::map<int, Worker> workers_;  // by worker id
   int last_chosen_ = -1;           // for turns among equals
-  std::deque<UniqueFd> waiting_;
+  std::deque<Connection> waiting_;
   bool accepting_ = true;
 };
 

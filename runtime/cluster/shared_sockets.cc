@@ -1,6 +1,5 @@
 #include "runtime/cluster/shared_sockets.h"
 
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -176,21 +175,6 @@ absl::StatusOr<int> SharedSockets::ListenForActivation(const std::string& addres
                   strerror(-fd)));
   sockets_[key].owned.reset(fd);
   return fd;
-}
-
-std::string LocalAddressOf(int fd) {
-  sockaddr_storage storage{};
-  socklen_t length = sizeof storage;
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&storage), &length) != 0) return "?";
-  char host[INET6_ADDRSTRLEN] = "?";
-  if (storage.ss_family == AF_INET6) {
-    auto* in6 = reinterpret_cast<sockaddr_in6*>(&storage);
-    inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-    return absl::StrCat("[", host, "]:", ntohs(in6->sin6_port));
-  }
-  auto* in = reinterpret_cast<sockaddr_in*>(&storage);
-  inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
-  return absl::StrCat(host, ":", ntohs(in->sin_port));
 }
 
 }  // namespace tend::cluster

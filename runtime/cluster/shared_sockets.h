@@ -99,7 +99,4 @@ class SharedSockets {
   std::set<int> serving_;                  // round-robin: workers that may take connections
 };
 
-// "host:port" (IPv6 as "[host]:port") of a bound socket, for logs.
-std::string LocalAddressOf(int fd);
-
 }  // namespace tend::cluster

@@ -1,7 +1,5 @@
 #include "runtime/cluster/worker_session.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -11,6 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
+#include "runtime/net/listen.h"
 
 namespace tend::cluster {
 namespace {
@@ -49,18 +48,11 @@ T Field(const Json& message, const char* name, T fallback) {
 // What server.address() answers in the worker: the socket's own address, as Node's
 // getsockname gives it.
 Json SocketName(int fd) {
-  sockaddr_storage storage{};
-  socklen_t length = sizeof storage;
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&storage), &length) != 0) return nullptr;
-  char host[INET6_ADDRSTRLEN] = "";
-  if (storage.ss_family == AF_INET6) {
-    auto* in6 = reinterpret_cast<sockaddr_in6*>(&storage);
-    inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-    return {{"address", host}, {"family", "IPv6"}, {"port", ntohs(in6->sin6_port)}};
-  }
-  auto* in = reinterpret_cast<sockaddr_in*>(&storage);
-  inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
-  return {{"address", host}, {"family", "IPv4"}, {"port", ntohs(in->sin_port)}};
+  std::optional<sockaddr_storage> bound = net::LocalAddress(fd);
+  if (!bound) return nullptr;
+  return {{"address", net::AddressOf(*bound)},
+          {"family", bound->ss_family == AF_INET6 ? "IPv6" : "IPv4"},
+          {"port", net::PortOf(*bound)}};
 }
 
 }  // namespace

@@ -1,7 +1,6 @@
 #include "runtime/control/plane.h"
 
 #include <fstream>
-#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -12,9 +11,15 @@ absl::StatusOr<std::string> ReadToken(const std::string& path) {
   if (path.empty()) return std::string();
   std::ifstream file(path);
   if (!file) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::stringstream content;
-  content << file.rdbuf();
-  std::string token(absl::StripAsciiWhitespace(content.str()));
+  // A token is short; a path to something else (a log, /dev/zero) must not fill memory.
+  std::string content(kMaxTokenBytes + 1, '\0');
+  file.read(content.data(), static_cast<std::streamsize>(content.size()));
+  content.resize(static_cast<size_t>(file.gcount()));
+  if (content.size() > kMaxTokenBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, " holds more than ", kMaxTokenBytes, " bytes: not a token"));
+  }
+  std::string token(absl::StripAsciiWhitespace(content));
   if (token.empty()) return absl::InvalidArgumentError(absl::StrCat(path, " is empty"));
   return token;
 }

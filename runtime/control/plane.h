@@ -13,7 +13,9 @@
 namespace tend::control {
 
 // The bearer token for Control over TCP, from --control-token-file (surrounding white space
-// dropped); empty when no file is given. An unreadable or empty file is an error.
+// dropped); empty when no file is given. An unreadable or empty file, or one over
+// kMaxTokenBytes, is an error.
+inline constexpr size_t kMaxTokenBytes = 4096;
 absl::StatusOr<std::string> ReadToken(const std::string& path);
 
 // Everything tend serves over gRPC, wired together: a Control service for each listener

@@ -108,14 +108,9 @@ absl::StatusOr<Listening> ListenTcp(const std::string& address, int backlog) {
       bind(fd, reinterpret_cast<sockaddr*>(&*bind_to), length) != 0 || listen(fd, backlog) != 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", address, ": ", strerror(errno)));
   }
-  sockaddr_storage bound{};
-  socklen_t bound_length = sizeof bound;
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &bound_length) != 0) {
-    return absl::InternalError(absl::StrCat("getsockname: ", strerror(errno)));
-  }
-  listening.port = ntohs(bound.ss_family == AF_INET6
-                             ? reinterpret_cast<sockaddr_in6&>(bound).sin6_port
-                             : reinterpret_cast<sockaddr_in&>(bound).sin_port);
+  std::optional<sockaddr_storage> bound = LocalAddress(fd);
+  if (!bound) return absl::InternalError(absl::StrCat("getsockname: ", strerror(errno)));
+  listening.port = PortOf(*bound);
   return listening;
 }
 
@@ -150,6 +145,29 @@ std::string WithPort(const std::string& address, int port) {
   size_t colon = address.rfind(':');
   std::string host = colon == std::string::npos ? "" : address.substr(0, colon);
   return absl::StrCat(host.empty() ? "0.0.0.0" : host, ":", port);  // no ADDR: every IPv4 one
+}
+
+std::optional<sockaddr_storage> LocalAddress(int fd) {
+  sockaddr_storage bound{};
+  socklen_t length = sizeof bound;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &length) != 0) return std::nullopt;
+  return bound;
+}
+
+int PortOf(const sockaddr_storage& address) {
+  if (address.ss_family == AF_INET6) {
+    return ntohs(reinterpret_cast<const sockaddr_in6&>(address).sin6_port);
+  }
+  if (address.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in&>(address).sin_port);
+  return 0;
+}
+
+std::string LocalAddressText(int fd) {
+  std::optional<sockaddr_storage> bound = LocalAddress(fd);
+  if (!bound) return "?";
+  std::string host = AddressOf(*bound);
+  return bound->ss_family == AF_INET6 ? absl::StrCat("[", host, "]:", PortOf(*bound))
+                                      : absl::StrCat(host, ":", PortOf(*bound));
 }
 
 std::string AddressOf(const sockaddr_storage& peer) {

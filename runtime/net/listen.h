@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -30,7 +31,14 @@ absl::StatusOr<Listening> ListenUnix(const std::string& path, int backlog);
 // "0.0.0.0:40123"), for the logs.
 std::string WithPort(const std::string& address, int port);
 
-// The peer's IP address as text ("?" for other families).
+// The address a socket is bound to (getsockname); nullopt if it cannot be had.
+std::optional<sockaddr_storage> LocalAddress(int fd);
+
+// An IP socket address's host as text ("?" for other families), and its port.
 std::string AddressOf(const sockaddr_storage& peer);
+int PortOf(const sockaddr_storage& address);
+
+// "host:port", IPv6 as "[host]:port": a bound socket's address for the logs ("?" if none).
+std::string LocalAddressText(int fd);
 
 }  // namespace tend::net

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "runtime/cluster/preload_js.h"
 #include "runtime/logs/diagnostics.h"
+#include "runtime/net/listen.h"
 
 namespace tend::supervise {
 namespace {
@@ -100,7 +101,7 @@ absl::Status Supervisor::Start() {
                                                             static_cast<int>(app.listen().port()));
       if (!fd.ok()) return Failed(absl::StrCat("--listen: ", fd.status().message()));
       context.activation_fd = *fd;
-      logs::Info(absl::StrCat(app.name(), ": listening on ", cluster::LocalAddressOf(*fd),
+      logs::Info(absl::StrCat(app.name(), ": listening on ", net::LocalAddressText(*fd),
                               " for its workers (LISTEN_FDS)"));
     }
     absl::StatusOr<std::unique_ptr<App>> created = App::Create(app, context, next_worker_id_);

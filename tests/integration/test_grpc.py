@@ -6,7 +6,7 @@ import stat
 
 import pytest
 
-from conftest import HELPERS, REPO, children_of, proc_state, wait_until
+from conftest import HELPERS, REPO, children_of, proc_state, run_tend, wait_until
 from test_cluster import ready_count
 
 APP = str(REPO / "examples/hello/app.js")
@@ -199,3 +199,12 @@ def test_the_control_socket_is_private_and_cannot_be_taken_twice(start_tend, stu
     tend.process.signal(signal.SIGTERM)
     assert tend.process.wait() == 0
     assert not tend.socket.exists(), "removed at exit"
+
+
+def test_a_token_file_that_is_not_a_token_is_refused_at_once(tmp_path):
+    for path, problem in (("/dev/zero", "/dev/zero holds more than 4096 bytes: not a token"),
+                          (tmp_path / "absent", f"cannot read {tmp_path / 'absent'}")):
+        code, _, err = run_tend(["--control", f"unix:{tmp_path}/c.sock", "--grpc", "127.0.0.1:0",
+                                 "--control-token-file", str(path), APP], timeout=10)
+        assert code == 1
+        assert err.splitlines() == [f"tend: error: --control-token-file: {problem}"]

@@ -118,6 +118,18 @@ TEST_F(RoundRobinTest, ARefusedConnectionGoesToAnotherWorker) {
   EXPECT_EQ(handed_[other][0].client_port, client_port);
 }
 
+// A worker that refuses everything cannot keep tend handing one connection round: after
+// kMaxRefusals it is closed, and the client sees the end of it.
+TEST_F(RoundRobinTest, AConnectionRefusedTooOftenIsClosed) {
+  AddWorker(1);
+  Connect(1);
+  for (int i = 0; i < 10; ++i) AnswerAll(1, false);
+  EXPECT_EQ(handed_[1].size(), static_cast<size_t>(RoundRobin::kMaxRefusals));
+  EXPECT_EQ(round_robin_->waiting(), 0u);
+  char byte;
+  EXPECT_EQ(recv(clients_[0].get(), &byte, 1, 0), 0);  // EOF
+}
+
 TEST_F(RoundRobinTest, NoWorkerServingConnectionsWaitThenGoToTheFirstReady) {
   AddWorker(1, /*serving=*/false);
   Connect(5);

@@ -13,6 +13,7 @@ TEST(ListenTest, TcpOnPortZeroGetsAFreePort) {
   absl::StatusOr<Listening> listening = ListenTcp("127.0.0.1:0", 16);
   ASSERT_TRUE(listening.ok()) << listening.status();
   EXPECT_GT(listening->port, 0);
+  EXPECT_EQ(LocalAddressText(listening->fd.get()), "127.0.0.1:" + std::to_string(listening->port));
   EXPECT_EQ(ListenTcp("127.0.0.1:x", 16).status().message(), "'127.0.0.1:x' is not [ADDR:]PORT");
   EXPECT_EQ(ListenTcp("300.0.0.1:0", 16).status().message(), "'300.0.0.1' is not an IPv4 address");
 }

@@ -1,0 +1,82 @@
+#include "runtime/control/event_stream.h"
+
+#include <atomic>
+#include <thread>
+
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "tend/v1/control.grpc.pb.h"
+
+namespace tend::control {
+namespace {
+
+using namespace std::chrono_literals;
+
+// StreamEvents over the real event stream, fed by a supervisor with no app.
+class Service final : public v1::Control::CallbackService {
+ public:
+  Service(loop::CrossThread& bridge, supervise::Supervisor& supervisor)
+      : bridge_(bridge), subscriptions_(supervisor) {}
+  grpc::ServerWriteReactor<v1::Event>* StreamEvents(grpc::CallbackServerContext*,
+                                                    const v1::StreamEventsRequest*) override {
+    EventStreamOptions options;
+    options.headers_when_subscribed = true;
+    return OpenEventStream(bridge_, subscriptions_, limit_, std::move(options));
+  }
+
+ private:
+  loop::CrossThread& bridge_;
+  StreamLimit limit_{4, "event streams"};
+  Subscriptions subscriptions_;
+};
+
+// A client that does not keep up: events past kMaxQueuedEvents end its stream with
+// RESOURCE_EXHAUSTED, instead of queueing in tend without bound.
+TEST(EventStreamTest, AClientThatDoesNotKeepUpLosesItsStreamNotTendsMemory) {
+  auto loop = std::move(*loop::EventLoop::Create());
+  auto bridge = std::move(*loop::CrossThread::Create(*loop));
+  v1::Config config;
+  supervise::Supervisor supervisor(config, *loop, {});
+  Service service(*bridge, supervisor);
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_TRUE(server);
+
+  std::atomic<bool> subscribed{false};
+  size_t received = 0;
+  grpc::Status status;
+  std::thread client([&] {
+    auto stub = v1::Control::NewStub(grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
+                                                         grpc::InsecureChannelCredentials()));
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + 20s);
+    auto reader = stub->StreamEvents(&context, v1::StreamEventsRequest());
+    reader->WaitForInitialMetadata();
+    subscribed = true;
+    v1::Event event;
+    while (reader->Read(&event)) ++received;
+    status = reader->Finish();
+  });
+  // Once subscribed, three times the bound of events in one turn of the loop: the client
+  // cannot have taken them.
+  auto poll = loop->Every(5ms, [&] {
+    if (!subscribed) return;
+    for (size_t i = 0; i < 3 * kMaxQueuedEvents; ++i) {
+      supervisor.OnEvent({supervise::Event::Kind::kWorkerStarted, "app", 0, 1});
+    }
+    loop->Stop();
+  });
+  auto give_up = loop->After(20s, [&] { loop->Stop(); });
+  ASSERT_TRUE(loop->Run().ok());
+  client.join();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
+  EXPECT_LE(received, kMaxQueuedEvents);
+  server->Shutdown(std::chrono::system_clock::now());
+  server->Wait();
+}
+
+}  // namespace
+}  // namespace tend::control
