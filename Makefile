@@ -25,8 +25,9 @@ PM2_VERSION := 7.0.4
 PM2_RUNTIME := .deps/npm/node_modules/.bin/pm2-runtime
 # What the tests need from npm: kubernetes-models validates k8s/ offline against the
 # Kubernetes API's own schemas; Express is the framework app of the migration tests; dotenv
-# is what ecosystem files of the corpus test require.
-NPM_TEST_PACKAGES := .deps/npm/node_modules/.tend-test-packages-2
+# is what ecosystem files of the corpus test require; prom-client is the metrics library of
+# the app-metrics tests and examples/metrics.
+NPM_TEST_PACKAGES := .deps/npm/node_modules/.tend-test-packages-3
 
 .PHONY: help deps apt-packages build run test unit-test integration-test bench clean
 
@@ -114,7 +115,7 @@ $(PM2_RUNTIME): | apt-packages
 	$(NPM_INSTALL) pm2@$(PM2_VERSION)
 
 $(NPM_TEST_PACKAGES): | apt-packages
-	$(NPM_INSTALL) kubernetes-models@4.5.1 yaml@2.9.1 express@4.21.2 dotenv@16.4.5
+	$(NPM_INSTALL) kubernetes-models@4.5.1 yaml@2.9.1 express@4.21.2 dotenv@16.4.5 prom-client@15.1.3
 	touch $@
 
 bench: build $(PM2_RUNTIME)

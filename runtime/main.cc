@@ -75,9 +75,23 @@ int RunSupervised(const v1::Config& config, loop::EventLoop& loop, init::Init& i
     now.stopping = init.stopping();
     return now;
   };
+  // The apps' own prom-client metrics, asked of the workers at each scrape.
+  metrics::AppCollector app_metrics(loop, [&supervisor](metrics::AppCollector::Answer answer) {
+    std::vector<metrics::AppCollector::Asked> asked;
+    for (const auto& app : supervisor.RequestAppMetrics(
+             [answer](const std::string& name, int instance,
+                      cluster::WorkerSession::AppMetrics got) {
+               answer(name, instance,
+                      {std::move(got.json), got.none, got.too_large, std::move(got.error)});
+             })) {
+      asked.push_back({app.app, app.workers, app.per_worker});
+    }
+    return asked;
+  });
   std::unique_ptr<http::Server> http_server;
   if (!endpoints.http().empty()) {
-    auto started = http::Server::Start(loop, endpoints.http(), http::Routes(snapshot));
+    auto started =
+        http::Server::Start(loop, endpoints.http(), http::Routes(snapshot, &app_metrics));
     if (started.ok()) {
       http_server = std::move(*started);
       logs::Info(absl::StrCat("serving /livez, /readyz and /metrics on http://",
@@ -89,7 +103,7 @@ int RunSupervised(const v1::Config& config, loop::EventLoop& loop, init::Init& i
   }
   // `tend probe` speaks HTTP on the control socket: the same routes, and no gRPC.
   std::unique_ptr<http::Server> unix_http =
-      http::Server::ForConnections(loop, http::Routes(snapshot));
+      http::Server::ForConnections(loop, http::Routes(snapshot, &app_metrics));
   std::unique_ptr<control::Plane> plane;
   control::Listeners listeners{endpoints.control(), endpoints.grpc(), endpoints.grpc_reflection(),
                                [&unix_http](UniqueFd fd) { unix_http->Adopt(std::move(fd), "unix"); }};

@@ -3,7 +3,8 @@
 // worker to drain; then the worker stops accepting, answers each request still arriving on
 // a kept-alive connection with `Connection: close` (so the client reconnects to another
 // worker instead of having an idle connection cut under it), and tells tend when its last
-// server has closed.
+// server has closed. When tend asks for the app's metrics (a scrape of tend's /metrics), it
+// answers with the app's prom-client default registry, if the app loaded prom-client.
 'use strict';
 const net = require('net');
 const http = require('http');
@@ -42,9 +43,51 @@ http.ServerResponse.prototype.writeHead = function (...args) {
 // Node that could not load this file) is stopped at once instead of waited on.
 if (process.connected) process.send({ cmd: 'NODE_TEND_PRELOADED' });
 
+// The registry of the prom-client the app loaded, by `require` or by `import` (both leave
+// it in require's cache); null when it loaded none. Looked up at tend's request only.
+function appRegistry() {
+  for (const [path, module] of Object.entries(require.cache)) {
+    if (!/[\\/]node_modules[\\/]prom-client[\\/]index\.js$/.test(path)) continue;
+    const register = module && module.exports && module.exports.register;
+    if (register && typeof register.getMetricsAsJSON === 'function') return register;
+  }
+  return null;
+}
+
+// Answers in pieces that each fit an IPC message tend accepts (64 KiB, even with every
+// character escaped); tend bounds the whole.
+const METRICS_CHUNK_CHARS = 8192;
+
+function sendMetrics(id) {
+  const answer = (fields) => {
+    if (process.connected) process.send({ cmd: 'NODE_TEND_METRICS', id, ...fields });
+  };
+  const register = appRegistry();
+  if (!register) return answer({ none: true, last: true });
+  Promise.resolve()
+    .then(() => register.getMetricsAsJSON())
+    .then((families) => {
+      const text = JSON.stringify(families);
+      let at = 0;
+      do {
+        let end = Math.min(at + METRICS_CHUNK_CHARS, text.length);
+        // Never between the halves of a surrogate pair: each piece must be valid UTF-16.
+        const code = text.charCodeAt(end - 1);
+        if (end < text.length && code >= 0xd800 && code <= 0xdbff) end -= 1;
+        answer({ chunk: text.slice(at, end), last: end >= text.length });
+        at = end;
+      } while (at < text.length);
+    })
+    .catch((error) => answer({ error: String(error && error.message), last: true }));
+}
+
 // NODE_-prefixed messages arrive as 'internalMessage': the app never sees them, and this
 // listener does not keep the worker alive.
 process.on('internalMessage', (message) => {
+  if (message && message.cmd === 'NODE_TEND_METRICS' && Number.isSafeInteger(message.id)) {
+    sendMetrics(message.id);
+    return;
+  }
   if (!message || message.cmd !== 'NODE_TEND_DRAIN' || draining) return;
   draining = true;
   for (const server of servers) {

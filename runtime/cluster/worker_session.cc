@@ -45,6 +45,12 @@ T Field(const Json& message, const char* name, T fallback) {
   }
 }
 
+// Whether the field is the boolean true.
+bool IsTrue(const Json& message, const char* name) {
+  auto it = message.find(name);
+  return it != message.end() && it->is_boolean() && it->get<bool>();
+}
+
 // What server.address() answers in the worker: the socket's own address, as Node's
 // getsockname gives it.
 Json SocketName(int fd) {
@@ -77,6 +83,7 @@ absl::StatusOr<WorkerSession::Event> WorkerSession::Handle(const std::string& li
   }
   if (cmd == "NODE_TEND_DRAINED") return Event::kDrained;
   if (cmd == "NODE_TEND_PRELOADED") return Event::kPreloaded;
+  if (cmd == "NODE_TEND_METRICS") return OnAppMetrics(message);
   if (cmd != "NODE_CLUSTER") return Event::kNone;  // the app's own messages
 
   std::string act = Field<std::string>(message, "act", "");
@@ -158,6 +165,38 @@ int WorkerSession::HandOver(const std::string& key, int connection) {
   if (!channel_.Send(Dump(wrapper), connection)) return -1;
   wake_();
   return seq;
+}
+
+void WorkerSession::RequestAppMetrics() {
+  metrics_ = {};
+  metrics_pending_ = true;
+  channel_.Send(Dump({{"cmd", "NODE_TEND_METRICS"}, {"id", ++metrics_asked_}}));
+  wake_();
+}
+
+absl::StatusOr<WorkerSession::Event> WorkerSession::OnAppMetrics(const Json& message) {
+  int64_t id = Field<int64_t>(message, "id", -1);
+  if (id <= 0 || id > metrics_asked_) {
+    return absl::InvalidArgumentError("app metrics tend did not ask for");
+  }
+  // The late rest of an answer tend gave up on: the worker was slow, not wrong.
+  if (id != metrics_asked_ || !metrics_pending_) return Event::kNone;
+  auto chunk = message.find("chunk");
+  if (chunk != message.end() && chunk->is_string() && !metrics_.too_large) {
+    const std::string& piece = chunk->get_ref<const std::string&>();
+    if (metrics_.json.size() + piece.size() > kMaxAppMetricsBytes) {
+      metrics_.too_large = true;
+      std::string().swap(metrics_.json);
+    } else {
+      metrics_.json += piece;
+    }
+  }
+  if (IsTrue(message, "none")) metrics_.none = true;
+  metrics_.error = Field<std::string>(message, "error", "");
+  if (!metrics_.error.empty()) metrics_.json.clear();
+  if (!IsTrue(message, "last")) return Event::kNone;
+  metrics_pending_ = false;
+  return Event::kAppMetrics;
 }
 
 void WorkerSession::SendDrain() { channel_.Send(R"({"cmd":"NODE_TEND_DRAIN"})"); }

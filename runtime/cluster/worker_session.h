@@ -4,6 +4,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "nlohmann/json_fwd.hpp"
 #include "runtime/cluster/ipc_channel.h"
 #include "runtime/cluster/shared_sockets.h"
 
@@ -21,7 +22,18 @@ class WorkerSession {
     kReady,      // the app sent process.send('ready')
     kDrained,    // tend's preload finished draining: no server, no connection left
     kPreloaded,  // tend's preload runs in the worker: it will answer a drain request
+    kAppMetrics,  // the preload's answer to RequestAppMetrics() is complete: TakeAppMetrics()
   };
+
+  // What the preload answered for the app's metrics.
+  struct AppMetrics {
+    std::string json;        // prom-client's getMetricsAsJSON(), as JSON text
+    bool none = false;       // the app loaded no prom-client
+    bool too_large = false;  // over kMaxAppMetricsBytes: the rest was dropped, `json` is empty
+    std::string error;       // the registry failed to collect
+  };
+  // What one worker's answer may hold: the bytes past it are dropped, never buffered.
+  static constexpr size_t kMaxAppMetricsBytes = 4 << 20;
 
   // `wake`: tend queued a message on the channel outside the worker's own turn (a
   // connection handed to it): the worker's owner arranges for it to be written soon. It must
@@ -43,6 +55,10 @@ class WorkerSession {
   void SendDrain();
   // Sends the message 'shutdown', as pm2's shutdown_with_message does.
   void SendShutdown();
+  // Asks the preload for the app's prom-client metrics; kAppMetrics says the answer is
+  // complete. A new request abandons the one before (its late pieces are ignored).
+  void RequestAppMetrics();
+  AppMetrics TakeAppMetrics() { return std::move(metrics_); }
   // Round-robin: whether the worker may be handed connections now.
   void SetServing(bool serving) { sockets_.SetServing(holder_.worker_id, serving); }
 
@@ -50,12 +66,16 @@ class WorkerSession {
   void Reply(int ack, int uv_errno, const std::string& key);
   // Round-robin: queues a newconn with `connection`; its seq, or -1.
   int HandOver(const std::string& key, int connection);
+  absl::StatusOr<Event> OnAppMetrics(const nlohmann::json& message);
 
   IpcChannel& channel_;
   SharedSockets& sockets_;
   const SharedSockets::Holder holder_;
   std::function<void()> wake_;
   int seq_ = 0;
+  int64_t metrics_asked_ = 0;     // the id of the latest request; 0: none yet
+  bool metrics_pending_ = false;  // its answer is not complete yet
+  AppMetrics metrics_;
 };
 
 }  // namespace tend::cluster

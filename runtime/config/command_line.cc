@@ -77,6 +77,13 @@ Worker flags:
                             least busy ready worker, in turn (rr, the default, as Node's
                             and pm2's), or every worker accepts on the shared socket
                             (shared). NODE_CLUSTER_SCHED_POLICY=none also means shared.
+      --app-metrics aggregated|per-worker|off
+                            The app's own prom-client metrics on tend's /metrics, summed
+                            over its workers by prom-client's aggregators (aggregated, the
+                            default), or each worker's apart (per-worker), or not at all.
+      --log-buffer LINES[,SIZE]
+                            The last lines of each app's output kept for `tend ctl logs`
+                            (default 1000,1M: whichever bound comes first; 0: none).
       --env NAME            With an ecosystem file: env_NAME over env, as pm2 does.
       --only APP,APP        With an ecosystem file: start only these apps.
       --node-args "ARGS"    Arguments for node before the script (pm2's --node-args).
@@ -460,6 +467,27 @@ const std::vector<Flag>& Flags() {
        }, true},
       {'\0', "allow-privileged-ports", false,
        Switch([](CommandLine& p) { Worker(p).set_allow_privileged_ports(true); }), true},
+      {'\0', "log-buffer", true,
+       [](absl::string_view value, CommandLine& parsed) {
+         std::pair<absl::string_view, absl::string_view> parts =
+             absl::StrSplit(value, absl::MaxSplits(',', 1));
+         std::optional<uint64_t> lines = config::ParseCount(parts.first, 1000000);
+         std::optional<uint64_t> bytes =
+             parts.second.empty() ? kDefaultLogBufferBytes : ParseSize(parts.second);
+         if (!lines || !bytes || *bytes > (1ull << 30)) {
+           return Invalid("--log-buffer",
+                          absl::StrCat("'", value, "' is not LINES[,SIZE] (1000,1M; at most "
+                                       "1000000 lines and 1G)"));
+         }
+         parsed.config.mutable_logs()->set_buffer_lines(static_cast<uint32_t>(*lines));
+         parsed.config.mutable_logs()->set_buffer_bytes(*bytes);
+         return absl::OkStatus();
+       }},
+      {'\0', "app-metrics", true,
+       [](absl::string_view value, CommandLine& parsed) {
+         absl::Status status = ParseAppMetrics(value, absl::StrCat("'", value, "'"), &Worker(parsed));
+         return status.ok() ? status : Invalid("--app-metrics", status.message());
+       }},
       {'h', "help", false, Switch([](CommandLine& p) { p.action = CommandLine::Action::kHelp; })},
       {'V', "version", false,
        Switch([](CommandLine& p) { p.action = CommandLine::Action::kVersion; })},
@@ -566,11 +594,25 @@ absl::Status ResolveWorker(CommandLine& parsed, const std::string& script,
 
 }  // namespace
 
+absl::Status ParseAppMetrics(absl::string_view text, absl::string_view shown, v1::App* app) {
+  static constexpr v1::App::AppMetrics kModes[] = {v1::App::APP_METRICS_AGGREGATED,
+                                                   v1::App::APP_METRICS_PER_WORKER,
+                                                   v1::App::APP_METRICS_OFF};
+  std::optional<size_t> choice = ParseChoice(text, {"aggregated", "per-worker", "off"});
+  if (!choice) {
+    return absl::InvalidArgumentError(NotAChoice(shown, {"aggregated", "per-worker", "off"}));
+  }
+  app->set_app_metrics(kModes[*choice]);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& args,
                                              int available_cpus) {
   CommandLine parsed;
   parsed.config.set_start_concurrency(std::max(1, available_cpus));
   parsed.config.mutable_init()->set_kill_timeout_ms(kDefaultKillTimeoutMs);
+  parsed.config.mutable_logs()->set_buffer_lines(kDefaultLogBufferLines);
+  parsed.config.mutable_logs()->set_buffer_bytes(kDefaultLogBufferBytes);
   parsed.config.mutable_endpoints()->set_http(kDefaultHttp);
   parsed.config.mutable_endpoints()->set_control(kDefaultControl);
   v1::App& worker = parsed.worker;

@@ -41,8 +41,15 @@ struct CommandLine {
 // pm2's defaults for supervised apps.
 constexpr uint32_t kDefaultMinUptimeMs = 1000;
 constexpr uint32_t kDefaultMaxRestarts = 16;
+// What `tend ctl logs` can show of each app, by default.
+constexpr uint32_t kDefaultLogBufferLines = 1000;
+constexpr uint64_t kDefaultLogBufferBytes = 1 << 20;
 // How long a worker may take to listen (or send 'ready') before it counts as a failed start.
 constexpr uint32_t kDefaultListenTimeoutMs = 30000;
+
+// --app-metrics and an ecosystem file's app_metrics: "aggregated", "per-worker" or "off" sets
+// app->app_metrics; anything else is refused with the same words from both.
+absl::Status ParseAppMetrics(absl::string_view text, absl::string_view shown, v1::App* app);
 
 // Parses tend's arguments (without argv[0]); `available_cpus` is what `-i max` means. An
 // error names the offending argument in one line; the caller prints it and exits 2.

@@ -340,6 +340,11 @@ absl::Status ReadApp(const std::string& path, const Json& as_written, size_t ind
       return read.Error("exec_mode", absl::StrCat("'", name, "' is not fork or cluster"));
     }
   }
+  if (const Json* metrics = read.Get("app_metrics")) {
+    absl::Status status = ParseAppMetrics(metrics->is_string() ? metrics->get<std::string>() : "",
+                                          Show(*metrics), &app);
+    if (!status.ok()) return read.Error("app_metrics", std::string(status.message()));
+  }
   if (app.exec_mode() == v1::App::CLUSTER && !app.node()) {
     if (read.Get("exec_mode")) {
       return read.Error("exec_mode", absl::StrCat("cluster mode runs Node workers, and the "
@@ -439,7 +444,7 @@ absl::Status ReadApp(const std::string& path, const Json& as_written, size_t ind
       "autorestart", "stop_exit_codes", "min_uptime", "max_restarts", "restart_delay",
       "exp_backoff_restart_delay", "max_memory_restart", "cron_restart", "instance_var",
       "increment_var", "log_type", "time", "shutdown_with_message", "watch", "ignore_watch",
-      "watch_delay", "uid", "gid", "allow_privileged_ports"};
+      "watch_delay", "uid", "gid", "allow_privileged_ports", "app_metrics"};
   for (const auto& [key, value] : object.items()) {
     if (kKnown.count(key) || absl::StartsWith(key, "env_")) continue;
     if (value.is_null() || (value.is_boolean() && !value.get<bool>())) continue;  // e.g. watch: false

@@ -19,6 +19,27 @@ std::string NotADuration(absl::string_view shown) {
   return absl::StrCat(shown, " is not a duration (ms, or 500ms, 10s, 2m, 1h; at most 24h)");
 }
 
+std::optional<size_t> ParseChoice(absl::string_view text,
+                                  std::initializer_list<absl::string_view> choices) {
+  size_t position = 0;
+  for (absl::string_view choice : choices) {
+    if (text == choice) return position;
+    ++position;
+  }
+  return std::nullopt;
+}
+
+std::string NotAChoice(absl::string_view shown, std::initializer_list<absl::string_view> choices) {
+  std::string listed;
+  size_t position = 0;
+  for (absl::string_view choice : choices) {
+    absl::StrAppend(&listed, position == 0 ? "" : position + 1 == choices.size() ? " or " : ", ",
+                    choice);
+    ++position;
+  }
+  return absl::StrCat(shown, " is not ", listed);
+}
+
 std::optional<uint64_t> ParseSize(absl::string_view text) {
   uint64_t unit = 1;
   if (!text.empty()) {

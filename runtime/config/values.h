@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 
@@ -21,6 +22,12 @@ bool ParseHostPort(absl::string_view text, std::string* host, uint32_t* port);
 // line and ecosystem files take the same forms, and refuse others with NotADuration(shown).
 std::optional<uint32_t> ParseMillis(absl::string_view text);
 std::string NotADuration(absl::string_view shown);
+
+// One of a fixed set of words (--app-metrics per-worker): its position in `choices`. The
+// command line and ecosystem files refuse others with NotAChoice(shown, choices).
+std::optional<size_t> ParseChoice(absl::string_view text,
+                                  std::initializer_list<absl::string_view> choices);
+std::string NotAChoice(absl::string_view shown, std::initializer_list<absl::string_view> choices);
 
 // The name pm2 gives an app without one (renderApplicationName): the script's file name
 // without its last extension ("server.prod.js": "server.prod").

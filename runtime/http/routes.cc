@@ -13,24 +13,31 @@ bool Verbose(const Request& request) { return request.query.count("verbose") > 0
 
 }  // namespace
 
-Server::Handler Routes(std::function<Snapshot(bool)> snapshot) {
-  return [snapshot = std::move(snapshot)](const Request& request) -> Response {
+Server::Handler Routes(std::function<Snapshot(bool)> snapshot,
+                       metrics::AppCollector* app_metrics) {
+  return [snapshot = std::move(snapshot), app_metrics](const Request& request,
+                                                       Server::Respond respond) {
     if (request.path == "/livez") {
       probes::Verdict verdict = probes::Judge("livez", {{"event-loop", true, ""}}, Verbose(request));
-      return Plain(verdict.ok, verdict.body);
+      return respond(Plain(verdict.ok, verdict.body));
     }
     if (request.path == "/readyz") {
       Snapshot now = snapshot(false);
       probes::Verdict verdict = probes::Judge(
           "readyz", probes::ReadinessChecks(now.apps, now.stopping), Verbose(request));
-      return Plain(verdict.ok, verdict.body);
+      return respond(Plain(verdict.ok, verdict.body));
     }
     if (request.path == "/metrics") {
-      Snapshot now = snapshot(true);
-      return {200, "text/plain; version=0.0.4; charset=utf-8",
-              metrics::Exposition(now.apps, now.init)};
+      // The state of the moment the answer is made, after the workers have answered.
+      auto answer = [snapshot, respond](metrics::AppMetricsHarvest* harvest) {
+        Snapshot now = snapshot(true);
+        respond({200, "text/plain; version=0.0.4; charset=utf-8",
+                 metrics::Exposition(now.apps, now.init, harvest)});
+      };
+      if (!app_metrics) return answer(nullptr);
+      return app_metrics->Collect([answer](metrics::AppMetricsHarvest& harvest) { answer(&harvest); });
     }
-    return {404, "text/plain; charset=utf-8", "not found; try /livez, /readyz or /metrics\n"};
+    respond({404, "text/plain; charset=utf-8", "not found; try /livez, /readyz or /metrics\n"});
   };
 }
 

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "runtime/http/server.h"
+#include "runtime/metrics/app_collector.h"
 #include "runtime/metrics/exposition.h"
 #include "runtime/supervise/status.h"
 
@@ -20,9 +21,11 @@ struct Snapshot {
 // stuck loop answers nothing, and the prober's timeout fails the check.
 // GET /readyz: 200 when every app has its minimum of ready workers and tend is not shutting
 // down, else 503 with the reason; ?verbose lists every check.
-// GET /metrics: the Prometheus exposition.
+// GET /metrics: the Prometheus exposition; with `app_metrics`, also the apps' own metrics,
+// gathered from the workers within the collector's budget.
 // `snapshot`'s argument says whether workers' memory and CPU are wanted (only /metrics shows
 // them).
-Server::Handler Routes(std::function<Snapshot(bool)> snapshot);
+Server::Handler Routes(std::function<Snapshot(bool)> snapshot,
+                       metrics::AppCollector* app_metrics = nullptr);
 
 }  // namespace tend::http

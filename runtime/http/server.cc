@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <iterator>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -58,9 +59,16 @@ struct Server::Connection {
   int refusal = 0;          // a status to answer before closing (431, 414, 413)
   bool on_reserve = false;  // accepted on the reserve descriptor
   bool closing = false;     // close once the output is written
+  // The request being answered: the handler has it, and has not answered yet.
+  bool awaiting = false;
+  uint64_t requests = 0;    // handed to the handler so far: names the one awaited
+  bool in_handler = false;  // inside the handler's call: an answer now is written after it
+  bool head = false;        // ... and how to answer it
+  bool keep_alive = false;
+  std::shared_ptr<char> alive = std::make_shared<char>();  // a Respond outliving it sees
   std::unique_ptr<loop::Timer> timer;
 
-  bool Busy() const { return !output.empty(); }
+  bool Busy() const { return !output.empty() || awaiting; }
 };
 
 // http_parser's callbacks, with the connection in parser->data.
@@ -110,12 +118,12 @@ struct Callbacks {
     Request request{http_method_str(static_cast<http_method>(parser->method)), "", {}};
     http_parser_url url;
     http_parser_url_init(&url);
-    Response response;
+    std::optional<Response> refusal;
     if (parser->http_major != 1) {
-      response = {505, "text/plain; charset=utf-8", "HTTP/1.0 and HTTP/1.1 only\n"};
+      refusal = {505, "text/plain; charset=utf-8", "HTTP/1.0 and HTTP/1.1 only\n"};
       keep_alive = false;
     } else if (http_parser_parse_url(c.url.data(), c.url.size(), 0, &url) != 0) {
-      response = {400, "text/plain; charset=utf-8", "bad request target\n"};
+      refusal = {400, "text/plain; charset=utf-8", "bad request target\n"};
       keep_alive = false;
     } else {
       if (url.field_set & (1 << UF_PATH)) {
@@ -132,21 +140,31 @@ struct Callbacks {
         }
       }
       if (arguments > server.limits_.max_query_arguments) {
-        response = {414, "text/plain; charset=utf-8",
-                    absl::StrCat("more than ", server.limits_.max_query_arguments,
-                                 " query arguments\n")};
+        refusal = {414, "text/plain; charset=utf-8",
+                   absl::StrCat("more than ", server.limits_.max_query_arguments,
+                                " query arguments\n")};
         keep_alive = false;
       } else if (parser->method != HTTP_GET && !head) {
-        response = {405, "text/plain; charset=utf-8", "only GET and HEAD\n"};
-      } else {
-        response = server.handler_(request);
+        refusal = {405, "text/plain; charset=utf-8", "only GET and HEAD\n"};
       }
     }
-    c.output += Serialize(response, head, keep_alive);
-    if (!keep_alive) {
-      c.closing = true;
-      return 1;  // nothing after this request is read
+    c.awaiting = true;
+    ++c.requests;
+    c.head = head;
+    c.keep_alive = keep_alive;
+    if (refusal) {
+      server.Answer(c, std::move(*refusal));
+    } else {
+      c.in_handler = true;
+      server.handler_(request, server.Responder(c));
+      c.in_handler = false;
     }
+    if (c.awaiting) {
+      // Answered later: nothing more is read until then (Parse stops watching).
+      http_parser_pause(parser, 1);
+      return 0;
+    }
+    if (c.closing) return 1;  // nothing after this request is read
     // Answers pile up for a client that pipelines without reading: stop parsing until they
     // drain.
     if (c.output.size() >= server.limits_.max_pending_output) http_parser_pause(parser, 1);
@@ -296,6 +314,22 @@ void Server::Parse(Connection& connection) {
   Flush(connection);
 }
 
+Server::Respond Server::Responder(Connection& connection) {
+  return [this, &connection, alive = std::weak_ptr<char>(connection.alive),
+          request = connection.requests](Response response) {
+    if (alive.expired() || !connection.awaiting || connection.requests != request) return;
+    bool later = !connection.in_handler;
+    Answer(connection, std::move(response));
+    if (later) Flush(connection);
+  };
+}
+
+void Server::Answer(Connection& connection, Response response) {
+  connection.output += Serialize(response, connection.head, connection.keep_alive);
+  connection.awaiting = false;
+  if (!connection.keep_alive) connection.closing = true;
+}
+
 void Server::Flush(Connection& connection) {
   while (!connection.output.empty()) {
     ssize_t n = send(connection.fd.get(), connection.output.data(), connection.output.size(),
@@ -316,6 +350,7 @@ void Server::Flush(Connection& connection) {
     }
     return;
   }
+  if (connection.awaiting) return;  // its answer resumes reading
   if (connection.closing) {
     Close(connection);
     return;

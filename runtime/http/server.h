@@ -50,10 +50,15 @@ struct Limits {
 // An HTTP/1.1 server on tend's event loop (Debian's http_parser reads requests): no thread of
 // its own, so a stuck loop answers nothing, and a client's probe times out. Requests on one
 // connection may be pipelined and are answered in order. Only GET and HEAD reach the handler,
-// on the loop's thread; anything else gets 405.
+// on the loop's thread; anything else gets 405. The handler answers at once or later (a scrape
+// that waits for the workers); until it does, its connection reads nothing more and is not
+// evicted.
 class Server {
  public:
-  using Handler = std::function<Response(const Request&)>;
+  // Sends the answer to one request, on the loop's thread. Only the first call counts, and
+  // one after the connection has gone does nothing.
+  using Respond = std::function<void(Response)>;
+  using Handler = std::function<void(const Request&, Respond)>;
 
   // Listens on "ADDR:PORT" ("[ADDR]:PORT" for IPv6; port 0: a free one).
   static absl::StatusOr<std::unique_ptr<Server>> Start(loop::EventLoop& loop,
@@ -78,6 +83,8 @@ class Server {
   bool Evict(const std::string* address);
   void OnReadable(Connection& connection);
   void Parse(Connection& connection);
+  Respond Responder(Connection& connection);
+  void Answer(Connection& connection, Response response);
   void Flush(Connection& connection);
   void Arm(Connection& connection, std::chrono::milliseconds after);
   void Close(Connection& connection);

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <limits>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "prometheus/metric_family.h"
 #include "prometheus/text_serializer.h"
@@ -29,6 +30,12 @@ class Families {
   MetricFamily& Add(std::string name, std::string help, MetricType type) {
     families_.push_back({std::move(name), std::move(help), type, {}});
     return families_.back();
+  }
+  MetricFamily* Find(const std::string& name) {
+    for (MetricFamily& family : families_) {
+      if (family.name == name) return &family;
+    }
+    return nullptr;
   }
   std::vector<MetricFamily> Take() {
     return {std::make_move_iterator(families_.begin()), std::make_move_iterator(families_.end())};
@@ -181,15 +188,86 @@ void AddProcess(Families& f) {
            {}, static_cast<double>(files.rlim_cur));
 }
 
+// Whether an app family of prom-client's `type` can join tend's family `own`.
+bool SameKind(const std::string& type, MetricType own) {
+  return (type == "counter" && own == MetricType::Counter) ||
+         (type == "gauge" && own == MetricType::Gauge);
+}
+
+// The apps' families, merged by name across apps; those that join tend's own are moved
+// into `own`, those that clash are counted and left out.
+std::vector<AppFamily> MergeAppFamilies(Families& own, AppMetricsHarvest& harvest) {
+  std::vector<AppFamily> merged;
+  std::map<std::string, size_t> by_name;
+  for (auto& [app, families] : harvest.families) {
+    for (AppFamily& family : families) {
+      auto clash = [&, &app = app] {
+        ++(*harvest.counts)[app].dropped[AppMetricsDrop::kNameClash];
+      };
+      if (absl::StartsWith(family.name, "tend_")) {
+        clash();
+        continue;
+      }
+      if (MetricFamily* mine = own.Find(family.name)) {
+        if (!SameKind(family.type, mine->type)) {
+          clash();
+          continue;
+        }
+        for (AppSeries& series : family.series) {
+          Labels labels;
+          for (auto& [name, value] : series.labels) labels.push_back({name, std::move(value)});
+          AddValue(*mine, std::move(labels), series.value);
+        }
+        continue;
+      }
+      auto [position, added] = by_name.try_emplace(family.name, merged.size());
+      if (added) {
+        merged.push_back(std::move(family));
+      } else if (merged[position->second].type != family.type) {
+        clash();
+      } else {
+        auto& into = merged[position->second].series;
+        into.insert(into.end(), std::make_move_iterator(family.series.begin()),
+                    std::make_move_iterator(family.series.end()));
+      }
+    }
+  }
+  return merged;
+}
+
+void AddAppMetricsCounts(Families& f, const std::map<std::string, AppMetricsCounts>& counts) {
+  auto& missing = f.Add("tend_app_metrics_missing_total",
+                        "Scrapes in which a worker's own metrics were left out because it did "
+                        "not answer in time.",
+                        MetricType::Counter);
+  auto& dropped = f.Add("tend_app_metrics_dropped_total",
+                        "Parts of the apps' own metrics left out, by reason.",
+                        MetricType::Counter);
+  for (const auto& [app, count] : counts) {
+    AddValue(missing, {{"app", app}}, static_cast<double>(count.missing));
+    for (AppMetricsDrop reason :
+         {AppMetricsDrop::kTooLarge, AppMetricsDrop::kInvalid, AppMetricsDrop::kNameClash}) {
+      auto it = count.dropped.find(reason);
+      AddValue(dropped, {{"app", app}, {"reason", AppMetricsDropName(reason)}},
+               static_cast<double>(it == count.dropped.end() ? 0 : it->second));
+    }
+  }
+}
+
 }  // namespace
 
-std::string Exposition(const std::vector<supervise::AppStatus>& apps, const InitCounters& init) {
+std::string Exposition(const std::vector<supervise::AppStatus>& apps, const InitCounters& init,
+                       AppMetricsHarvest* app_metrics) {
   Families families;
   AddWorkers(families, apps);
   AddApps(families, apps);
   AddInit(families, init);
   AddProcess(families);
-  return prometheus::TextSerializer().Serialize(families.Take());
+  if (!app_metrics) return prometheus::TextSerializer().Serialize(families.Take());
+  std::vector<AppFamily> app_families = MergeAppFamilies(families, *app_metrics);
+  AddAppMetricsCounts(families, *app_metrics->counts);
+  return absl::StrCat(prometheus::TextSerializer().Serialize(families.Take()),
+                      AppExposition(app_families));
 }
 
 }  // namespace tend::metrics

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/metrics/app_metrics.h"
 #include "runtime/supervise/status.h"
 
 namespace tend::metrics {
@@ -21,6 +22,13 @@ struct InitCounters {
 // Prometheus keeps `instance` for the scraped target), per app, tend's own counters,
 // and the standard process_* metrics of tend itself. Built at each scrape from the state of
 // the moment, so no series outlives the worker or app it describes.
-std::string Exposition(const std::vector<supervise::AppStatus>& apps, const InitCounters& init);
+//
+// With `app_metrics`, also the apps' own metrics. An app family named like one of tend's of
+// the same kind (counter or gauge: prom-client's process_cpu_seconds_total) joins it, its
+// series told apart by their app label. One named like tend's of another kind, or in tend's
+// namespace (tend_*), or like another app's of another kind, is left out and counted in
+// app_metrics->counts, which tend_app_metrics_dropped_total shows.
+std::string Exposition(const std::vector<supervise::AppStatus>& apps, const InitCounters& init,
+                       AppMetricsHarvest* app_metrics = nullptr);
 
 }  // namespace tend::metrics

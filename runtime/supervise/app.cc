@@ -467,6 +467,19 @@ std::vector<WorkerInfo> App::Workers() const {
   return workers;
 }
 
+int App::RequestAppMetrics(const MetricsAnswer& answer) {
+  int asked = 0;
+  for (const auto& slot : slots_) {
+    if (!slot->worker) continue;
+    int instance = slot->worker->instance();
+    asked += slot->worker->RequestAppMetrics(
+        [answer, instance](cluster::WorkerSession::AppMetrics metrics) {
+          answer(instance, std::move(metrics));
+        });
+  }
+  return asked;
+}
+
 namespace {
 
 const char* StateName(Worker::State state) {

@@ -6,6 +6,7 @@
 #include <array>
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -78,9 +79,15 @@ class App : public WorkerListener {
   // Whether every worker stopped by Stop() exited by itself or of the stop signal.
   bool stopped_cleanly() const { return stopped_cleanly_; }
   const std::string& name() const { return config_.name(); }
+  const v1::App& config() const { return config_; }
   int instances() const { return static_cast<int>(slots_.size()); }
   // The workers serving the instances (not replacements still starting, nor retiring ones).
   std::vector<WorkerInfo> Workers() const;
+  // Asks each serving worker for the app's own metrics (Worker::RequestAppMetrics); `answer`
+  // gets each answer with its instance. Returns how many workers were asked.
+  using MetricsAnswer =
+      std::function<void(int instance, cluster::WorkerSession::AppMetrics metrics)>;
+  int RequestAppMetrics(const MetricsAnswer& answer);
   // `with_usage`: also each worker's memory and CPU (a /proc read each).
   AppStatus Status(bool with_usage = true) const;
 

@@ -181,6 +181,24 @@ std::vector<AppStatus> Supervisor::Status(bool with_usage) const {
   return status;
 }
 
+std::vector<Supervisor::AppMetricsAsked> Supervisor::RequestAppMetrics(
+    const AppMetricsAnswer& answer) {
+  std::vector<AppMetricsAsked> asked;
+  for (const auto& app : apps_) {
+    const v1::App& config = app->config();
+    if (!config.node() || !config.preload() || config.app_metrics() == v1::App::APP_METRICS_OFF) {
+      continue;
+    }
+    std::string name = app->name();
+    int workers = app->RequestAppMetrics(
+        [answer, name](int instance, cluster::WorkerSession::AppMetrics metrics) {
+          answer(name, instance, std::move(metrics));
+        });
+    asked.push_back({name, workers, config.app_metrics() == v1::App::APP_METRICS_PER_WORKER});
+  }
+  return asked;
+}
+
 void Supervisor::AddListener(EventListener* listener) { listeners_.push_back(listener); }
 
 void Supervisor::RemoveListener(EventListener* listener) {

@@ -48,6 +48,16 @@ class Supervisor : public init::Workload, public EventListener {
   std::vector<AppStatus> Status(bool with_usage = true) const;
   bool stopping() const { return stopping_; }
   const logs::LogSink& log_sink() const { return sink_; }
+  // Asks every serving worker of each app with app metrics on for them (see
+  // App::RequestAppMetrics); says how many workers of each app were asked.
+  struct AppMetricsAsked {
+    std::string app;
+    int workers = 0;
+    bool per_worker = false;
+  };
+  using AppMetricsAnswer = std::function<void(const std::string& app, int instance,
+                                              cluster::WorkerSession::AppMetrics metrics)>;
+  std::vector<AppMetricsAsked> RequestAppMetrics(const AppMetricsAnswer& answer);
   // Event listeners, told everything that happens to any app until removed.
   void AddListener(EventListener* listener);
   void RemoveListener(EventListener* listener);

@@ -197,6 +197,18 @@ void Worker::OnEvent(cluster::WorkerSession::Event event) {
   if (event == Event::kPreloaded) preloaded_ = true;
   if (ready && state_ == State::kStarting) BecomeReady();
   if (event == Event::kDrained && state_ == State::kDraining) SendStopSignal();
+  if (event == Event::kAppMetrics && metrics_answer_) {
+    MetricsAnswer answer = std::move(metrics_answer_);
+    metrics_answer_ = nullptr;
+    answer(session_->TakeAppMetrics());
+  }
+}
+
+bool Worker::RequestAppMetrics(MetricsAnswer answer) {
+  if (!session_ || !preloaded_ || state_ != State::kReady) return false;
+  metrics_answer_ = std::move(answer);
+  session_->RequestAppMetrics();
+  return true;
 }
 
 void Worker::FlushChannel() {

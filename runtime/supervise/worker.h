@@ -3,6 +3,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -61,6 +62,12 @@ class Worker {
   void Signal(int signo);
   void Kill();
 
+  // Asks a ready worker's preload for its app's prom-client metrics. `answer` is called once
+  // the whole answer has arrived, and never if none does; a new request replaces it. False:
+  // the worker cannot answer (no preload, not ready), and was not asked.
+  using MetricsAnswer = std::function<void(cluster::WorkerSession::AppMetrics)>;
+  bool RequestAppMetrics(MetricsAnswer answer);
+
   int id() const { return id_; }
   int instance() const { return instance_; }
   pid_t pid() const { return pid_; }
@@ -92,6 +99,7 @@ class Worker {
   int64_t started_unix_ms_ = 0;
   std::unique_ptr<cluster::IpcChannel> channel_;
   std::unique_ptr<cluster::WorkerSession> session_;
+  MetricsAnswer metrics_answer_;
   std::unique_ptr<loop::Timer> wake_timer_;
   std::unique_ptr<logs::OutputPipe> stdout_;
   std::unique_ptr<logs::OutputPipe> stderr_;

@@ -63,3 +63,19 @@ def test_prometheus_scrapes_every_worker(start_tend, prometheus):
     assert (app["metric"]["app"], app["value"][1]) == ("app", "2")
     tend.signal(signal.SIGTERM)
     assert tend.wait() == 0
+
+
+def test_prometheus_scrapes_the_apps_own_metrics(start_tend, prometheus):
+    """prom-client's counters, summed over both workers, as Prometheus stores them."""
+    from test_app_metrics import start, serve
+    tend, port, http_port = start(start_tend, [])
+    serve(port, 30)
+    api = prometheus(f"127.0.0.1:{http_port}")
+
+    def requests():
+        result = api("query", query='app_requests_total{route="/"}')
+        return result and result["result"] and result["result"][0]
+    series = wait_until(requests, timeout=60, what="the app's counter in Prometheus")
+    assert series["metric"]["app"] == "app" and series["value"][1] == "30"
+    [up] = wait_until(lambda: (api("query", query="up") or {}).get("result"), what="up")
+    assert up["value"][1] == "1"

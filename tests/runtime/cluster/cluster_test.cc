@@ -200,6 +200,41 @@ TEST_F(ClusterTest, ReportsLifecycleEventsAndSurvivesGarbage) {
   EXPECT_FALSE(session.Handle("not json").ok());
 }
 
+// The app's metrics come in pieces: they are joined, bounded, and only for what tend asked.
+TEST_F(ClusterTest, AppMetricsArriveInPiecesForTheRequestAskedOnly) {
+  WorkerSession session(*channel_, *sockets_, {"app", 1, true, /*round_robin=*/false}, [] {});
+  EXPECT_FALSE(session.Handle(R"({"cmd":"NODE_TEND_METRICS","id":1,"chunk":"[]","last":true})").ok());
+  session.RequestAppMetrics();
+  channel_->Flush();
+  EXPECT_EQ(WorkerReads(), "{\"cmd\":\"NODE_TEND_METRICS\",\"id\":1}\n");
+  EXPECT_EQ(session.Handle(R"({"cmd":"NODE_TEND_METRICS","id":1,"chunk":"[{\"a\"","last":false})").value(),
+            Event::kNone);
+  EXPECT_EQ(session.Handle(R"({"cmd":"NODE_TEND_METRICS","id":1,"chunk":":1}]","last":true})").value(),
+            Event::kAppMetrics);
+  EXPECT_EQ(session.TakeAppMetrics().json, R"([{"a":1}])");
+  // A late piece of an answer already complete is ignored; an id never asked is an error.
+  EXPECT_EQ(session.Handle(R"({"cmd":"NODE_TEND_METRICS","id":1,"chunk":"x","last":true})").value(),
+            Event::kNone);
+  EXPECT_FALSE(session.Handle(R"({"cmd":"NODE_TEND_METRICS","id":2,"last":true})").ok());
+
+  session.RequestAppMetrics();
+  std::string piece(60000, 'x');
+  for (size_t sent = 0; sent <= WorkerSession::kMaxAppMetricsBytes; sent += piece.size()) {
+    ASSERT_EQ(session.Handle(R"({"cmd":"NODE_TEND_METRICS","id":2,"chunk":")" + piece + "\"}").value(),
+              Event::kNone);
+  }
+  EXPECT_EQ(session.Handle(R"({"cmd":"NODE_TEND_METRICS","id":2,"last":true})").value(),
+            Event::kAppMetrics);
+  WorkerSession::AppMetrics too_large = session.TakeAppMetrics();
+  EXPECT_TRUE(too_large.too_large);
+  EXPECT_TRUE(too_large.json.empty());
+
+  session.RequestAppMetrics();
+  EXPECT_EQ(session.Handle(R"({"cmd":"NODE_TEND_METRICS","id":3,"none":true,"last":true})").value(),
+            Event::kAppMetrics);
+  EXPECT_TRUE(session.TakeAppMetrics().none);
+}
+
 // What the kernel would tell a worker that binds the port itself.
 TEST_F(ClusterTest, PrivilegedPortIsRefusedToAWorkerThatIsNotRoot) {
   auto refused = sockets_->Acquire({"app", 1, false}, {"127.0.0.1", 707, 4, 0, 0});

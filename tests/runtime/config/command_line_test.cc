@@ -55,6 +55,25 @@ TEST(CommandLineTest, DurationsTakeTheFormsOfEcosystemFiles) {
             "--min-uptime: '25h' is not a duration (ms, or 500ms, 10s, 2m, 1h; at most 24h)");
 }
 
+TEST(CommandLineTest, AppMetricsAndLogBuffer) {
+  EXPECT_EQ(Parse({"app.js"})->worker.app_metrics(), v1::App::APP_METRICS_AGGREGATED);
+  EXPECT_EQ(Parse({"--app-metrics", "per-worker", "app.js"})->worker.app_metrics(),
+            v1::App::APP_METRICS_PER_WORKER);
+  EXPECT_EQ(Parse({"--app-metrics=off", "app.js"})->worker.app_metrics(), v1::App::APP_METRICS_OFF);
+  EXPECT_EQ(Parse({"--app-metrics", "sum", "app.js"}).status().message(),
+            "--app-metrics: 'sum' is not aggregated, per-worker or off");
+  v1::LogOptions defaults = Parse({"app.js"})->config.logs();
+  EXPECT_EQ(defaults.buffer_lines(), 1000u);
+  EXPECT_EQ(defaults.buffer_bytes(), 1u << 20);
+  v1::LogOptions set = Parse({"--log-buffer", "50,64K", "app.js"})->config.logs();
+  EXPECT_EQ(set.buffer_lines(), 50u);
+  EXPECT_EQ(set.buffer_bytes(), 64u << 10);
+  EXPECT_EQ(Parse({"--log-buffer", "0", "app.js"})->config.logs().buffer_lines(), 0u);
+  for (const char* bad : {"", "x", "10,2X", "10,2G", "-1"}) {
+    EXPECT_FALSE(Parse({"--log-buffer", bad, "app.js"}).ok()) << bad;
+  }
+}
+
 TEST(CommandLineTest, AnAppIsNamedAfterItsScriptWithoutTheLastExtension) {
   EXPECT_EQ(Parse({"dist/server.prod.js"})->config.apps(0).name(), "server.prod");
   EXPECT_EQ(Parse({"-i", "2", "--", "node", "--max-old-space-size=100", "app.js"})

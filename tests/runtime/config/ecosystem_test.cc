@@ -45,7 +45,7 @@ TEST_F(EcosystemTest, EveryOption) {
     "min_uptime": "2s", "max_restarts": 4, "restart_delay": 100,
     "exp_backoff_restart_delay": 150, "max_memory_restart": "300M",
     "cron_restart": "0 3 * * *", "watch": ["lib"], "ignore_watch": ["*.log"],
-    "watch_delay": 250, "log_type": "json", "time": true
+    "watch_delay": 250, "log_type": "json", "time": true, "app_metrics": "per-worker"
   }]})", "production").ok());
   ASSERT_EQ(parsed_.config.apps_size(), 1);
   const v1::App& app = parsed_.config.apps(0);
@@ -55,6 +55,7 @@ TEST_F(EcosystemTest, EveryOption) {
   EXPECT_TRUE(app.node());
   EXPECT_EQ(app.instances(), 3u);
   EXPECT_EQ(app.exec_mode(), v1::App::CLUSTER);
+  EXPECT_EQ(app.app_metrics(), v1::App::APP_METRICS_PER_WORKER);
   EXPECT_EQ(app.env().at("A"), "prod");
   EXPECT_EQ(app.env().at("N"), "2");
   EXPECT_EQ(app.env().at("PORT"), "8080");
@@ -221,6 +222,8 @@ TEST_F(EcosystemTest, BadOptionsNameFileAppAndField) {
        file + "app 'a': exec_mode: cluster mode runs Node workers, and the interpreter is bash"},
       {R"([{"name": "a", "script": "app.js", "min_uptime": "soon"}])",
        file + "app 'a': min_uptime: \"soon\" is not a duration (ms, or 500ms, 10s, 2m, 1h; at most 24h)"},
+      {R"([{"name": "a", "script": "app.js", "app_metrics": true}])",
+       file + "app 'a': app_metrics: true is not aggregated, per-worker or off"},
       {R"([{"name": "a", "script": "app.js", "autorestart": "yes"}])",
        file + "app 'a': autorestart: expected true or false"},
       {R"([{"name": "a", "script": "app.js", "stop_exit_codes": [300]}])",

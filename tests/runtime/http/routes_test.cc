@@ -19,7 +19,10 @@ Snapshot OneApp(int ready, bool stopping) {
 
 Response Get(const Snapshot& snapshot, const std::string& path,
              std::map<std::string, std::string> query = {}) {
-  return Routes([&snapshot](bool) { return snapshot; })({"GET", path, std::move(query)});
+  Response answer;
+  Routes([&snapshot](bool) { return snapshot; })({"GET", path, std::move(query)},
+                                                  [&answer](Response r) { answer = r; });
+  return answer;
 }
 
 TEST(RoutesTest, LivezReadyzMetrics) {

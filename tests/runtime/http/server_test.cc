@@ -24,10 +24,18 @@ class ServerTest : public ::testing::Test {
   void Start(Limits limits) {
     loop_ = std::move(*loop::EventLoop::Create());
     bridge_ = std::move(*loop::CrossThread::Create(*loop_));
-    auto started = Server::Start(*loop_, "127.0.0.1:0", [](const Request& request) {
+    // /later/N is answered N ms later, on the loop, as a scrape waiting for workers is.
+    auto started = Server::Start(*loop_, "127.0.0.1:0", [this](const Request& request,
+                                                               Server::Respond respond) {
       std::string body = request.path;
       for (const auto& [key, value] : request.query) body += " " + key + "=" + value;
-      return Response{200, "text/plain", body};
+      Response response{200, "text/plain", body};
+      if (request.path.rfind("/later/", 0) != 0) return respond(response);
+      auto delay = std::chrono::milliseconds(std::stoi(request.path.substr(7)));
+      later_.push_back(loop_->After(delay, [respond, response] {
+        respond(response);
+        respond({500, "text/plain", "a second answer"});  // ignored
+      }));
     }, limits);
     ASSERT_TRUE(started.ok()) << started.status();
     server_ = std::move(*started);
@@ -38,6 +46,7 @@ class ServerTest : public ::testing::Test {
     if (running_.joinable()) {
       bridge_->Post([this] {
         server_.reset();
+        later_.clear();
         loop_->Stop();
       });
       running_.join();
@@ -91,6 +100,7 @@ class ServerTest : public ::testing::Test {
   std::unique_ptr<loop::EventLoop> loop_;
   std::unique_ptr<loop::CrossThread> bridge_;
   std::unique_ptr<Server> server_;
+  std::vector<std::unique_ptr<loop::Timer>> later_;
   std::thread running_;
   std::vector<int> clients_;
 };
@@ -104,6 +114,33 @@ TEST_F(ServerTest, PipelinedRequestsAreEachAnsweredInOrder) {
   EXPECT_EQ(Count(got, "HTTP/1.1 200 OK"), 3u) << got;
   EXPECT_LT(got.find("\r\n\r\n/a"), got.find("\r\n\r\n/b"));
   EXPECT_LT(got.find("\r\n\r\n/b"), got.find("\r\n\r\n/c"));
+}
+
+// An answer that comes later keeps its place: the requests after it wait, and are answered
+// after it, in order.
+TEST_F(ServerTest, AnAnswerGivenLaterKeepsItsPlaceInThePipeline) {
+  Start({});
+  int fd = Connect();
+  Send(fd, "GET /later/200 HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n"
+           "GET /later/10 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  std::string got = Receive(fd);
+  EXPECT_EQ(Count(got, "HTTP/1.1 200 OK"), 3u) << got;
+  EXPECT_EQ(Count(got, "a second answer"), 0u) << got;
+  EXPECT_LT(got.find("\r\n\r\n/later/200"), got.find("\r\n\r\n/b"));
+  EXPECT_LT(got.find("\r\n\r\n/b"), got.find("\r\n\r\n/later/10"));
+}
+
+// The client leaves before its answer is ready: the answer finds no connection, and nothing
+// breaks (ASan would see a use after free).
+TEST_F(ServerTest, AnAnswerForAClosedConnectionIsDropped) {
+  Start({});
+  int fd = Connect();
+  Send(fd, "GET /later/100 HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::this_thread::sleep_for(20ms);
+  shutdown(fd, SHUT_RDWR);
+  int other = Connect();
+  Send(other, "GET /later/200 HTTP/1.1\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(Receive(other).find("\r\n\r\n/later/200"), std::string::npos);
 }
 
 TEST_F(ServerTest, TooManyQueryArgumentsGetAPromptAnswer) {

@@ -1,0 +1,27 @@
+// What a worker's preload answers for its app's metrics is untrusted JSON: any text, split
+// between two workers, aggregates and renders without crashing, and every line of the
+// exposition is a comment or a sample with a valid name.
+#include <cstdint>
+#include <string>
+
+#include "absl/strings/str_split.h"
+#include "runtime/metrics/app_metrics.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string text(reinterpret_cast<const char*>(data), size);
+  for (bool per_worker : {false, true}) {
+    tend::metrics::AppAggregation aggregation("app", per_worker);
+    aggregation.AddWorker(0, text);
+    aggregation.AddWorker(1, text.substr(0, size / 2));
+    aggregation.AddWorker(2, text);
+    std::string exposition = tend::metrics::AppExposition(aggregation.Take());
+    for (absl::string_view line : absl::StrSplit(exposition, '\n', absl::SkipEmpty())) {
+      if (line.substr(0, 2) == "# ") continue;
+      char first = line[0];
+      if (!(first == '_' || first == ':' || (first | 0x20) >= 'a' && (first | 0x20) <= 'z')) {
+        __builtin_trap();
+      }
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,158 @@
+"""The app's own prom-client metrics on tend's /metrics: a real prom-client app under -i 2,
+aggregated by prom-client's rules, within the scrape's budget whatever the workers do."""
+import os
+import shutil
+import subprocess
+import threading
+import time
+import urllib.request
+
+import pytest
+
+from conftest import REPO, wait_until
+from test_cluster import get, ready_count
+from test_http import fetch, metric
+
+APP = str(REPO / "examples/metrics/app.js")
+NODE_MODULES = REPO / ".deps/npm/node_modules"
+
+
+def start(start_tend, args, app=APP):
+    """tend with HTTP on a free port, its app's workers ready: (tend, app port, http port)."""
+    tend = start_tend(["--http", "127.0.0.1:0", "-i", "2", *args, app],
+                      env=dict(os.environ, PORT="0"))
+    wait_until(lambda: ready_count(tend) == 2, what="two ready workers")
+    http_line = next(l for l in tend.stderr if "/metrics on http://" in l)
+    app_line = next(l for l in tend.lines if l.startswith("listening on port"))
+    return tend, int(app_line.split()[-1]), int(http_line.rsplit(":", 1)[1])
+
+
+def serve(port, count, path="/"):
+    """`count` requests on fresh connections (round-robin spreads them); the pids that
+    answered."""
+    pids = set()
+    for _ in range(count):
+        pids.add(get(port, path).split()[-1])
+    return pids
+
+
+def promtool_accepts(text, tmp_path):
+    """promtool parses the whole exposition (exit 1 is an error). Its lint findings (exit 3)
+    may only be about the app's own names, which tend serves as the app chose them:
+    prom-client's default metrics include gauges named *_total."""
+    exposition = tmp_path / "metrics.txt"
+    exposition.write_text(text)
+    done = subprocess.run(["promtool", "check", "metrics"], stdin=exposition.open(),
+                          capture_output=True, text=True)
+    assert done.returncode in (0, 3), done.stdout + done.stderr
+    findings = (done.stdout + done.stderr).splitlines()
+    assert not [f for f in findings if f.startswith(("tend_", "process_", "error"))], findings
+
+
+def test_an_unchanged_prom_client_app_is_aggregated_over_its_workers(start_tend, tmp_path):
+    tend, port, http_port = start(start_tend, [])
+    assert len(serve(port, 40)) == 2  # both workers counted some
+    status, text = fetch(http_port, "/metrics")
+    assert status == 200
+    assert metric(text, 'app_requests_total{app="app",route="/"}') == 40
+    assert metric(text, 'app_request_duration_seconds_count{app="app"}') == 40
+    assert metric(text, 'app_request_duration_seconds_bucket{app="app",le="+Inf"}') == 40
+    assert metric(text, 'app_highest_instance{app="app"}') == 2  # max, not sum
+    # collectDefaultMetrics(): its own families, and those that share tend's names join them.
+    assert text.count("# TYPE nodejs_heap_size_total_bytes gauge") == 1
+    assert 'nodejs_version_info{app="app",major="' in text
+    assert 'process_cpu_seconds_total{app="app"}' in text
+    assert text.count("# TYPE process_cpu_seconds_total") == 1
+    assert metric(text, 'tend_app_metrics_missing_total{app="app"}') == 0
+    promtool_accepts(text, tmp_path)
+
+
+def test_per_worker_and_off(start_tend, tmp_path):
+    tend, port, http_port = start(start_tend, ["--app-metrics", "per-worker"])
+    serve(port, 40)
+    text = fetch(http_port, "/metrics")[1]
+    per_worker = [metric(text, f'app_requests_total{{app="app",app_instance="{i}",route="/"}}')
+                  for i in (0, 1)]
+    assert None not in per_worker and sum(per_worker) == 40
+    promtool_accepts(text, tmp_path)
+    tend.end()
+
+    tend, port, http_port = start(start_tend, ["--app-metrics", "off"])
+    serve(port, 4)
+    text = fetch(http_port, "/metrics")[1]
+    assert "app_requests_total" not in text and "tend_app_metrics_missing_total{" not in text
+
+
+def test_a_blocked_worker_is_left_out_and_counted_without_holding_the_scrape(start_tend):
+    tend, port, http_port = start(start_tend, [])
+    serve(port, 10)
+    blocked = threading.Thread(target=get, args=(port, "/block?ms=3000"))
+    blocked.start()
+    try:
+        time.sleep(0.3)  # the request has reached one worker, whose loop is now blocked
+        status, text = fetch(http_port, "/metrics")
+        # Answered while the worker is still blocked: the scrape did not wait for it.
+        assert blocked.is_alive()
+        assert status == 200
+        assert metric(text, 'tend_app_metrics_missing_total{app="app"}') == 1
+        # The other worker's share is there; tend's own families are whole.
+        assert 0 < metric(text, 'app_requests_total{app="app",route="/"}') < 10
+        assert metric(text, 'tend_app_ready_workers{app="app"}') == 2
+    finally:
+        blocked.join()
+    text = fetch(http_port, "/metrics")[1]
+    assert metric(text, 'app_requests_total{app="app",route="/"}') == 10
+    assert metric(text, 'app_requests_total{app="app",route="/block"}') == 1
+
+
+def test_an_esm_app_that_imports_prom_client(start_tend, tmp_path):
+    shutil.copy(REPO / "tests/integration/helpers/metrics_app.mjs", tmp_path / "app.mjs")
+    (tmp_path / "node_modules").symlink_to(NODE_MODULES)
+    tend, port, http_port = start(start_tend, [], app=str(tmp_path / "app.mjs"))
+    serve(port, 12)
+    assert metric(fetch(http_port, "/metrics")[1], 'esm_served_total{app="app"}') == 12
+
+
+def test_an_app_without_prom_client_adds_nothing(start_tend):
+    tend, port, http_port = start(start_tend, [], app=str(REPO / "examples/hello/app.js"))
+    serve(port, 4)
+    text = fetch(http_port, "/metrics")[1]
+    assert metric(text, 'tend_app_metrics_missing_total{app="app"}') == 0
+    families = {l.split()[2] for l in text.splitlines() if l.startswith("# TYPE")}
+    assert all(f.startswith(("tend_", "process_")) for f in families), families
+    assert not any('{app="app"}' in l for l in text.splitlines() if l.startswith("process_"))
+
+
+def test_scrapes_at_once_share_one_collection(start_tend):
+    """Eight scrapers at the same moment: every one answered with the whole count."""
+    tend, port, http_port = start(start_tend, [])
+    serve(port, 6)
+    answers = []
+    scrapers = [threading.Thread(target=lambda: answers.append(fetch(http_port, "/metrics")[1]))
+                for _ in range(8)]
+    for scraper in scrapers:
+        scraper.start()
+    for scraper in scrapers:
+        scraper.join()
+    assert [metric(a, 'app_requests_total{app="app",route="/"}') for a in answers] == [6] * 8
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(l.split()[1]) for l in status if l.startswith("VmRSS:"))
+
+
+def test_an_answer_over_the_bound_is_dropped_and_counted(start_tend):
+    """Each worker's registry is ~6 MiB of JSON, over the 4 MiB a worker may send: tend drops
+    it, counts it, serves the rest, and does not keep what it dropped."""
+    tend, port, http_port = start(start_tend, ["--name", "app"],
+                                  app=str(REPO / "tests/integration/helpers/huge_metrics.js"))
+    text = fetch(http_port, "/metrics")[1]
+    assert "huge_series" not in text
+    assert metric(text, 'tend_app_metrics_dropped_total{app="app",reason="too_large"}') == 2
+    before = rss_kib(tend.pid)
+    for _ in range(5):
+        assert fetch(http_port, "/metrics")[0] == 200
+    assert rss_kib(tend.pid) - before < 16 * 1024
+    assert metric(fetch(http_port, "/metrics")[1],
+                  'tend_app_metrics_dropped_total{app="app",reason="too_large"}') == 14
