@@ -32,6 +32,10 @@ v1::AppState ToProto(const supervise::AppStatus& app, int64_t now_ms) {
   state.set_ready(app.ready);
   state.set_reloading(app.reloading);
   state.set_errored(app.errored);
+  if (app.last_reload) {
+    state.set_last_reload_unix_ms(app.last_reload->unix_ms);
+    state.set_last_reload_ok(app.last_reload->ok);
+  }
   for (const supervise::InstanceStatus& instance : app.instances) {
     v1::WorkerState* worker = state.add_workers();
     worker->set_instance(instance.instance);
@@ -84,9 +88,9 @@ class ReloadProgress {
 
 ControlService::ControlService(loop::CrossThread& bridge, supervise::Supervisor& supervisor,
                                const v1::Config& config, std::function<bool()> stopping,
-                               Authorization authorization, StreamLimit& event_streams)
+                               Authorization authorization, StreamLimits& streams)
     : bridge_(bridge), supervisor_(supervisor), config_(config), stopping_(std::move(stopping)),
-      authorization_(std::move(authorization)), event_streams_(event_streams),
+      authorization_(std::move(authorization)), streams_(streams),
       subscriptions_(supervisor) {}
 
 grpc::Status ControlService::Authorize(grpc::CallbackServerContext* context) const {
@@ -132,7 +136,7 @@ grpc::ServerWriteReactor<v1::Event>* ControlService::Reload(grpc::CallbackServer
     return supervisor_.Reload(app);
   };
   options.filter = [progress](const v1::Event& event) { return (*progress)(event); };
-  return OpenEventStream(bridge_, subscriptions_, event_streams_, std::move(options));
+  return OpenEventStream(bridge_, subscriptions_, streams_.events, std::move(options));
 }
 
 grpc::ServerUnaryReactor* ControlService::Restart(grpc::CallbackServerContext* context,
@@ -181,7 +185,7 @@ grpc::ServerWriteReactor<v1::Event>* ControlService::StreamEvents(
   if (grpc::Status allowed = Authorize(context); !allowed.ok()) return RefuseEventStream(allowed);
   EventStreamOptions options;
   options.headers_when_subscribed = true;
-  return OpenEventStream(bridge_, subscriptions_, event_streams_, std::move(options));
+  return OpenEventStream(bridge_, subscriptions_, streams_.events, std::move(options));
 }
 
 grpc::ServerUnaryReactor* ControlService::GetConfig(grpc::CallbackServerContext* context,
@@ -213,6 +217,67 @@ grpc::ServerUnaryReactor* ControlService::Probe(grpc::CallbackServerContext* con
         return answer(probes::Judge("", checks, false));
       },
       [answer] { return answer(probes::Verdict{false, kUnresponsive}); });
+}
+
+namespace {
+
+v1::LogLine ToProto(const logs::KeptLine& line, uint64_t dropped_before) {
+  v1::LogLine proto;
+  proto.set_app(line.source.app);
+  proto.set_instance(line.source.instance);
+  proto.set_pid(line.source.pid);
+  proto.set_stderr(line.is_stderr);
+  proto.set_text(line.text);
+  proto.set_unix_ms(line.unix_ms);
+  proto.set_dropped_before(dropped_before);
+  return proto;
+}
+
+}  // namespace
+
+grpc::ServerWriteReactor<v1::LogLine>* ControlService::Logs(grpc::CallbackServerContext* context,
+                                                            const v1::LogsRequest* request) {
+  if (grpc::Status allowed = Authorize(context); !allowed.ok()) {
+    return new RefusedStream<v1::LogLine>(allowed);
+  }
+  std::optional<int> instance;
+  if (request->has_instance()) instance = request->instance();
+  auto follower = std::make_shared<std::optional<uint64_t>>();
+  logs::LogBuffer& buffer = supervisor_.log_buffer();
+  Feeding<v1::LogLine> feeding;
+  feeding.subscribe = [this, &buffer, follower, app = request->app(), instance,
+                       lines = request->lines(), follow = request->follow()](
+                          std::shared_ptr<Outbox<v1::LogLine>> outbox) {
+    if (!app.empty() && !supervisor_.HasApp(app)) {
+      return absl::NotFoundError(absl::StrCat("no app named '", app, "'"));
+    }
+    // The backlog is bounded by the buffer, not by the queue: it is sent whole.
+    std::vector<logs::KeptLine> backlog = buffer.Last(app, instance, lines);
+    for (size_t i = 0; i < backlog.size(); ++i) {
+      outbox->Send(ToProto(backlog[i], 0), !follow && i + 1 == backlog.size(), false);
+    }
+    if (!follow) {
+      if (backlog.empty()) outbox->End(grpc::Status::OK);
+      return absl::OkStatus();
+    }
+    uint64_t dropped = 0;
+    *follower = buffer.Follow([outbox, app, instance, dropped](const logs::KeptLine& line) mutable {
+      if (!app.empty() && line.source.app != app) return;
+      if (instance && line.source.instance != *instance) return;
+      if (outbox->Send(ToProto(line, dropped), false)) {
+        dropped = 0;
+      } else {
+        ++dropped;
+      }
+    });
+    return absl::OkStatus();
+  };
+  feeding.unsubscribe = [&buffer, follower] {
+    if (*follower) buffer.Unfollow(**follower);
+  };
+  feeding.headers_when_subscribed = request->follow();
+  return OpenFeedStream(bridge_, streams_.logs, StreamLimits::kMaxQueuedLogLines, Overflow::kDrop,
+                        "log lines", std::move(feeding));
 }
 
 }  // namespace tend::control

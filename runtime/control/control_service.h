@@ -15,13 +15,23 @@ namespace tend::control {
 // arrives on, then does its work on the event loop's thread and is answered from there.
 // No call holds a thread while it waits, streams included. A unary call the loop does not
 // come to in time gets UNAVAILABLE.
+// The bounds on streams, shared by every Control service (each listener has its own).
+struct StreamLimits {
+  static constexpr int kMaxEventStreams = 256;  // StreamEvents and Reload
+  static constexpr int kMaxLogStreams = 64;
+  // A log stream's backlog comes from the bounded buffer; what follows waits for a slow
+  // reader up to this many lines, then is dropped and counted.
+  static constexpr size_t kMaxQueuedLogLines = 1024;
+  StreamLimit events{kMaxEventStreams, "event streams (StreamEvents and Reload)"};
+  StreamLimit logs{kMaxLogStreams, "log streams (Logs)"};
+};
+
 class ControlService final : public v1::Control::CallbackService {
  public:
-  // `stopping` (on the loop's thread) tells whether tend is shutting down. `event_streams`
-  // bounds StreamEvents and Reload streams together, across every Control service.
+  // `stopping` (on the loop's thread) tells whether tend is shutting down.
   ControlService(loop::CrossThread& bridge, supervise::Supervisor& supervisor,
                  const v1::Config& config, std::function<bool()> stopping,
-                 Authorization authorization, StreamLimit& event_streams);
+                 Authorization authorization, StreamLimits& streams);
 
   grpc::ServerUnaryReactor* ListWorkers(grpc::CallbackServerContext* context,
                                         const v1::ListWorkersRequest* request,
@@ -45,6 +55,8 @@ class ControlService final : public v1::Control::CallbackService {
   grpc::ServerUnaryReactor* Probe(grpc::CallbackServerContext* context,
                                   const v1::ProbeRequest* request,
                                   v1::ProbeResponse* response) override;
+  grpc::ServerWriteReactor<v1::LogLine>* Logs(grpc::CallbackServerContext* context,
+                                              const v1::LogsRequest* request) override;
 
  private:
   grpc::Status Authorize(grpc::CallbackServerContext* context) const;
@@ -57,7 +69,7 @@ class ControlService final : public v1::Control::CallbackService {
   const v1::Config& config_;
   std::function<bool()> stopping_;
   Authorization authorization_;
-  StreamLimit& event_streams_;
+  StreamLimits& streams_;
   Subscriptions subscriptions_;  // loop's thread only
 };
 

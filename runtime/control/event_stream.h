@@ -6,6 +6,7 @@
 
 #include "absl/status/status.h"
 #include "grpcpp/grpcpp.h"
+#include "runtime/control/feed_stream.h"
 #include "runtime/control/stream_limit.h"
 #include "runtime/loop/cross_thread.h"
 #include "runtime/supervise/supervisor.h"

@@ -28,11 +28,9 @@ Plane::Plane(loop::CrossThread& bridge, supervise::Supervisor& supervisor,
              const v1::Config& config, const std::function<bool()>& stopping,
              const std::string& token)
     : supervisor_(supervisor),
-      event_streams_(kMaxEventStreams, "event streams (StreamEvents and Reload)"),
-      unix_control_(bridge, supervisor, config, stopping, Authorization::Open(),
-                    event_streams_),
+      unix_control_(bridge, supervisor, config, stopping, Authorization::Open(), streams_),
       tcp_control_(bridge, supervisor, config, stopping, Authorization::Token(token),
-                   event_streams_) {}
+                   streams_) {}
 
 absl::StatusOr<std::unique_ptr<Plane>> Plane::Start(
     loop::EventLoop& loop, loop::CrossThread& bridge, supervise::Supervisor& supervisor,

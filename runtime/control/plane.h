@@ -23,7 +23,6 @@ absl::StatusOr<std::string> ReadToken(const std::string& path);
 // server, and gRPC health kept equal to /readyz.
 class Plane {
  public:
-  static constexpr int kMaxEventStreams = 256;  // StreamEvents and Reload, all listeners
 
   // `token`: the bearer token for Control over TCP; empty: no Control over TCP.
   static absl::StatusOr<std::unique_ptr<Plane>> Start(loop::EventLoop& loop,
@@ -44,7 +43,7 @@ class Plane {
         const std::function<bool()>& stopping, const std::string& token);
 
   supervise::Supervisor& supervisor_;
-  StreamLimit event_streams_;
+  StreamLimits streams_;
   ControlService unix_control_;
   ControlService tcp_control_;
   std::unique_ptr<Server> server_;  // ends before the services it calls

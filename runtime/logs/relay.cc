@@ -7,10 +7,8 @@
 
 #include <cerrno>
 #include <cstring>
-#include <ctime>
 
 #include "absl/strings/str_cat.h"
-#include "nlohmann/json.hpp"
 
 namespace tend::logs {
 namespace {
@@ -31,20 +29,10 @@ void OpenStream(int fd, UniqueFd* copy, int* target) {
   *target = copy->valid() ? copy->get() : fd;
 }
 
-std::string Now() {
-  timespec now;
-  clock_gettime(CLOCK_REALTIME, &now);
-  tm utc;
-  gmtime_r(&now.tv_sec, &utc);
-  char text[40];
-  size_t n = strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &utc);
-  snprintf(text + n, sizeof text - n, ".%03ldZ", now.tv_nsec / 1000000);
-  return text;
-}
-
 }  // namespace
 
-LogSink::LogSink(loop::EventLoop& loop, Options options) : loop_(loop), options_(options) {
+LogSink::LogSink(loop::EventLoop& loop, Options options, LogBuffer* buffer)
+    : loop_(loop), options_(options), buffer_(buffer) {
   OpenStream(STDOUT_FILENO, &out_.copy, &out_.fd);
   OpenStream(STDERR_FILENO, &err_.copy, &err_.fd);
 }
@@ -62,31 +50,11 @@ LogSink::~LogSink() {
   }
 }
 
-std::string LogSink::Format(const Source& source, bool is_stderr, absl::string_view text) const {
-  if (options_.format == Format::kJson) {
-    nlohmann::json line = {{"timestamp", Now()},
-                           {"app", source.app},
-                           {"instance", source.instance},
-                           {"pid", source.pid},
-                           {"stream", is_stderr ? "stderr" : "stdout"},
-                           {"message", std::string(text)}};
-    return line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-  }
-  if (options_.format == Format::kKeyValue) {  // as pm2-runtime --format writes it
-    return absl::StrCat("timestamp=", Now(), " app=", source.app, " id=", source.instance,
-                        " type=", is_stderr ? "err" : "out", " message=", text, "\n");
-  }
-  std::string prefix;
-  if (options_.time) prefix = absl::StrCat(Now(), " ");
-  if (options_.format == Format::kPrefixed) {
-    absl::StrAppend(&prefix, source.app, ":", source.instance, "| ");
-  }
-  return absl::StrCat(prefix, text, "\n");
-}
-
 void LogSink::Line(const Source& source, bool is_stderr, absl::string_view text) {
+  int64_t now = NowUnixMs();
+  if (buffer_) buffer_->Add(source, is_stderr, text, now);
   Stream& stream = is_stderr ? err_ : out_;
-  std::string line = Format(source, is_stderr, text);
+  std::string line = FormatLine(options_.format, source, is_stderr, text, now);
   if (stream.pending_bytes + line.size() > options_.max_buffered_bytes) {
     ++dropped_;
     return;

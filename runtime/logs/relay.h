@@ -10,31 +10,25 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "runtime/fd/unique_fd.h"
+#include "runtime/logs/line_format.h"
+#include "runtime/logs/log_buffer.h"
 #include "runtime/loop/event_loop.h"
 
 namespace tend::logs {
 
-// Who wrote a line.
-struct Source {
-  std::string app;
-  int instance = 0;
-  pid_t pid = 0;
-};
-
 // tend's stdout and stderr as the workers' output goes there: whole lines only, so lines of
 // different workers never interleave; optionally prefixed, timestamped or as JSON. Writes
 // never block the event loop: what the reader has not taken yet waits in a bounded buffer,
-// and lines that do not fit are dropped and counted.
+// and lines that do not fit are dropped and counted. Every line also goes to `buffer`, if
+// any, for `tend ctl logs`.
 class LogSink {
  public:
-  enum class Format { kRaw, kPrefixed, kJson, kKeyValue };
   struct Options {
-    Format format = Format::kRaw;
-    bool time = false;
+    LineFormat format;
     size_t max_buffered_bytes = 1 << 20;
   };
 
-  LogSink(loop::EventLoop& loop, Options options);
+  LogSink(loop::EventLoop& loop, Options options, LogBuffer* buffer = nullptr);
   ~LogSink();
 
   void Line(const Source& source, bool is_stderr, absl::string_view text);
@@ -48,11 +42,11 @@ class LogSink {
     std::deque<std::string> pending;
     size_t pending_bytes = 0;
   };
-  std::string Format(const Source& source, bool is_stderr, absl::string_view text) const;
   void Flush(Stream& stream);
 
   loop::EventLoop& loop_;
   Options options_;
+  LogBuffer* buffer_;
   Stream out_, err_;
   uint64_t relayed_ = 0;
   uint64_t dropped_ = 0;

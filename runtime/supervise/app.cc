@@ -343,6 +343,10 @@ void App::EndReload() {
   if (reload_->reason == RestartReason::kReload || reload_->reason == RestartReason::kCron ||
       reload_->reason == RestartReason::kWatch) {
     ++(reload_->failed ? reloads_failed_ : reloads_succeeded_);
+    last_reload_ = {std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count(),
+                    !reload_->failed};
     reload_durations_.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() -
                                                             reload_->began).count());
   }
@@ -503,6 +507,7 @@ AppStatus App::Status(bool with_usage) const {
   status.errored = Errored();
   status.reloads_succeeded = reloads_succeeded_;
   status.reloads_failed = reloads_failed_;
+  status.last_reload = last_reload_;
   status.reload_durations = reload_durations_;
   for (size_t index = 0; index < slots_.size(); ++index) {
     const Slot& slot = *slots_[index];

@@ -157,6 +157,7 @@ class App : public WorkerListener {
   std::unique_ptr<FileWatcher> watcher_;
   uint64_t reloads_succeeded_ = 0;
   uint64_t reloads_failed_ = 0;
+  std::optional<LastReload> last_reload_;
   DurationHistogram reload_durations_;
 };
 

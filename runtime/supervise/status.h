@@ -43,6 +43,12 @@ struct InstanceStatus {
   std::optional<process::Usage> usage;
 };
 
+// When the app's last rolling reload ended, and how.
+struct LastReload {
+  int64_t unix_ms = 0;
+  bool ok = true;
+};
+
 struct AppStatus {
   std::string name;
   int desired = 0;    // instances
@@ -52,6 +58,7 @@ struct AppStatus {
   bool errored = false;
   uint64_t reloads_succeeded = 0;
   uint64_t reloads_failed = 0;
+  std::optional<LastReload> last_reload;
   DurationHistogram reload_durations;
   std::vector<InstanceStatus> instances;
 };

@@ -59,12 +59,12 @@ std::string InlinePreloadOption() {
 logs::LogSink::Options SinkOptions(const v1::LogOptions& options) {
   logs::LogSink::Options sink;
   switch (options.format()) {
-    case v1::LogOptions::JSON: sink.format = logs::LogSink::Format::kJson; break;
-    case v1::LogOptions::PREFIXED: sink.format = logs::LogSink::Format::kPrefixed; break;
-    case v1::LogOptions::KEY_VALUE: sink.format = logs::LogSink::Format::kKeyValue; break;
-    default: sink.format = logs::LogSink::Format::kRaw; break;
+    case v1::LogOptions::JSON: sink.format.kind = logs::LineFormat::kJson; break;
+    case v1::LogOptions::PREFIXED: sink.format.kind = logs::LineFormat::kPrefixed; break;
+    case v1::LogOptions::KEY_VALUE: sink.format.kind = logs::LineFormat::kKeyValue; break;
+    default: sink.format.kind = logs::LineFormat::kRaw; break;
   }
-  sink.time = options.time();
+  sink.format.time = options.time();
   return sink;
 }
 
@@ -73,7 +73,8 @@ logs::LogSink::Options SinkOptions(const v1::LogOptions& options) {
 Supervisor::Supervisor(const v1::Config& config, loop::EventLoop& loop,
                        std::vector<std::string> env)
     : config_(config), loop_(loop), env_(std::move(env)), sockets_(loop),
-      sink_(loop, SinkOptions(config.logs())) {}
+      log_buffer_(config.logs().buffer_lines(), config.logs().buffer_bytes()),
+      sink_(loop, SinkOptions(config.logs()), &log_buffer_) {}
 
 Supervisor::~Supervisor() {
   apps_.clear();
@@ -124,8 +125,8 @@ absl::Status Supervisor::Failed(absl::string_view why) {
   return absl::InvalidArgumentError(why);
 }
 
-App* Supervisor::Find(const std::string& name) {
-  for (auto& app : apps_) {
+App* Supervisor::Find(const std::string& name) const {
+  for (const auto& app : apps_) {
     if (app->name() == name) return app.get();
   }
   return nullptr;

@@ -7,6 +7,7 @@
 
 #include "runtime/cluster/shared_sockets.h"
 #include "runtime/init/workload.h"
+#include "runtime/logs/log_buffer.h"
 #include "runtime/logs/relay.h"
 #include "runtime/loop/event_loop.h"
 #include "runtime/supervise/app.h"
@@ -48,6 +49,8 @@ class Supervisor : public init::Workload, public EventListener {
   std::vector<AppStatus> Status(bool with_usage = true) const;
   bool stopping() const { return stopping_; }
   const logs::LogSink& log_sink() const { return sink_; }
+  // The last lines of each app's output, and their followers (`tend ctl logs`).
+  logs::LogBuffer& log_buffer() { return log_buffer_; }
   // Asks every serving worker of each app with app metrics on for them (see
   // App::RequestAppMetrics); says how many workers of each app were asked.
   struct AppMetricsAsked {
@@ -62,12 +65,13 @@ class Supervisor : public init::Workload, public EventListener {
   void AddListener(EventListener* listener);
   void RemoveListener(EventListener* listener);
   void OnEvent(const Event& event) override;
+  bool HasApp(const std::string& name) const { return Find(name) != nullptr; }
   // Every app, in configuration order.
   const std::vector<std::unique_ptr<App>>& apps() const { return apps_; }
 
  private:
   absl::Status Failed(absl::string_view why);
-  App* Find(const std::string& name);
+  App* Find(const std::string& name) const;
 
   const v1::Config& config_;
   loop::EventLoop& loop_;
@@ -75,6 +79,7 @@ class Supervisor : public init::Workload, public EventListener {
   std::string preload_dir_;
   std::string preload_path_;
   cluster::SharedSockets sockets_;
+  logs::LogBuffer log_buffer_;
   logs::LogSink sink_;
   int next_worker_id_ = 0;
   std::vector<std::unique_ptr<App>> apps_;

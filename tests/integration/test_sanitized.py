@@ -11,7 +11,7 @@ import pytest
 from conftest import REPO
 
 TEND_ASAN = os.environ.get("TEND_ASAN", "")
-APP = str(REPO / "examples/hello/app.js")
+APP = str(REPO / "examples/metrics/app.js")  # its /metrics scrape aggregates prom-client
 
 
 @pytest.mark.skipif(not TEND_ASAN, reason="TEND_ASAN names no sanitizer build")
@@ -38,19 +38,22 @@ def test_serve_reload_scrape_and_stop_with_no_sanitizer_report(tmp_path):
                 assert got.status == 200
         tend.send_signal(signal.SIGHUP)
         line(r"reload of app: done")
-        # Control: unary calls, a Reload stream, and an event stream cut short.
-        for args in (["ctl", "list"], ["probe", "ready"], ["ctl", "reload"]):
+        # Control: unary calls, Reload and Logs streams, and event and log streams cut short.
+        for args in (["ctl", "list"], ["probe", "ready"], ["ctl", "reload"],
+                     ["ctl", "logs", "--lines", "5"], ["ctl", "top", "--once"]):
             done = subprocess.run([TEND_ASAN, *args, *control], env=env, capture_output=True,
                                   text=True, timeout=60)
             lines.append(done.stderr)
             assert done.returncode == 0, done.stderr
-        events = subprocess.Popen([TEND_ASAN, "ctl", *control, "events"], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        try:
-            events.wait(timeout=1)
-        except subprocess.TimeoutExpired:
-            events.terminate()
-        lines.append(events.communicate(timeout=10)[1])
+        for stream in (["events"], ["logs", "--follow"]):
+            client = subprocess.Popen([TEND_ASAN, "ctl", *control, *stream], env=env,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                      text=True)
+            try:
+                client.wait(timeout=1)
+            except subprocess.TimeoutExpired:
+                client.terminate()
+            lines.append(client.communicate(timeout=10)[1])
         tend.send_signal(signal.SIGTERM)
         out, err = tend.communicate(timeout=60)
         lines.append(err)

@@ -73,12 +73,12 @@ TEST_F(RelayTest, FormatsLinesRawPrefixedOrAsJson) {
     EXPECT_EQ(Read(), "hello\n");
   }
   {
-    LogSink prefixed(*loop_, {LogSink::Format::kPrefixed});
+    LogSink prefixed(*loop_, {{LineFormat::kPrefixed}});
     prefixed.Line(kApi, false, "hello");
     EXPECT_EQ(Read(), "api:2| hello\n");
   }
   {
-    LogSink json(*loop_, {LogSink::Format::kJson});
+    LogSink json(*loop_, {{LineFormat::kJson}});
     json.Line(kApi, false, "say \"hi\"\x01");
     nlohmann::json line = nlohmann::json::parse(Read());
     EXPECT_EQ(line["app"], "api");

@@ -1,0 +1,219 @@
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "grpcpp/grpcpp.h"
+#include "runtime/control/stream_limit.h"
+#include "runtime/loop/cross_thread.h"
+
+namespace tend::control {
+
+// What a stream does when its client reads slower than messages come: ends (events: a
+// client must not miss one unknowingly), or drops the message (log lines: the next one
+// says how many were missed).
+enum class Overflow { kEnd, kDrop };
+
+// What the loop's thread and gRPC's threads share about one stream. Reactor calls are made
+// outside the lock: gRPC may run a reaction inline, on the calling thread.
+template <typename Message>
+class Outbox {
+ public:
+  using Reactor = grpc::ServerWriteReactor<Message>;
+  // `what` names the messages in the error that ends a stream that fell behind.
+  Outbox(Reactor* reactor, size_t max_queued, Overflow overflow, std::string what)
+      : reactor_(reactor), max_queued_(max_queued), overflow_(overflow), what_(std::move(what)) {}
+
+  // Queues a message to write; `last`: finish with OK once it is written. False when it was
+  // not queued: the stream is ending, or is full (kDrop: dropped; kEnd: the stream ends).
+  // `bounded` false: queued whatever the bound (a backlog the caller has bounded itself).
+  bool Send(Message message, bool last, bool bounded = true) {
+    const Message* write = nullptr;
+    std::optional<grpc::Status> finish;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (ending_) return false;
+      if (bounded && queue_.size() >= max_queued_) {
+        if (overflow_ == Overflow::kDrop) return false;
+        finish = EndLocked(grpc::Status(
+            grpc::StatusCode::RESOURCE_EXHAUSTED,
+            absl::StrCat("the client read ", what_, " slower than they came: at most ",
+                         max_queued_, " wait for it")));
+      } else {
+        queue_.push_back(std::move(message));
+        if (last) ending_ = grpc::Status::OK;
+        write = StartLocked();
+      }
+    }
+    Act(write, finish);
+    return write != nullptr || !finish;
+  }
+
+  // Finishes with `status`, once the write in flight (if any) is done; queued events are
+  // dropped.
+  void End(grpc::Status status) {
+    std::optional<grpc::Status> finish;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (ending_) return;
+      finish = EndLocked(std::move(status));
+    }
+    Act(nullptr, finish);
+  }
+
+  void WriteDone(bool ok) {
+    const Message* write = nullptr;
+    std::optional<grpc::Status> finish;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      queue_.pop_front();
+      writing_ = false;
+      if (!ok && !ending_) ending_ = grpc::Status(grpc::StatusCode::CANCELLED, "client gone");
+      if (!ok) queue_.clear();
+      write = StartLocked();
+      if (!write) finish = FinishLocked();
+    }
+    Act(write, finish);
+  }
+
+  // Sends the response headers now; a write already started has sent them.
+  void SendHeaders() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (ending_ || wrote_) return;
+      sending_headers_ = true;
+    }
+    reactor_->StartSendInitialMetadata();
+  }
+
+  void HeadersDone() {
+    std::optional<grpc::Status> finish;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      sending_headers_ = false;
+      finish = FinishLocked();
+    }
+    Act(nullptr, finish);
+  }
+
+ private:
+  // The next write to start, if none is in flight.
+  const Message* StartLocked() {
+    if (writing_ || queue_.empty()) return nullptr;
+    writing_ = wrote_ = true;
+    return &queue_.front();  // stays put until its write is done: deque keeps references
+  }
+
+  std::optional<grpc::Status> EndLocked(grpc::Status status) {
+    ending_ = std::move(status);
+    queue_.resize(writing_ ? 1 : 0);  // keeps the one being written
+    return FinishLocked();
+  }
+
+  // The status to finish with now: once ending and no operation is in flight, since the
+  // reactor may be gone as soon as Finish is called.
+  std::optional<grpc::Status> FinishLocked() {
+    if (!ending_ || finished_ || writing_ || sending_headers_) return std::nullopt;
+    finished_ = true;
+    return ending_;
+  }
+
+  void Act(const Message* write, const std::optional<grpc::Status>& finish) {
+    if (write) reactor_->StartWrite(write);
+    if (finish) reactor_->Finish(*finish);
+  }
+
+  Reactor* const reactor_;  // alive until Finish: gRPC ends the call only after it
+  const size_t max_queued_;
+  const Overflow overflow_;
+  const std::string what_;
+  std::mutex mutex_;
+  std::deque<Message> queue_;  // front() is in flight while writing_
+  bool writing_ = false;
+  bool wrote_ = false;  // a write has started (it carried the headers)
+  bool sending_headers_ = false;
+  std::optional<grpc::Status> ending_;  // set: nothing more is queued
+  bool finished_ = false;               // Finish has been called
+};
+
+// How a stream is fed, on the loop's thread: `subscribe` starts feeding the outbox (an error
+// it returns ends the stream with that status); `unsubscribe` stops feeding once the stream
+// has ended.
+template <typename Message>
+struct Feeding {
+  std::function<absl::Status(std::shared_ptr<Outbox<Message>>)> subscribe;
+  std::function<void()> unsubscribe;
+  // Send the response headers once subscribed, so the client knows nothing is missed.
+  bool headers_when_subscribed = false;
+};
+
+// A server stream fed on tend's loop as things happen, written by gRPC as the client takes
+// them, with no thread held in between. At most `max_queued` messages wait for a slow
+// client; past that, `overflow` decides.
+template <typename Message>
+class FeedStream final : public grpc::ServerWriteReactor<Message> {
+ public:
+  FeedStream(loop::CrossThread& bridge, StreamLimit& limit, size_t max_queued, Overflow overflow,
+             std::string what)
+      : bridge_(bridge), limit_(limit),
+        outbox_(std::make_shared<Outbox<Message>>(this, max_queued, overflow, std::move(what))) {}
+
+  void Begin(Feeding<Message> feeding) {
+    unsubscribe_ = std::move(feeding.unsubscribe);
+    bridge_.Post([outbox = outbox_, subscribe = std::move(feeding.subscribe),
+                  headers = feeding.headers_when_subscribed] {
+      // In the same turn of the loop as the subscription: nothing can happen in between,
+      // and the headers go before anything the subscription writes.
+      if (headers) outbox->SendHeaders();
+      absl::Status begun = subscribe(outbox);
+      if (!begun.ok()) {
+        outbox->End(grpc::Status(static_cast<grpc::StatusCode>(begun.code()),
+                                 std::string(begun.message())));
+      }
+    }, [outbox = outbox_] {
+      outbox->End(grpc::Status(grpc::StatusCode::UNAVAILABLE, "tend is stopping"));
+    });
+  }
+
+  void OnWriteDone(bool ok) override { outbox_->WriteDone(ok); }
+  void OnSendInitialMetadataDone(bool) override { outbox_->HeadersDone(); }
+  void OnCancel() override { outbox_->End(grpc::Status::CANCELLED); }
+  void OnDone() override {
+    if (unsubscribe_) bridge_.Post(std::move(unsubscribe_));
+    limit_.Give();
+    delete this;
+  }
+
+ private:
+  loop::CrossThread& bridge_;
+  StreamLimit& limit_;
+  std::shared_ptr<Outbox<Message>> outbox_;
+  std::function<void()> unsubscribe_;
+};
+
+// A stream refused at once with `status`.
+template <typename Message>
+class RefusedStream final : public grpc::ServerWriteReactor<Message> {
+ public:
+  explicit RefusedStream(grpc::Status status) { this->Finish(std::move(status)); }
+  void OnDone() override { delete this; }
+};
+
+// A stream fed by `feeding`, or refused when `limit` is reached.
+template <typename Message>
+grpc::ServerWriteReactor<Message>* OpenFeedStream(loop::CrossThread& bridge, StreamLimit& limit,
+                                                  size_t max_queued, Overflow overflow,
+                                                  std::string what, Feeding<Message> feeding) {
+  if (!limit.Take()) return new RefusedStream<Message>(limit.Refusal());
+  auto* stream = new FeedStream<Message>(bridge, limit, max_queued, overflow, std::move(what));
+  stream->Begin(std::move(feeding));
+  return stream;
+}
+
+}  // namespace tend::control
