@@ -82,6 +82,8 @@ run: build
 	  "  curl http://$(RUN_HTTP)/readyz       # readiness, as Kubernetes asks" \
 	  "  curl http://$(RUN_HTTP)/metrics      # Prometheus" \
 	  "  $(TEND) ctl --control unix:$(RUN_CONTROL) list" \
+	  "  $(TEND) ctl --control unix:$(RUN_CONTROL) top      # live, like pm2 monit" \
+	  "  $(TEND) ctl --control unix:$(RUN_CONTROL) logs -f  # like pm2 logs" \
 	  "  $(TEND) ctl --control unix:$(RUN_CONTROL) reload   # rolling, no request lost" \
 	  "Ctrl-C here stops everything."
 	@PORT=$(PORT) exec $(TEND) -i 2 --http $(RUN_HTTP) --control unix:$(RUN_CONTROL) \
@@ -121,7 +123,7 @@ $(NPM_TEST_PACKAGES): | apt-packages
 bench: build $(PM2_RUNTIME)
 	TEND=$(CURDIR)/$(TEND) $(PYTHON) bench/idle.py
 	TEND=$(CURDIR)/$(TEND) PM2_RUNTIME=$(CURDIR)/$(PM2_RUNTIME) $(PYTHON) bench/cluster.py
-	TEND=$(CURDIR)/$(TEND) $(PYTHON) bench/scrape.py
+	TEND=$(CURDIR)/$(TEND) NODE_PATH=$(CURDIR)/.deps/npm/node_modules $(PYTHON) bench/scrape.py
 	TEND=$(CURDIR)/$(TEND) $(PYTHON) bench/chaos.py
 	TEND=$(CURDIR)/$(TEND) $(PYTHON) bench/hostile.py
 	TEND=$(CURDIR)/$(TEND) PM2_RUNTIME=$(CURDIR)/$(PM2_RUNTIME) $(PYTHON) bench/balance.py

@@ -134,15 +134,16 @@ void AppAggregation::AddFamily(int instance, const Json& json) {
     auto number = value.is_object() ? value.find("value") : value.end();
     // NaN and infinities reach JSON as null: prom-client's aggregation skips them too.
     if (number == value.end() || !number->is_number()) continue;
-    AppSeries series;
     std::string sample = StringField(value, "metricName");
-    series.name = sample.empty() ? name : sample;
-    series.labels.emplace_back("app", app_);
-    if (per_worker_) series.labels.emplace_back("app_instance", absl::StrCat(instance));
-    std::string key = absl::StrCat(series.name, "\n", per_worker_ ? instance : 0);
-    bool ok = IsSampleOf(series.name, name, type);
+    if (sample.empty()) sample = name;
     auto labels = value.find("labels");
-    if (ok && labels != value.end() && labels->is_object()) {
+    bool has_labels = labels != value.end() && labels->is_object();
+    // The group's key first: most values join a group another worker began, and need no
+    // labels of their own.
+    std::string key = absl::StrCat(sample, "\n", per_worker_ ? instance : 0);
+    bool ok = IsSampleOf(sample, name, type);
+    std::vector<std::pair<std::string, std::string>> texts;
+    if (ok && has_labels) {
       for (const auto& [label, label_value] : labels->items()) {
         std::string text;
         if (!IsValidName(label, false) || !LabelText(label_value, &text)) {
@@ -150,28 +151,39 @@ void AppAggregation::AddFamily(int instance, const Json& json) {
           break;
         }
         absl::StrAppend(&key, "\n", label, "=", text);
-        bool ours = label == "app" || label == "app_instance";
-        series.labels.emplace_back(ours ? "exported_" + label : label, std::move(text));
-      }
-    }
-    // Renamed labels may meet one of the app's own (exported_app).
-    for (size_t i = 0; ok && i < series.labels.size(); ++i) {
-      for (size_t j = i + 1; ok && j < series.labels.size(); ++j) {
-        ok = series.labels[i].first != series.labels[j].first;
+        texts.emplace_back(label, std::move(text));
       }
     }
     if (!ok) {
       invalid = true;
       continue;
     }
-    auto [group_position, new_group] = family.index.try_emplace(key, family.groups.size());
-    if (new_group) {
+    auto group_position = family.index.find(key);
+    if (group_position == family.index.end()) {
+      AppSeries series;
+      series.name = std::move(sample);
+      series.labels.emplace_back("app", app_);
+      if (per_worker_) series.labels.emplace_back("app_instance", absl::StrCat(instance));
+      for (auto& [label, text] : texts) {
+        bool ours = label == "app" || label == "app_instance";
+        series.labels.emplace_back(ours ? "exported_" + label : std::move(label), std::move(text));
+      }
+      // Renamed labels may meet one of the app's own (exported_app).
+      for (size_t i = 0; ok && i < series.labels.size(); ++i) {
+        for (size_t j = i + 1; ok && j < series.labels.size(); ++j) {
+          ok = series.labels[i].first != series.labels[j].first;
+        }
+      }
+      if (!ok) {
+        invalid = true;
+        continue;
+      }
       if (series_ >= kMaxSeries) {
-        family.index.erase(group_position);
         Drop(AppMetricsDrop::kTooLarge);
         return;
       }
       ++series_;
+      group_position = family.index.emplace(std::move(key), family.groups.size()).first;
       family.groups.push_back({std::move(series), 0, 0});
     }
     Group& group = family.groups[group_position->second];

@@ -20,8 +20,9 @@ def test_make_run_shows_the_product_and_ctrl_c_stops_it(tmp_path):
         terminal.wait_for(lambda s: s.count(" ready") == 2, "two ready workers", timeout=300)
         screen = terminal.screen.decode(errors="replace")
         for shown in (f"curl http://127.0.0.1:{app_port}/", f"curl http://127.0.0.1:{http_port}/readyz",
-                      f"curl http://127.0.0.1:{http_port}/metrics", f"ctl --control unix:{control} list",
-                      "Ctrl-C here stops everything."):
+                      f"curl http://127.0.0.1:{http_port}/metrics",
+                      f"ctl --control unix:{control} list", f"ctl --control unix:{control} top",
+                      f"ctl --control unix:{control} logs -f", "Ctrl-C here stops everything."):
             assert shown in screen, screen
         answers = {fetch(f"http://127.0.0.1:{app_port}/") for _ in range(20)}
         assert all(re.fullmatch(r"hello from instance [01] pid \d+\n", a or "") for a in answers)
