@@ -3,12 +3,15 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <grp.h>
+#include <sched.h>
+#include <sys/syscall.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <memory>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -26,7 +29,11 @@ std::vector<char*> CStrings(const std::vector<std::string>& strings) {
   return pointers;
 }
 
-// Between fork and exec only async-signal-safe calls: the parent may have other threads.
+// The child's stack, until it execs: what ExecChild and execvpe need, with room to spare.
+constexpr size_t kChildStackBytes = 64 * 1024;
+
+// Between clone and exec only async-signal-safe calls that allocate nothing: the child
+// shares tend's memory, and tend may have other threads.
 [[noreturn]] void Fail(int error_pipe) {
   int error = errno;
   [[maybe_unused]] ssize_t written = write(error_pipe, &error, sizeof error);
@@ -65,18 +72,24 @@ int ArrangeFds(const SpawnOptions& options, int error_pipe) {
   if (options.own_process_group && setpgid(0, 0) != 0) Fail(error_pipe);
   // Ignore failure, as tini does: stdin is often not a terminal, or not tend's.
   if (options.take_terminal && isatty(STDIN_FILENO)) tcsetpgrp(STDIN_FILENO, getpgrp());
+  // Raw system calls: glibc's wrappers would ask every thread of tend to change too, and
+  // this child shares tend's memory and its list of threads, not the threads themselves.
   if (options.gid >= 0) {
     gid_t group = static_cast<gid_t>(options.gid);
-    if (setgroups(1, &group) != 0 || setgid(group) != 0) Fail(error_pipe);
+    if (syscall(SYS_setgroups, 1, &group) != 0 || syscall(SYS_setgid, group) != 0) {
+      Fail(error_pipe);
+    }
   }
-  if (options.uid >= 0 && setuid(static_cast<uid_t>(options.uid)) != 0) Fail(error_pipe);
+  if (options.uid >= 0 && syscall(SYS_setuid, static_cast<uid_t>(options.uid)) != 0) {
+    Fail(error_pipe);
+  }
   signals::ResetSignalsForExec();
   execvpe(argv[0], argv, envp);
   Fail(error_pipe);
 }
 
 // Writes the child's pid after "LISTEN_PID=" in `var`, which has room for it: without
-// allocating, between fork and exec.
+// allocating, between clone and exec.
 void WriteOwnPid(char* var) {
   char digits[20];
   int n = 0;
@@ -86,11 +99,27 @@ void WriteOwnPid(char* var) {
   *at = '\0';
 }
 
+// What the child gets: it runs in tend's memory, on a stack of its own, until it execs.
+struct Child {
+  const SpawnOptions* options;
+  char* const* argv;
+  char* const* envp;
+  char* listen_pid;  // "LISTEN_PID=" with room for the pid, or null
+  int error_pipe;
+  const rlimit* descriptor_limit;
+};
+
+int ChildMain(void* arg) {
+  const Child& child = *static_cast<const Child*>(arg);
+  if (child.listen_pid) WriteOwnPid(child.listen_pid);
+  ExecChild(*child.options, child.argv, child.envp, child.error_pipe, child.descriptor_limit);
+}
+
 }  // namespace
 
 absl::StatusOr<pid_t> Spawn(const SpawnOptions& options) {
   if (options.argv.empty()) return absl::InvalidArgumentError("no command to run");
-  // Everything the child needs is built before fork: no allocation after it.
+  // Everything the child needs is built before clone: no allocation after it.
   std::vector<char*> argv = CStrings(options.argv);
   std::vector<std::string> env = options.env;
   if (options.listen_pid) env.push_back("LISTEN_PID=" + std::string(20, ' '));
@@ -100,12 +129,17 @@ absl::StatusOr<pid_t> Spawn(const SpawnOptions& options) {
   if (int error = MakePipe(&error_pipe); error != 0) {
     return absl::ResourceExhaustedError(absl::StrCat("pipe: ", strerror(error)));
   }
-  pid_t pid = fork();
-  if (pid < 0) return absl::ResourceExhaustedError(absl::StrCat("fork: ", strerror(errno)));
-  if (pid == 0 && options.listen_pid) WriteOwnPid(envp[env.size() - 1]);
-  if (pid == 0) {
-    ExecChild(options, argv.data(), envp.data(), error_pipe.write_end.get(), descriptor_limit);
-  }
+  // As posix_spawn does: the child shares tend's memory until it execs, and tend waits
+  // until then (CLONE_VFORK). A fork would copy tend's page tables and make every page tend
+  // then writes fault, for a child that only execs. Signals with handlers cannot reach the
+  // child in between: tend has none, it takes signals from a signalfd.
+  std::unique_ptr<char[]> stack(new char[kChildStackBytes]);  // untouched until used
+  Child child{&options, argv.data(), envp.data(),
+              options.listen_pid ? envp[env.size() - 1] : nullptr, error_pipe.write_end.get(),
+              descriptor_limit};
+  pid_t pid = clone(ChildMain, stack.get() + kChildStackBytes, CLONE_VM | CLONE_VFORK | SIGCHLD,
+                    &child);
+  if (pid < 0) return absl::ResourceExhaustedError(absl::StrCat("clone: ", strerror(errno)));
   // Also from this side, so that the group exists before Spawn returns and a signal sent to
   // it at once cannot miss (the child's own call may not have run yet). EACCES: the child
   // has exec'd already, after its own call; ESRCH: it has failed and exited already.
