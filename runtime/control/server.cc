@@ -1,5 +1,7 @@
 #include "runtime/control/server.h"
 
+#include <sys/stat.h>
+
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -35,7 +37,11 @@ struct Server::Endpoint {
   std::vector<grpc::Service*> services;
   std::unique_ptr<ReflectionService> reflection;
   std::unique_ptr<net::Acceptor> acceptor;
-  std::unique_ptr<grpc::Server> grpc;  // from the first connection on
+  std::unique_ptr<grpc::Server> grpc;  // from the first connection on, until idle
+  // The connections handed to gRPC, as (descriptor, socket inode): gRPC tells nobody when
+  // it closes one, and a descriptor number may be reused by another socket.
+  std::vector<std::pair<int, ino_t>> handed;
+  std::unique_ptr<loop::Timer> idle_check;
 };
 
 Server::Server(loop::EventLoop& loop)
@@ -116,7 +122,34 @@ void Server::OnConnection(Endpoint& endpoint, UniqueFd connection) {
     if (!endpoint.grpc) return;  // the connection closes; the next one tries again
     endpoint.grpc->GetHealthCheckService()->SetServingStatus(serving_);
   }
+  struct stat about {};
+  fstat(connection.get(), &about);
+  endpoint.handed.emplace_back(connection.get(), about.st_ino);
   grpc::AddInsecureChannelFromFd(endpoint.grpc.get(), connection.release());  // gRPC owns it
+  if (!endpoint.idle_check) CheckIdle(endpoint);
+}
+
+// gRPC's own threads wake several times a second while a server exists: once its last
+// client has gone, the server is shut down, and the next connection starts another.
+void Server::CheckIdle(Endpoint& endpoint) {
+  auto& handed = endpoint.handed;
+  handed.erase(std::remove_if(handed.begin(), handed.end(),
+                              [](const std::pair<int, ino_t>& connection) {
+                                struct stat about {};
+                                return fstat(connection.first, &about) != 0 ||
+                                       about.st_ino != connection.second;
+                              }),
+               handed.end());
+  if (handed.empty() && endpoint.grpc) {
+    endpoint.idle_check.reset();
+    endpoint.grpc->Shutdown(std::chrono::system_clock::now());
+    endpoint.grpc->Wait();
+    endpoint.grpc.reset();
+    return;
+  }
+  endpoint.idle_check = loop_.After(GrpcLimits::kIdleCheck, [this, &endpoint] {
+    CheckIdle(endpoint);
+  });
 }
 
 void Server::Sniff(UniqueFd connection) {
@@ -167,6 +200,7 @@ Server::~Server() {
   for (Endpoint* endpoint : {unix_.get(), tcp_.get()}) {
     if (!endpoint) continue;
     endpoint->acceptor.reset();
+    endpoint->idle_check.reset();
     if (!endpoint->grpc) continue;
     endpoint->grpc->Shutdown(std::chrono::system_clock::now());  // every call ends now
     endpoint->grpc->Wait();

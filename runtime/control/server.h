@@ -32,6 +32,8 @@ struct GrpcLimits {
   // Unix connections yet to send their first byte; past it the oldest is closed.
   static constexpr size_t kMaxUndecided = 64;
   static constexpr std::chrono::seconds kFirstByteDeadline{5};
+  // How often a running gRPC server is checked for clients; with none, it is shut down.
+  static constexpr std::chrono::seconds kIdleCheck{10};
 };
 
 // tend's gRPC servers: on each listener, Control, grpc.health.v1.Health (what Kubernetes'
@@ -41,7 +43,8 @@ struct GrpcLimits {
 // tend accepts the connections itself, on its event loop, and hands each to the listener's
 // gRPC server: running out of descriptors pauses accepting instead of spinning (gRPC 1.51
 // stops listening for good on EMFILE), and each listener's server starts on its first
-// gRPC connection, so a tend nobody asks pays nothing for gRPC. On the Unix socket, a
+// gRPC connection, and stops once its last client has gone (checked every kIdleCheck), so
+// a tend nobody asks pays nothing for gRPC. On the Unix socket, a
 // connection whose first byte is not HTTP/2's preface ("PRI * HTTP/2.0") is HTTP/1.1, handed
 // to `unix_http`: `tend probe`, every 10 s in a HEALTHCHECK, never starts gRPC.
 class Server {
@@ -67,6 +70,7 @@ class Server {
   // A Unix connection waits, bounded in number and time, for its first byte.
   void Sniff(UniqueFd connection);
   void Decide(int fd);
+  void CheckIdle(Endpoint& endpoint);
 
   loop::EventLoop& loop_;
   StreamLimit reflection_streams_;

@@ -17,8 +17,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::string exposition = tend::metrics::AppExposition(aggregation.Take());
     for (absl::string_view line : absl::StrSplit(exposition, '\n', absl::SkipEmpty())) {
       if (line.substr(0, 2) == "# ") continue;
-      char first = line[0];
-      if (!(first == '_' || first == ':' || (first | 0x20) >= 'a' && (first | 0x20) <= 'z')) {
+      char letter = static_cast<char>(line[0] | 0x20);
+      if (!(line[0] == '_' || line[0] == ':' || (letter >= 'a' && letter <= 'z'))) {
         __builtin_trap();
       }
     }

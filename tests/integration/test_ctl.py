@@ -4,6 +4,7 @@ import os
 import select
 import signal
 import subprocess
+import time
 
 from conftest import HELPERS, REPO, TEND, children_of, wait_until
 from test_cluster import ready_count
@@ -113,6 +114,39 @@ def test_probes_never_start_grpc(start_tend, tmp_path):
     assert threads(tend.pid) == 1
     assert client("ctl", "--control", control, "list")[0] == 0
     assert threads(tend.pid) > 1  # so the count above could have seen gRPC
+
+
+def wakeups(pid):
+    total = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/status") as status:
+            total += sum(int(l.split()[1]) for l in status if "ctxt_switches" in l)
+    return total
+
+
+def test_grpc_stops_once_its_last_client_has_gone(start_tend, tmp_path):
+    """gRPC's own threads wake several times a second: while a client holds a stream they
+    run; once none is left tend shuts gRPC down (checked every 10 s), back to one thread and
+    no wakeups, and the next call starts it again."""
+    tend, control = start(start_tend, tmp_path, ["-i", "1", APP])
+    wait_until(lambda: client("probe", "--control", control, "ready")[0] == 0, what="ready")
+    events = subprocess.Popen([TEND, "ctl", "--control", control, "events"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: threads(tend.pid) > 1, what="gRPC started")
+        time.sleep(12)  # past an idle check: the stream's connection keeps gRPC
+        assert threads(tend.pid) > 1
+        tend.signal(signal.SIGHUP)
+        assert events.stdout.readline().startswith("RELOAD_STARTED")
+    finally:
+        events.kill()
+        events.wait()
+    wait_until(lambda: threads(tend.pid) == 1, timeout=30, what="gRPC gone with its clients")
+    time.sleep(1)  # the shutdown's own last steps
+    before = wakeups(tend.pid)
+    time.sleep(3)
+    assert wakeups(tend.pid) - before == 0
+    assert client("ctl", "--control", control, "list")[0] == 0
 
 
 def test_an_unusable_control_path_is_a_clear_start_up_error(start_tend, tmp_path):
