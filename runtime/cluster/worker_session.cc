@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <limits>
@@ -167,9 +168,10 @@ int WorkerSession::HandOver(const std::string& key, int connection) {
   return seq;
 }
 
-void WorkerSession::RequestAppMetrics() {
+void WorkerSession::RequestAppMetrics(size_t max_bytes) {
   metrics_ = {};
   metrics_pending_ = true;
+  metrics_max_bytes_ = std::min(max_bytes, kMaxAppMetricsBytes);
   channel_.Send(Dump({{"cmd", "NODE_TEND_METRICS"}, {"id", ++metrics_asked_}}));
   wake_();
 }
@@ -184,7 +186,7 @@ absl::StatusOr<WorkerSession::Event> WorkerSession::OnAppMetrics(const Json& mes
   auto chunk = message.find("chunk");
   if (chunk != message.end() && chunk->is_string() && !metrics_.too_large) {
     const std::string& piece = chunk->get_ref<const std::string&>();
-    if (metrics_.json.size() + piece.size() > kMaxAppMetricsBytes) {
+    if (metrics_.json.size() + piece.size() > metrics_max_bytes_) {
       metrics_.too_large = true;
       std::string().swap(metrics_.json);
     } else {

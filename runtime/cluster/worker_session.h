@@ -29,10 +29,11 @@ class WorkerSession {
   struct AppMetrics {
     std::string json;        // prom-client's getMetricsAsJSON(), as JSON text
     bool none = false;       // the app loaded no prom-client
-    bool too_large = false;  // over kMaxAppMetricsBytes: the rest was dropped, `json` is empty
+    bool too_large = false;  // over the request's bound: the rest was dropped, `json` is empty
     std::string error;       // the registry failed to collect
   };
-  // What one worker's answer may hold: the bytes past it are dropped, never buffered.
+  // What one worker's answer may hold at most: the bytes past its bound are dropped, never
+  // buffered.
   static constexpr size_t kMaxAppMetricsBytes = 4 << 20;
 
   // `wake`: tend queued a message on the channel outside the worker's own turn (a
@@ -55,9 +56,10 @@ class WorkerSession {
   void SendDrain();
   // Sends the message 'shutdown', as pm2's shutdown_with_message does.
   void SendShutdown();
-  // Asks the preload for the app's prom-client metrics; kAppMetrics says the answer is
-  // complete. A new request abandons the one before (its late pieces are ignored).
-  void RequestAppMetrics();
+  // Asks the preload for the app's prom-client metrics, of at most `max_bytes` (up to
+  // kMaxAppMetricsBytes); kAppMetrics says the answer is complete. A new request abandons the
+  // one before (its late pieces are ignored).
+  void RequestAppMetrics(size_t max_bytes = kMaxAppMetricsBytes);
   AppMetrics TakeAppMetrics() { return std::move(metrics_); }
   // Round-robin: whether the worker may be handed connections now.
   void SetServing(bool serving) { sockets_.SetServing(holder_.worker_id, serving); }
@@ -75,6 +77,7 @@ class WorkerSession {
   int seq_ = 0;
   int64_t metrics_asked_ = 0;     // the id of the latest request; 0: none yet
   bool metrics_pending_ = false;  // its answer is not complete yet
+  size_t metrics_max_bytes_ = kMaxAppMetricsBytes;
   AppMetrics metrics_;
 };
 

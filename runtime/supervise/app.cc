@@ -471,7 +471,13 @@ std::vector<WorkerInfo> App::Workers() const {
   return workers;
 }
 
-int App::RequestAppMetrics(const MetricsAnswer& answer) {
+int App::AppMetricsWorkers() const {
+  int workers = 0;
+  for (const auto& slot : slots_) workers += slot->worker && slot->worker->CanAnswerAppMetrics();
+  return workers;
+}
+
+int App::RequestAppMetrics(const MetricsAnswer& answer, size_t max_bytes) {
   int asked = 0;
   for (const auto& slot : slots_) {
     if (!slot->worker) continue;
@@ -479,7 +485,7 @@ int App::RequestAppMetrics(const MetricsAnswer& answer) {
     asked += slot->worker->RequestAppMetrics(
         [answer, instance](cluster::WorkerSession::AppMetrics metrics) {
           answer(instance, std::move(metrics));
-        });
+        }, max_bytes);
   }
   return asked;
 }

@@ -87,7 +87,9 @@ class App : public WorkerListener {
   // gets each answer with its instance. Returns how many workers were asked.
   using MetricsAnswer =
       std::function<void(int instance, cluster::WorkerSession::AppMetrics metrics)>;
-  int RequestAppMetrics(const MetricsAnswer& answer);
+  int RequestAppMetrics(const MetricsAnswer& answer, size_t max_bytes);
+  // How many workers RequestAppMetrics would ask now.
+  int AppMetricsWorkers() const;
   // `with_usage`: also each worker's memory and CPU (a /proc read each).
   AppStatus Status(bool with_usage = true) const;
 

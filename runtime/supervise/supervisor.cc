@@ -184,18 +184,25 @@ std::vector<AppStatus> Supervisor::Status(bool with_usage) const {
 
 std::vector<Supervisor::AppMetricsAsked> Supervisor::RequestAppMetrics(
     const AppMetricsAnswer& answer) {
+  auto wanted = [](const v1::App& config) {
+    return config.node() && config.preload() && config.app_metrics() != v1::App::APP_METRICS_OFF;
+  };
+  size_t workers_in_all = 0;
+  for (const auto& app : apps_) {
+    if (wanted(app->config())) workers_in_all += app->AppMetricsWorkers();
+  }
+  size_t each = std::clamp<size_t>(kMaxAppMetricsBytes / std::max<size_t>(1, workers_in_all),
+                                   64 << 10, cluster::WorkerSession::kMaxAppMetricsBytes);
   std::vector<AppMetricsAsked> asked;
   for (const auto& app : apps_) {
-    const v1::App& config = app->config();
-    if (!config.node() || !config.preload() || config.app_metrics() == v1::App::APP_METRICS_OFF) {
-      continue;
-    }
+    if (!wanted(app->config())) continue;
     std::string name = app->name();
     int workers = app->RequestAppMetrics(
         [answer, name](int instance, cluster::WorkerSession::AppMetrics metrics) {
           answer(name, instance, std::move(metrics));
-        });
-    asked.push_back({name, workers, config.app_metrics() == v1::App::APP_METRICS_PER_WORKER});
+        }, each);
+    asked.push_back(
+        {name, workers, app->config().app_metrics() == v1::App::APP_METRICS_PER_WORKER});
   }
   return asked;
 }

@@ -52,7 +52,10 @@ class Supervisor : public init::Workload, public EventListener {
   // The last lines of each app's output, and their followers (`tend ctl logs`).
   logs::LogBuffer& log_buffer() { return log_buffer_; }
   // Asks every serving worker of each app with app metrics on for them (see
-  // App::RequestAppMetrics); says how many workers of each app were asked.
+  // App::RequestAppMetrics); says how many workers of each app were asked. The answers of
+  // one request hold at most kMaxAppMetricsBytes in all, shared evenly by the workers asked
+  // (each between 64 KiB and WorkerSession::kMaxAppMetricsBytes).
+  static constexpr size_t kMaxAppMetricsBytes = 16 << 20;
   struct AppMetricsAsked {
     std::string app;
     int workers = 0;

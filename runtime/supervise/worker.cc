@@ -204,10 +204,10 @@ void Worker::OnEvent(cluster::WorkerSession::Event event) {
   }
 }
 
-bool Worker::RequestAppMetrics(MetricsAnswer answer) {
-  if (!session_ || !preloaded_ || state_ != State::kReady) return false;
+bool Worker::RequestAppMetrics(MetricsAnswer answer, size_t max_bytes) {
+  if (!CanAnswerAppMetrics()) return false;
   metrics_answer_ = std::move(answer);
-  session_->RequestAppMetrics();
+  session_->RequestAppMetrics(max_bytes);
   return true;
 }
 

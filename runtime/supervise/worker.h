@@ -66,7 +66,10 @@ class Worker {
   // the whole answer has arrived, and never if none does; a new request replaces it. False:
   // the worker cannot answer (no preload, not ready), and was not asked.
   using MetricsAnswer = std::function<void(cluster::WorkerSession::AppMetrics)>;
-  bool RequestAppMetrics(MetricsAnswer answer);
+  // `max_bytes`: the most the answer may hold (WorkerSession::RequestAppMetrics).
+  bool RequestAppMetrics(MetricsAnswer answer, size_t max_bytes);
+  // Whether RequestAppMetrics would ask (a ready worker whose preload runs).
+  bool CanAnswerAppMetrics() const { return session_ && preloaded_ && state_ == State::kReady; }
 
   int id() const { return id_; }
   int instance() const { return instance_; }

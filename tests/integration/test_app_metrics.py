@@ -144,15 +144,36 @@ def rss_kib(pid):
 
 def test_an_answer_over_the_bound_is_dropped_and_counted(start_tend):
     """Each worker's registry is ~6 MiB of JSON, over the 4 MiB a worker may send: tend drops
-    it, counts it, serves the rest, and does not keep what it dropped."""
+    it, counts it, serves the rest, and does not keep what it dropped. (On a loaded machine a
+    worker may also miss the budget while it serializes: then it counts as missing.)"""
     tend, port, http_port = start(start_tend, ["--name", "app"],
                                   app=str(REPO / "tests/integration/helpers/huge_metrics.js"))
     text = fetch(http_port, "/metrics")[1]
-    assert "huge_series" not in text
-    assert metric(text, 'tend_app_metrics_dropped_total{app="app",reason="too_large"}') == 2
     before = rss_kib(tend.pid)
     for _ in range(5):
         assert fetch(http_port, "/metrics")[0] == 200
     assert rss_kib(tend.pid) - before < 16 * 1024
-    assert metric(fetch(http_port, "/metrics")[1],
-                  'tend_app_metrics_dropped_total{app="app",reason="too_large"}') == 14
+    text = fetch(http_port, "/metrics")[1]
+    assert "huge_series" not in text
+    too_large = metric(text, 'tend_app_metrics_dropped_total{app="app",reason="too_large"}')
+    missing = metric(text, 'tend_app_metrics_missing_total{app="app"}')
+    assert too_large >= 1 and too_large + missing == 2 * 7
+
+
+def test_the_workers_of_a_scrape_share_one_bound(start_tend):
+    """About 3 MiB from each worker fits the 4 MiB of one of two workers, but not the 2 MiB
+    each of eight get of the 16 MiB a scrape may hold in all."""
+    helper = str(REPO / "tests/integration/helpers/huge_metrics.js")
+    for workers, kept in ((2, True), (8, False)):
+        tend = start_tend(["--http", "127.0.0.1:0", "-i", str(workers), "--name", "app", helper],
+                          env=dict(os.environ, PORT="0", SERIES="25000"))
+        wait_until(lambda: ready_count(tend) == workers, timeout=60, what="ready workers")
+        http_port = int(next(l for l in tend.stderr if "/metrics on http://" in l).rsplit(":", 1)[1])
+        text = fetch(http_port, "/metrics")[1]
+        too_large = metric(text, 'tend_app_metrics_dropped_total{app="app",reason="too_large"}')
+        missing = metric(text, 'tend_app_metrics_missing_total{app="app"}')
+        if kept:  # (a worker that misses the budget on a loaded machine leaves its share out)
+            assert too_large == 0 and ("huge_series{" in text or missing == workers)
+        else:
+            assert "huge_series{" not in text and too_large + missing == workers
+        tend.end()

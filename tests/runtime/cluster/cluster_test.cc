@@ -229,8 +229,14 @@ TEST_F(ClusterTest, AppMetricsArriveInPiecesForTheRequestAskedOnly) {
   EXPECT_TRUE(too_large.too_large);
   EXPECT_TRUE(too_large.json.empty());
 
+  session.RequestAppMetrics(100);  // a smaller share of the scrape's bound
+  EXPECT_EQ(session.Handle(R"({"cmd":"NODE_TEND_METRICS","id":3,"chunk":")" + std::string(101, 'x') +
+                           R"(","last":true})").value(),
+            Event::kAppMetrics);
+  EXPECT_TRUE(session.TakeAppMetrics().too_large);
+
   session.RequestAppMetrics();
-  EXPECT_EQ(session.Handle(R"({"cmd":"NODE_TEND_METRICS","id":3,"none":true,"last":true})").value(),
+  EXPECT_EQ(session.Handle(R"({"cmd":"NODE_TEND_METRICS","id":4,"none":true,"last":true})").value(),
             Event::kAppMetrics);
   EXPECT_TRUE(session.TakeAppMetrics().none);
 }
