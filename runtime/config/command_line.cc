@@ -12,9 +12,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "runtime/config/app_options.h"
 #include "runtime/config/values.h"
 #include "runtime/signals/signals.h"
-#include "runtime/cron/cron_schedule.h"
 
 namespace tend::config {
 
@@ -66,6 +66,13 @@ Worker flags:
       --cron-restart EXPR   Reload the app at the times a cron expression names (5 fields,
                             or 6 with seconds first, or @daily, @hourly...; local time).
       --reload-surge N      Start up to N replacements at once during a reload (default 1).
+      --shutdown-with-message
+                            Stop a Node worker with process.send('shutdown') instead of its
+                            stop signal (pm2's shutdown_with_message).
+      --instance-var NAME   The variable holding the instance index (default
+                            NODE_APP_INSTANCE).
+      --increment-var NAME  A numeric variable (PORT) that each instance gets plus its index.
+      --watch-delay MS      With --watch: how long changes must settle (default 1000).
       --listen [ADDR:]PORT  Listen on PORT and hand the socket to every worker as fd 3 with
                             LISTEN_FDS=1 and LISTEN_PID (systemd's socket activation): any
                             program can share one port; with -i, N workers of it do.
@@ -77,6 +84,8 @@ Worker flags:
                             least busy ready worker, in turn (rr, the default, as Node's
                             and pm2's), or every worker accepts on the shared socket
                             (shared). NODE_CLUSTER_SCHED_POLICY=none also means shared.
+Each app option above is also an ecosystem file key (min_uptime, reload_surge...), read by
+the same parser: both take the same forms and refuse others in the same words.
       --app-metrics aggregated|per-worker|off
                             The app's own prom-client metrics on tend's /metrics, summed
                             over its workers by prom-client's aggregators (aggregated, the
@@ -175,6 +184,15 @@ Apply Switch(void (*set)(CommandLine&)) {
 
 v1::App& Worker(CommandLine& parsed) { return parsed.worker; }
 
+// The flag of an app option (app_options.h), named `flag` in its errors.
+Apply OptionFlag(const AppOption& option, std::string flag) {
+  return [&option, flag = std::move(flag)](absl::string_view value, CommandLine& parsed) {
+    if (option.switch_value) value = option.switch_value;
+    absl::Status applied = option.apply(value, absl::StrCat("'", value, "'"), Worker(parsed));
+    return applied.ok() ? applied : Invalid(flag, applied.message());
+  };
+}
+
 absl::Status ParseInstances(absl::string_view value, CommandLine& parsed) {
   uint64_t count;
   if (value == "max" || value == "0") {
@@ -187,55 +205,6 @@ absl::Status ParseInstances(absl::string_view value, CommandLine& parsed) {
     return Invalid("--instances",
                    absl::StrCat("'", value, "' is not a number from 1 to 4096, max, 0 or -1"));
   }
-  return absl::OkStatus();
-}
-
-absl::Status ParseMaxRestarts(absl::string_view value, CommandLine& parsed) {
-  uint64_t count;
-  if (!ParseCount(value, 1000000, &count)) {
-    return Invalid("--max-restarts", absl::StrCat("'", value, "' is not a whole number"));
-  }
-  Worker(parsed).set_max_restarts(static_cast<uint32_t>(count));
-  return absl::OkStatus();
-}
-
-absl::Status ParseStopExitCodes(absl::string_view value, CommandLine& parsed) {
-  for (absl::string_view code : absl::StrSplit(value, ',')) {
-    uint64_t number;
-    if (!ParseCount(code, 255, &number)) {
-      return Invalid("--stop-exit-codes",
-                     absl::StrCat("'", code, "' is not an exit code from 0 to 255"));
-    }
-    Worker(parsed).add_stop_exit_codes(static_cast<int>(number));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status ParseMaxMemory(absl::string_view value, CommandLine& parsed) {
-  std::optional<uint64_t> bytes = ParseSize(value);
-  if (!bytes) {
-    return Invalid("--max-memory-restart",
-                   absl::StrCat("'", value, "' is not a size such as 200M, 1G or 512K"));
-  }
-  Worker(parsed).set_max_memory_bytes(*bytes);
-  return absl::OkStatus();
-}
-
-absl::Status ParseCronRestart(absl::string_view value, CommandLine& parsed) {
-  if (absl::StatusOr<cron::CronSchedule> cron = cron::CronSchedule::Parse(value);
-      !cron.ok()) {
-    return Invalid("--cron-restart", cron.status().message());
-  }
-  Worker(parsed).set_cron_restart(std::string(value));
-  return absl::OkStatus();
-}
-
-absl::Status ParseReloadSurge(absl::string_view value, CommandLine& parsed) {
-  uint64_t count;
-  if (!ParseCount(value, 4096, &count) || count == 0) {
-    return Invalid("--reload-surge", absl::StrCat("'", value, "' is not a number from 1 to 4096"));
-  }
-  Worker(parsed).set_reload_surge(static_cast<uint32_t>(count));
   return absl::OkStatus();
 }
 
@@ -284,15 +253,6 @@ absl::Status ParseControl(absl::string_view value, CommandLine& parsed) {
   return absl::OkStatus();
 }
 
-absl::Status ParseMinReady(absl::string_view value, CommandLine& parsed) {
-  uint64_t count;
-  if (!ParseCount(value, 4096, &count)) {
-    return Invalid("--min-ready", absl::StrCat("'", value, "' is not a number from 0 to 4096"));
-  }
-  Worker(parsed).set_min_ready(static_cast<uint32_t>(count));
-  return absl::OkStatus();
-}
-
 absl::Status ParseRewrite(absl::string_view value, CommandLine& parsed) {
   if (value.find(':') == absl::string_view::npos) {
     return Invalid("--rewrite", absl::StrCat("'", value, "' is not FROM:TO (e.g. TERM:INT)"));
@@ -335,7 +295,8 @@ Apply Ignored(absl::string_view flag, absl::string_view why) {
 }
 
 const std::vector<Flag>& Flags() {
-  static const std::vector<Flag> flags = {
+  static const std::vector<Flag> flags = [] {
+  std::vector<Flag> flags = {
       {'g', "pgroup", false, Switch([](CommandLine& p) { p.config.mutable_init()->set_process_group(true); })},
       {'r', "rewrite", true, ParseRewrite},
       {'t', "kill-timeout", true,
@@ -349,25 +310,7 @@ const std::vector<Flag>& Flags() {
          Worker(parsed).set_name(std::string(value));
          return absl::OkStatus();
        }, true},
-      {'\0', "wait-ready", false, Switch([](CommandLine& p) { Worker(p).set_wait_ready(true); }), true},
-      {'\0', "listen-timeout", true,
-       Millis("--listen-timeout", [](CommandLine& p, uint32_t ms) { Worker(p).set_listen_timeout_ms(ms); }), true},
-      {'\0', "no-autorestart", false,
-       Switch([](CommandLine& p) { Worker(p).set_autorestart(false); }), true},
-      {'\0', "stop-exit-codes", true, ParseStopExitCodes, true},
-      {'\0', "min-uptime", true,
-       Millis("--min-uptime", [](CommandLine& p, uint32_t ms) { Worker(p).set_min_uptime_ms(ms); }), true},
-      {'\0', "max-restarts", true, ParseMaxRestarts, true},
-      {'\0', "restart-delay", true,
-       Millis("--restart-delay", [](CommandLine& p, uint32_t ms) { Worker(p).set_restart_delay_ms(ms); }), true},
-      {'\0', "exp-backoff-restart-delay", true,
-       Millis("--exp-backoff-restart-delay",
-              [](CommandLine& p, uint32_t ms) { Worker(p).set_exp_backoff_restart_delay_ms(ms); }), true},
-      {'\0', "max-memory-restart", true, ParseMaxMemory, true},
-      {'\0', "cron-restart", true, ParseCronRestart, true},
-      {'\0', "reload-surge", true, ParseReloadSurge, true},
       {'\0', "listen", true, ParseListen, true},
-      {'\0', "min-ready", true, ParseMinReady, true},
       {'\0', "env", true,
        [](absl::string_view value, CommandLine& parsed) {
          if (value.empty()) return Invalid("--env", "the name is empty");
@@ -403,7 +346,7 @@ const std::vector<Flag>& Flags() {
        Millis("--shutdown-delay",
               [](CommandLine& p, uint32_t ms) { p.config.mutable_init()->set_shutdown_delay_ms(ms); })},
       // pm2-runtime's names for the flags above, and its flags with no meaning here.
-      {'c', "cron", true, ParseCronRestart, true},
+      {'c', "cron", true, OptionFlag(*FindAppOption("cron-restart"), "--cron"), true},
       {'\0', "node-args", true,
        [](absl::string_view value, CommandLine& parsed) {
          for (absl::string_view arg : absl::StrSplit(value, ' ', absl::SkipEmpty())) {
@@ -454,19 +397,6 @@ const std::vector<Flag>& Flags() {
        Switch([](CommandLine& p) { p.config.mutable_logs()->set_format(v1::LogOptions::JSON); }), true},
       {'\0', "time", false, Switch([](CommandLine& p) { p.config.mutable_logs()->set_time(true); }), true},
       {'\0', "no-preload", false, Switch([](CommandLine& p) { Worker(p).set_preload(false); }), true},
-      {'\0', "balance", true,
-       [](absl::string_view value, CommandLine& parsed) {
-         if (value == "rr") {
-           Worker(parsed).set_balance(v1::App::ROUND_ROBIN);
-         } else if (value == "shared") {
-           Worker(parsed).set_balance(v1::App::SHARED);
-         } else {
-           return Invalid("--balance", absl::StrCat("'", value, "' is not rr or shared"));
-         }
-         return absl::OkStatus();
-       }, true},
-      {'\0', "allow-privileged-ports", false,
-       Switch([](CommandLine& p) { Worker(p).set_allow_privileged_ports(true); }), true},
       {'\0', "log-buffer", true,
        [](absl::string_view value, CommandLine& parsed) {
          std::pair<absl::string_view, absl::string_view> parts =
@@ -483,15 +413,16 @@ const std::vector<Flag>& Flags() {
          parsed.config.mutable_logs()->set_buffer_bytes(*bytes);
          return absl::OkStatus();
        }},
-      {'\0', "app-metrics", true,
-       [](absl::string_view value, CommandLine& parsed) {
-         absl::Status status = ParseAppMetrics(value, absl::StrCat("'", value, "'"), &Worker(parsed));
-         return status.ok() ? status : Invalid("--app-metrics", status.message());
-       }},
       {'h', "help", false, Switch([](CommandLine& p) { p.action = CommandLine::Action::kHelp; })},
       {'V', "version", false,
        Switch([](CommandLine& p) { p.action = CommandLine::Action::kVersion; })},
   };
+  for (const AppOption& option : AppOptions()) {
+    flags.push_back({'\0', option.flag, option.switch_value == nullptr,
+                     OptionFlag(option, absl::StrCat("--", option.flag)), true});
+  }
+  return flags;
+  }();
   return flags;
 }
 
@@ -593,18 +524,6 @@ absl::Status ResolveWorker(CommandLine& parsed, const std::string& script,
 }
 
 }  // namespace
-
-absl::Status ParseAppMetrics(absl::string_view text, absl::string_view shown, v1::App* app) {
-  static constexpr v1::App::AppMetrics kModes[] = {v1::App::APP_METRICS_AGGREGATED,
-                                                   v1::App::APP_METRICS_PER_WORKER,
-                                                   v1::App::APP_METRICS_OFF};
-  std::optional<size_t> choice = ParseChoice(text, {"aggregated", "per-worker", "off"});
-  if (!choice) {
-    return absl::InvalidArgumentError(NotAChoice(shown, {"aggregated", "per-worker", "off"}));
-  }
-  app->set_app_metrics(kModes[*choice]);
-  return absl::OkStatus();
-}
 
 absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& args,
                                              int available_cpus) {

@@ -47,10 +47,6 @@ constexpr uint64_t kDefaultLogBufferBytes = 1 << 20;
 // How long a worker may take to listen (or send 'ready') before it counts as a failed start.
 constexpr uint32_t kDefaultListenTimeoutMs = 30000;
 
-// --app-metrics and an ecosystem file's app_metrics: "aggregated", "per-worker" or "off" sets
-// app->app_metrics; anything else is refused with the same words from both.
-absl::Status ParseAppMetrics(absl::string_view text, absl::string_view shown, v1::App* app);
-
 // Parses tend's arguments (without argv[0]); `available_cpus` is what `-i max` means. An
 // error names the offending argument in one line; the caller prints it and exits 2.
 absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& args,

@@ -18,11 +18,15 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "runtime/config/pm2_normalize.h"
+#include "runtime/config/app_options.h"
 #include "runtime/config/values.h"
-#include "runtime/cron/cron_schedule.h"
 
 namespace tend::config {
 namespace {
+
+// An option's value as text for its parser (app_options.h): a string as it is, a list
+// joined with commas, anything else as JSON writes it (3, true).
+std::string OptionText(const nlohmann::json& value);
 
 // A value as JSON text, for messages and env values. YAML strings may hold bytes that are
 // not UTF-8, which nlohmann's dump() would throw on: they are replaced instead.
@@ -31,6 +35,14 @@ std::string Show(const nlohmann::json& value) {
 }
 
 using Json = nlohmann::json;
+
+std::string OptionText(const Json& value) {
+  if (value.is_string()) return value.get<std::string>();
+  if (!value.is_array()) return Show(value);
+  std::string joined;
+  for (const Json& item : value) absl::StrAppend(&joined, joined.empty() ? "" : ",", OptionText(item));
+  return joined;
+}
 
 // Options pm2 knows that mean nothing in a container, and why.
 const std::map<std::string, std::string>& Ignored() {
@@ -104,27 +116,6 @@ class AppReader {
     if (!value) return absl::OkStatus();
     if (!value->is_string()) return Error(field, "expected a string");
     set(value->get<std::string>());
-    return absl::OkStatus();
-  }
-
-  absl::Status Bool(const std::string& field, const std::function<void(bool)>& set) const {
-    const Json* value = Get(field);
-    if (!value) return absl::OkStatus();
-    if (!value->is_boolean()) return Error(field, "expected true or false");
-    set(value->get<bool>());
-    return absl::OkStatus();
-  }
-
-  // A whole number, from 0 to `max`; strings of digits too, as pm2 takes them.
-  absl::Status Count(const std::string& field, uint64_t max,
-                     const std::function<void(uint64_t)>& set) const {
-    const Json* value = Get(field);
-    if (!value) return absl::OkStatus();
-    std::optional<uint64_t> count = WholeNumber(*value);
-    if (!count || *count > max) {
-      return Error(field, absl::StrCat(Show(*value), " is not a whole number from 0 to ", max));
-    }
-    set(*count);
     return absl::OkStatus();
   }
 
@@ -340,11 +331,6 @@ absl::Status ReadApp(const std::string& path, const Json& as_written, size_t ind
       return read.Error("exec_mode", absl::StrCat("'", name, "' is not fork or cluster"));
     }
   }
-  if (const Json* metrics = read.Get("app_metrics")) {
-    absl::Status status = ParseAppMetrics(metrics->is_string() ? metrics->get<std::string>() : "",
-                                          Show(*metrics), &app);
-    if (!status.ok()) return read.Error("app_metrics", std::string(status.message()));
-  }
   if (app.exec_mode() == v1::App::CLUSTER && !app.node()) {
     if (read.Get("exec_mode")) {
       return read.Error("exec_mode", absl::StrCat("cluster mode runs Node workers, and the "
@@ -367,56 +353,14 @@ absl::Status ReadApp(const std::string& path, const Json& as_written, size_t ind
     (*app.mutable_env())["PORT"] = absl::StrCat(*number);
   }
 
-  auto ms = [&](const char* field, void (v1::App::*set)(uint32_t)) {
-    return read.Millis(field, [&](uint32_t v) { (app.*set)(v); });
-  };
-  for (auto [field, set] : std::vector<std::pair<const char*, void (v1::App::*)(uint32_t)>>{
-           {"listen_timeout", &v1::App::set_listen_timeout_ms},
-           {"kill_timeout", &v1::App::set_kill_timeout_ms},
-           {"min_uptime", &v1::App::set_min_uptime_ms},
-           {"restart_delay", &v1::App::set_restart_delay_ms},
-           {"exp_backoff_restart_delay", &v1::App::set_exp_backoff_restart_delay_ms}}) {
-    if (status = ms(field, set); !status.ok()) return status;
-  }
-  status = read.Bool("wait_ready", [&](bool v) { app.set_wait_ready(v); });
-  if (status.ok()) status = read.Bool("autorestart", [&](bool v) { app.set_autorestart(v); });
-  if (status.ok()) {
-    status = read.Bool("shutdown_with_message", [&](bool v) { app.set_shutdown_with_message(v); });
-  }
-  if (status.ok()) {
-    status = read.Bool("allow_privileged_ports", [&](bool v) { app.set_allow_privileged_ports(v); });
-  }
-  if (status.ok()) status = read.String("instance_var", [&](std::string v) { app.set_instance_var(v); });
-  if (status.ok()) status = read.String("increment_var", [&](std::string v) { app.set_increment_var(v); });
-  if (status.ok()) {
-    status = read.Count("max_restarts", 1000000, [&](uint64_t v) { app.set_max_restarts(v); });
-  }
+  status = read.Millis("kill_timeout", [&](uint32_t v) { app.set_kill_timeout_ms(v); });
   if (!status.ok()) return status;
-  if (const Json* codes = read.Get("stop_exit_codes")) {
-    app.clear_stop_exit_codes();
-    for (const Json& code : codes->is_array() ? *codes : Json::array({*codes})) {
-      std::optional<uint64_t> number = WholeNumber(code);
-      if (!number || *number > 255) {
-        return read.Error("stop_exit_codes", absl::StrCat(Show(code), " is not an exit code from 0 to 255"));
-      }
-      app.add_stop_exit_codes(static_cast<int>(*number));
-    }
-  }
-  if (const Json* memory = read.Get("max_memory_restart")) {
-    std::optional<uint64_t> bytes = ParseSize(memory->is_string() ? memory->get<std::string>() : Show(*memory));
-    if (!bytes) {
-      return read.Error("max_memory_restart",
-                        absl::StrCat(Show(*memory), " is not a size such as 200M, 1G or 512K"));
-    }
-    app.set_max_memory_bytes(*bytes);
-  }
-  if (status = read.String("cron_restart", [&](std::string v) { app.set_cron_restart(v); });
-      !status.ok()) {
-    return status;
-  }
-  if (!app.cron_restart().empty()) {
-    if (auto cron = cron::CronSchedule::Parse(app.cron_restart()); !cron.ok()) {
-      return read.Error("cron_restart", std::string(cron.status().message()));
+  // The options the command line sets too, by the same parsers (app_options.h).
+  for (const AppOption& option : AppOptions()) {
+    const Json* value = read.Get(option.key);
+    if (!value) continue;
+    if (absl::Status applied = option.apply(OptionText(*value), Show(*value), app); !applied.ok()) {
+      return read.Error(option.key, std::string(applied.message()));
     }
   }
   // watch: true follows the app's folder; a list, those paths.
@@ -432,7 +376,6 @@ absl::Status ReadApp(const std::string& path, const Json& as_written, size_t ind
   std::vector<std::string> ignore;
   if (status = read.Words("ignore_watch", &ignore); !status.ok()) return status;
   for (std::string& pattern : ignore) app.add_ignore_watch(std::move(pattern));
-  if (status = ms("watch_delay", &v1::App::set_watch_delay_ms); !status.ok()) return status;
 
   if (read.Get("uid") || read.Get("gid")) {
     if (status = ReadRunAs(read, app); !status.ok()) return status;
@@ -440,13 +383,10 @@ absl::Status ReadApp(const std::string& path, const Json& as_written, size_t ind
 
   static const std::set<std::string> kKnown = {
       "name", "script", "args", "cwd", "interpreter", "node_args", "interpreter_args",
-      "instances", "exec_mode", "env", "port", "wait_ready", "listen_timeout", "kill_timeout",
-      "autorestart", "stop_exit_codes", "min_uptime", "max_restarts", "restart_delay",
-      "exp_backoff_restart_delay", "max_memory_restart", "cron_restart", "instance_var",
-      "increment_var", "log_type", "time", "shutdown_with_message", "watch", "ignore_watch",
-      "watch_delay", "uid", "gid", "allow_privileged_ports", "app_metrics"};
+      "instances", "exec_mode", "env", "port", "kill_timeout", "log_type", "time", "watch",
+      "ignore_watch", "uid", "gid"};
   for (const auto& [key, value] : object.items()) {
-    if (kKnown.count(key) || absl::StartsWith(key, "env_")) continue;
+    if (kKnown.count(key) || FindAppOption(key) || absl::StartsWith(key, "env_")) continue;
     if (value.is_null() || (value.is_boolean() && !value.get<bool>())) continue;  // e.g. watch: false
     auto ignored = Ignored().find(key);
     warnings->push_back(absl::StrCat(path, ": app ", label, ": ", key, " ignored: ",

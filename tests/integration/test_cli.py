@@ -35,7 +35,7 @@ def test_version():
     (["--cron-restart", "0 25 * * *", "app.js"],
      "tend: --cron-restart: cron hour field '25': expected 0 to 23 (see tend --help)"),
     (["--reload-surge", "0", "app.js"],
-     "tend: --reload-surge: '0' is not a number from 1 to 4096 (see tend --help)"),
+     "tend: --reload-surge: '0' is not a whole number from 1 to 4096 (see tend --help)"),
     (["--listen", "host:http", "--", "true"],
      "tend: --listen: 'host:http' is not [ADDR:]PORT with a port from 0 to 65535 "
      "(IPv6: [ADDR]:PORT) (see tend --help)"),

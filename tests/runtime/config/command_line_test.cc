@@ -200,11 +200,11 @@ TEST(CommandLineTest, BadInputNamesTheProblem) {
         << bad;
   }
   EXPECT_EQ(ErrorOf({"--reload-surge", "0", "a.js"}),
-            "--reload-surge: '0' is not a number from 1 to 4096");
+            "--reload-surge: '0' is not a whole number from 1 to 4096");
   EXPECT_EQ(ErrorOf({"--cron-restart", "61 * * * *", "a.js"}),
             "--cron-restart: cron minute field '61': expected 0 to 59");
   EXPECT_EQ(ErrorOf({"--stop-exit-codes", "0,x", "a.js"}),
-            "--stop-exit-codes: 'x' is not an exit code from 0 to 255");
+            "--stop-exit-codes: '0,x' is not a list of exit codes from 0 to 255");
   EXPECT_EQ(ErrorOf({"--kill-timeout"}), "flag '--kill-timeout' needs a value");
   EXPECT_EQ(ErrorOf({"--pgroup=yes", "--", "x"}), "flag '--pgroup=yes' takes no value");
   for (const char* bad : {"abc", "-5", "1.5", "", "99999999999", "10 s", "+3"}) {

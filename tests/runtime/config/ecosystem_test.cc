@@ -205,6 +205,46 @@ TEST_F(EcosystemTest, IgnoredOptionsWarnOnce) {
   EXPECT_EQ(warnings_, expected);
 }
 
+// Every option the command line shares with ecosystem files goes through one parser: the same
+// forms are taken, and the same problem is named in the same words.
+TEST_F(EcosystemTest, FlagsAndFileKeysShareOneParserEach) {
+  const std::string file = folder_ + "/ecosystem.json: app 'a': ";
+  struct Case {
+    std::vector<std::string> flag;
+    const char* key_value;
+    std::string problem;  // after the flag's or key's name and the value as written
+  } cases[] = {
+      {{"--min-uptime", "25h"}, R"("min_uptime": "25h")",
+       " is not a duration (ms, or 500ms, 10s, 2m, 1h; at most 24h)"},
+      {{"--reload-surge", "0"}, R"("reload_surge": 0)", " is not a whole number from 1 to 4096"},
+      {{"--max-memory-restart", "lots"}, R"("max_memory_restart": "lots")",
+       " is not a size such as 200M, 1G or 512K"},
+      {{"--balance", "random"}, R"("balance": "random")", " is not rr or shared"},
+      {{"--app-metrics", "all"}, R"("app_metrics": "all")", " is not aggregated, per-worker or off"},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> args = c.flag;
+    args.push_back("app.js");
+    absl::StatusOr<CommandLine> flagged = ParseCommandLine(args);
+    ASSERT_FALSE(flagged.ok());
+    EXPECT_EQ(flagged.status().message(), absl::StrCat(c.flag[0], ": '", c.flag[1], "'", c.problem));
+    parsed_.config.clear_apps();
+    absl::Status filed = Apply(absl::StrCat(R"([{"name": "a", "script": "app.js", )", c.key_value, "}]"));
+    std::string key(c.key_value + 1, std::string(c.key_value).find('"', 1) - 1);
+    std::string shown = std::string(c.key_value).substr(key.size() + 4);
+    EXPECT_EQ(filed.message(), absl::StrCat(file, key, ": ", shown, c.problem));
+  }
+  // And the forms each takes: a duration with a unit, a number, a size.
+  ASSERT_TRUE(Apply(R"([{"name": "a", "script": "app.js", "min_uptime": "10s", "reload_surge": "2",
+                        "max_memory_restart": "1G", "balance": "shared", "wait_ready": true}])").ok());
+  const v1::App& app = parsed_.config.apps(0);
+  EXPECT_EQ(app.min_uptime_ms(), ParseCommandLine({"--min-uptime", "10s", "x.js"})->worker.min_uptime_ms());
+  EXPECT_EQ(app.reload_surge(), 2u);
+  EXPECT_EQ(app.max_memory_bytes(), 1u << 30);
+  EXPECT_EQ(app.balance(), v1::App::SHARED);
+  EXPECT_TRUE(app.wait_ready());
+}
+
 TEST_F(EcosystemTest, BadOptionsNameFileAppAndField) {
   const std::string file = folder_ + "/ecosystem.json: ";
   struct Case {
@@ -225,9 +265,9 @@ TEST_F(EcosystemTest, BadOptionsNameFileAppAndField) {
       {R"([{"name": "a", "script": "app.js", "app_metrics": true}])",
        file + "app 'a': app_metrics: true is not aggregated, per-worker or off"},
       {R"([{"name": "a", "script": "app.js", "autorestart": "yes"}])",
-       file + "app 'a': autorestart: expected true or false"},
+       file + "app 'a': autorestart: \"yes\" is not true or false"},
       {R"([{"name": "a", "script": "app.js", "stop_exit_codes": [300]}])",
-       file + "app 'a': stop_exit_codes: 300 is not an exit code from 0 to 255"},
+       file + "app 'a': stop_exit_codes: [300] is not a list of exit codes from 0 to 255"},
       {R"([{"name": "a", "script": "app.js", "port": "http"}])",
        file + "app 'a': port: \"http\" is not a port number"},
       {R"([{"name": "a", "script": "app.js", "env": ["A=1"]}])",
