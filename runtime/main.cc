@@ -183,9 +183,18 @@ int main(int argc, char** argv) {
   std::unique_ptr<init::Descendants> descendants = init::DescendantsFor(role);
 
   init::Init init(config.init(), **loop, **signals, *descendants);
-  if (parsed->supervised) return RunSupervised(config, **loop, init);
-  const v1::App& app = config.apps(0);
-  supervise::Command command(std::vector<std::string>(app.command().begin(), app.command().end()),
-                             Environment(), config.init().process_group());
-  return init.Run(command);
+  int exit_code;
+  if (parsed->supervised) {
+    exit_code = RunSupervised(config, **loop, init);
+  } else {
+    const v1::App& app = config.apps(0);
+    supervise::Command command(
+        std::vector<std::string>(app.command().begin(), app.command().end()), Environment(),
+        config.init().process_group());
+    exit_code = init.Run(command);
+  }
+  // Everything tend made is gone by now; the static destructors of gRPC, protobuf and Abseil
+  // that exit() would run cost milliseconds at every container stop and do nothing useful.
+  std::fflush(nullptr);
+  _exit(exit_code);
 }
