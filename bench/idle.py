@@ -34,14 +34,16 @@ def cpu_ticks(pid):
     return int(fields[11]) + int(fields[12])  # utime + stime
 
 
-def start_cost(argv):
-    """Median wall time of `INIT true`, in ms, over STARTS runs (no namespace)."""
-    times = []
+def start_costs():
+    """Median wall time of `INIT true` for each init, in ms, over STARTS runs each (no
+    namespace), interleaved so that every init meets the same noise."""
+    times = {name: [] for name in INITS}
     for _ in range(STARTS):
-        begin = time.perf_counter()
-        subprocess.run([*argv, "true"], check=True)
-        times.append((time.perf_counter() - begin) * 1000)
-    return statistics.median(times)
+        for name, argv in INITS.items():
+            begin = time.perf_counter()
+            subprocess.run([*argv, "true"], check=True)
+            times[name].append((time.perf_counter() - begin) * 1000)
+    return {name: statistics.median(runs) for name, runs in times.items()}
 
 
 def idle_cost(argv):
@@ -70,13 +72,14 @@ def idle_cost(argv):
 
 
 def main():
+    starts = start_costs()
     rows = {}
     for name, argv in INITS.items():
         rows[name] = {"size_kib": os.path.getsize(argv[0]) // 1024,
-                      "start_ms": start_cost(argv), **idle_cost(argv)}
+                      "start_ms": starts[name], **idle_cost(argv)}
     base = rows["tend"]
     print(f"Idle as PID 1 for {IDLE_SECONDS:g} s; start-up is the median of {STARTS} runs of "
-          "`INIT true`. Ratio columns: this init / tend.\n")
+          "`INIT true`, interleaved. Ratio columns: this init / tend.\n")
     print("| init | binary KiB | start-up ms | idle RSS KiB | RSS ratio | threads | "
           "idle CPU ms | wakeups |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
