@@ -200,8 +200,15 @@ void Worker::OnEvent(cluster::WorkerSession::Event event) {
   if (event == Event::kAppMetrics && metrics_answer_) {
     MetricsAnswer answer = std::move(metrics_answer_);
     metrics_answer_ = nullptr;
-    answer(session_->TakeAppMetrics());
+    cluster::WorkerSession::AppMetrics metrics = session_->TakeAppMetrics();
+    if (metrics.none) no_registry_until_ = std::chrono::steady_clock::now() + kNoRegistryPause;
+    answer(std::move(metrics));
   }
+}
+
+bool Worker::CanAnswerAppMetrics() const {
+  return session_ && preloaded_ && state_ == State::kReady &&
+         std::chrono::steady_clock::now() >= no_registry_until_;
 }
 
 bool Worker::RequestAppMetrics(MetricsAnswer answer, size_t max_bytes) {

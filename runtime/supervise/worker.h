@@ -68,8 +68,11 @@ class Worker {
   using MetricsAnswer = std::function<void(cluster::WorkerSession::AppMetrics)>;
   // `max_bytes`: the most the answer may hold (WorkerSession::RequestAppMetrics).
   bool RequestAppMetrics(MetricsAnswer answer, size_t max_bytes);
-  // Whether RequestAppMetrics would ask (a ready worker whose preload runs).
-  bool CanAnswerAppMetrics() const { return session_ && preloaded_ && state_ == State::kReady; }
+  // Whether RequestAppMetrics would ask: a ready worker whose preload runs, and whose app
+  // had a prom-client registry the last time, or not in the last kNoRegistryPause (an app
+  // without prom-client is not woken at every scrape, and one that loads it late is found).
+  bool CanAnswerAppMetrics() const;
+  static constexpr std::chrono::seconds kNoRegistryPause{60};
 
   int id() const { return id_; }
   int instance() const { return instance_; }
@@ -103,6 +106,7 @@ class Worker {
   std::unique_ptr<cluster::IpcChannel> channel_;
   std::unique_ptr<cluster::WorkerSession> session_;
   MetricsAnswer metrics_answer_;
+  std::chrono::steady_clock::time_point no_registry_until_;
   std::unique_ptr<loop::Timer> wake_timer_;
   std::unique_ptr<logs::OutputPipe> stdout_;
   std::unique_ptr<logs::OutputPipe> stderr_;

@@ -9,7 +9,7 @@ import urllib.request
 
 import pytest
 
-from conftest import REPO, wait_until
+from conftest import REPO, children_of, wait_until
 from test_cluster import get, ready_count
 from test_http import fetch, metric
 
@@ -113,9 +113,22 @@ def test_an_esm_app_that_imports_prom_client(start_tend, tmp_path):
     assert metric(fetch(http_port, "/metrics")[1], 'esm_served_total{app="app"}') == 12
 
 
+def main_thread_switches(pid):
+    with open(f"/proc/{pid}/status") as status:
+        return sum(int(l.split()[1]) for l in status if "ctxt_switches" in l)
+
+
 def test_an_app_without_prom_client_adds_nothing(start_tend):
+    """No app family, and after the first scrape (which finds no registry) its workers are
+    not woken by scrapes: they are asked again a minute later, in case prom-client comes."""
     tend, port, http_port = start(start_tend, [], app=str(REPO / "examples/hello/app.js"))
     serve(port, 4)
+    fetch(http_port, "/metrics")
+    workers = children_of(tend.pid)
+    before = [main_thread_switches(pid) for pid in workers]
+    for _ in range(5):
+        fetch(http_port, "/metrics")
+    assert [main_thread_switches(pid) for pid in workers] == before
     text = fetch(http_port, "/metrics")[1]
     assert metric(text, 'tend_app_metrics_missing_total{app="app"}') == 0
     families = {l.split()[2] for l in text.splitlines() if l.startswith("# TYPE")}
