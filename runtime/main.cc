@@ -76,18 +76,10 @@ int RunSupervised(const v1::Config& config, loop::EventLoop& loop, init::Init& i
     return now;
   };
   // The apps' own prom-client metrics, asked of the workers at each scrape.
-  metrics::AppCollector app_metrics(loop, [&supervisor](metrics::AppCollector::Answer answer) {
-    std::vector<metrics::AppCollector::Asked> asked;
-    for (const auto& app : supervisor.RequestAppMetrics(
-             [answer](const std::string& name, int instance,
-                      cluster::WorkerSession::AppMetrics got) {
-               answer(name, instance,
-                      {std::move(got.json), got.none, got.too_large, std::move(got.error)});
-             })) {
-      asked.push_back({app.app, app.workers, app.per_worker});
-    }
-    return asked;
-  });
+  metrics::AppCollector app_metrics(
+      loop, [&supervisor](const metrics::AppCollector::Answer& answer) {
+        return supervisor.RequestAppMetrics(answer);
+      });
   std::unique_ptr<http::Server> http_server;
   if (!endpoints.http().empty()) {
     auto started =

@@ -44,12 +44,18 @@ http.ServerResponse.prototype.writeHead = function (...args) {
 if (process.connected) process.send({ cmd: 'NODE_TEND_PRELOADED' });
 
 // The registry of the prom-client the app loaded, by `require` or by `import` (both leave
-// it in require's cache); null when it loaded none. Looked up at tend's request only.
+// it in require's cache); null when it loaded none. Looked up at tend's request only, and
+// kept once found (a module is never unloaded).
+let foundRegistry = null;
 function appRegistry() {
+  if (foundRegistry) return foundRegistry;
   for (const [path, module] of Object.entries(require.cache)) {
     if (!/[\\/]node_modules[\\/]prom-client[\\/]index\.js$/.test(path)) continue;
     const register = module && module.exports && module.exports.register;
-    if (register && typeof register.getMetricsAsJSON === 'function') return register;
+    if (register && typeof register.getMetricsAsJSON === 'function') {
+      foundRegistry = register;
+      return register;
+    }
   }
   return null;
 }

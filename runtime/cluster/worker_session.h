@@ -5,6 +5,7 @@
 
 #include "absl/status/statusor.h"
 #include "nlohmann/json_fwd.hpp"
+#include "runtime/cluster/app_metrics.h"
 #include "runtime/cluster/ipc_channel.h"
 #include "runtime/cluster/shared_sockets.h"
 
@@ -25,13 +26,6 @@ class WorkerSession {
     kAppMetrics,  // the preload's answer to RequestAppMetrics() is complete: TakeAppMetrics()
   };
 
-  // What the preload answered for the app's metrics.
-  struct AppMetrics {
-    std::string json;        // prom-client's getMetricsAsJSON(), as JSON text
-    bool none = false;       // the app loaded no prom-client
-    bool too_large = false;  // over the request's bound: the rest was dropped, `json` is empty
-    std::string error;       // the registry failed to collect
-  };
   // What one worker's answer may hold at most: the bytes past its bound are dropped, never
   // buffered.
   static constexpr size_t kMaxAppMetricsBytes = 4 << 20;
@@ -60,7 +54,7 @@ class WorkerSession {
   // kMaxAppMetricsBytes); kAppMetrics says the answer is complete. A new request abandons the
   // one before (its late pieces are ignored).
   void RequestAppMetrics(size_t max_bytes = kMaxAppMetricsBytes);
-  AppMetrics TakeAppMetrics() { return std::move(metrics_); }
+  AppMetricsAnswer TakeAppMetrics() { return std::move(metrics_); }
   // Round-robin: whether the worker may be handed connections now.
   void SetServing(bool serving) { sockets_.SetServing(holder_.worker_id, serving); }
 
@@ -78,7 +72,7 @@ class WorkerSession {
   int64_t metrics_asked_ = 0;     // the id of the latest request; 0: none yet
   bool metrics_pending_ = false;  // its answer is not complete yet
   size_t metrics_max_bytes_ = kMaxAppMetricsBytes;
-  AppMetrics metrics_;
+  AppMetricsAnswer metrics_;
 };
 
 }  // namespace tend::cluster

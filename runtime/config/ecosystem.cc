@@ -24,10 +24,6 @@
 namespace tend::config {
 namespace {
 
-// An option's value as text for its parser (app_options.h): a string as it is, a list
-// joined with commas, anything else as JSON writes it (3, true).
-std::string OptionText(const nlohmann::json& value);
-
 // A value as JSON text, for messages and env values. YAML strings may hold bytes that are
 // not UTF-8, which nlohmann's dump() would throw on: they are replaced instead.
 std::string Show(const nlohmann::json& value) {
@@ -36,12 +32,14 @@ std::string Show(const nlohmann::json& value) {
 
 using Json = nlohmann::json;
 
+// An option's value as text for its parser (app_options.h): a string as it is, a list's
+// items joined with commas, anything else as JSON writes it (3, true).
 std::string OptionText(const Json& value) {
-  if (value.is_string()) return value.get<std::string>();
-  if (!value.is_array()) return Show(value);
-  std::string joined;
-  for (const Json& item : value) absl::StrAppend(&joined, joined.empty() ? "" : ",", OptionText(item));
-  return joined;
+  auto text = [](const Json& item) { return item.is_string() ? item.get<std::string>() : Show(item); };
+  if (!value.is_array()) return text(value);
+  return absl::StrJoin(value, ",", [&text](std::string* out, const Json& item) {
+    out->append(text(item));
+  });
 }
 
 // Options pm2 knows that mean nothing in a container, and why.

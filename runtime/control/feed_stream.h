@@ -36,6 +36,7 @@ class Outbox {
   bool Send(Message message, bool last, bool bounded = true) {
     const Message* write = nullptr;
     std::optional<grpc::Status> finish;
+    bool queued = false;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       if (ending_) return false;
@@ -47,12 +48,13 @@ class Outbox {
                          max_queued_, " wait for it")));
       } else {
         queue_.push_back(std::move(message));
+        queued = true;
         if (last) ending_ = grpc::Status::OK;
         write = StartLocked();
       }
     }
     Act(write, finish);
-    return write != nullptr || !finish;
+    return queued;
   }
 
   // Finishes with `status`, once the write in flight (if any) is done; queued events are

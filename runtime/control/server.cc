@@ -41,6 +41,7 @@ struct Server::Endpoint {
   // The connections handed to gRPC, as (descriptor, socket inode): gRPC tells nobody when
   // it closes one, and a descriptor number may be reused by another socket.
   std::vector<std::pair<int, ino_t>> handed;
+  size_t forget_at = GrpcLimits::kForgetClosedAt;  // a length of `handed` that prunes it
   std::unique_ptr<loop::Timer> idle_check;
 };
 
@@ -124,14 +125,14 @@ void Server::OnConnection(Endpoint& endpoint, UniqueFd connection) {
   }
   struct stat about {};
   fstat(connection.get(), &about);
+  // Clients that connect and leave faster than the idle check come must not grow the list.
+  if (endpoint.handed.size() >= endpoint.forget_at) ForgetClosed(endpoint);
   endpoint.handed.emplace_back(connection.get(), about.st_ino);
   grpc::AddInsecureChannelFromFd(endpoint.grpc.get(), connection.release());  // gRPC owns it
   if (!endpoint.idle_check) CheckIdle(endpoint);
 }
 
-// gRPC's own threads wake several times a second while a server exists: once its last
-// client has gone, the server is shut down, and the next connection starts another.
-void Server::CheckIdle(Endpoint& endpoint) {
+void Server::ForgetClosed(Endpoint& endpoint) {
   auto& handed = endpoint.handed;
   handed.erase(std::remove_if(handed.begin(), handed.end(),
                               [](const std::pair<int, ino_t>& connection) {
@@ -140,7 +141,15 @@ void Server::CheckIdle(Endpoint& endpoint) {
                                        about.st_ino != connection.second;
                               }),
                handed.end());
-  if (handed.empty() && endpoint.grpc) {
+  // Twice what is open: the scan costs once per as many new connections as it kept.
+  endpoint.forget_at = std::max(GrpcLimits::kForgetClosedAt, 2 * handed.size());
+}
+
+// gRPC's own threads wake several times a second while a server exists: once its last
+// client has gone, the server is shut down, and the next connection starts another.
+void Server::CheckIdle(Endpoint& endpoint) {
+  ForgetClosed(endpoint);
+  if (endpoint.handed.empty() && endpoint.grpc) {
     endpoint.idle_check.reset();
     endpoint.grpc->Shutdown(std::chrono::system_clock::now());
     endpoint.grpc->Wait();

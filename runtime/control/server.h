@@ -34,6 +34,9 @@ struct GrpcLimits {
   static constexpr std::chrono::seconds kFirstByteDeadline{5};
   // How often a running gRPC server is checked for clients; with none, it is shut down.
   static constexpr std::chrono::seconds kIdleCheck{10};
+  // Connections handed to gRPC are remembered for the idle check; from this many on, those
+  // closed are forgotten as new ones come, not only at the check.
+  static constexpr size_t kForgetClosedAt = 1024;
 };
 
 // tend's gRPC servers: on each listener, Control, grpc.health.v1.Health (what Kubernetes'
@@ -71,6 +74,8 @@ class Server {
   void Sniff(UniqueFd connection);
   void Decide(int fd);
   void CheckIdle(Endpoint& endpoint);
+  // Drops the handed connections gRPC has closed.
+  void ForgetClosed(Endpoint& endpoint);
 
   loop::EventLoop& loop_;
   StreamLimit reflection_streams_;

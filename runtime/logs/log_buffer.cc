@@ -6,14 +6,15 @@ namespace tend::logs {
 
 void LogBuffer::Add(const Source& source, bool is_stderr, absl::string_view text,
                     int64_t unix_ms) {
+  if (max_lines_ == 0 && followers_.empty()) return;  // the relay's hot path: no copy
   KeptLine line{unix_ms, source, is_stderr, std::string(text)};
   for (const auto& [id, follower] : followers_) follower(line);
-  size_t size = line.text.size() + kLineOverhead;
+  size_t size = Cost(line);
   if (max_lines_ == 0 || size > max_bytes_) return;
   AppLines& app = apps_[source.app];
   while (!app.lines.empty() &&
          (app.lines.size() >= max_lines_ || app.bytes + size > max_bytes_)) {
-    app.bytes -= app.lines.front().second.text.size() + kLineOverhead;
+    app.bytes -= Cost(app.lines.front().second);
     app.lines.pop_front();
   }
   app.bytes += size;

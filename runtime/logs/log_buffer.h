@@ -22,12 +22,15 @@ struct KeptLine {
 };
 
 // The last lines of each app's output, for `tend ctl logs` (pm2 logs): per app at most
-// `max_lines` lines and `max_bytes` bytes (each line's text, plus kLineOverhead for what
-// holds it), the oldest going first. Followers are told of each line as it comes. Loop's
-// thread only.
+// `max_lines` lines and `max_bytes` bytes (each line's text and app name, plus what holds
+// them: Cost()), the oldest going first. Followers are told of each line as it comes.
+// Loop's thread only.
 class LogBuffer {
  public:
-  static constexpr size_t kLineOverhead = 64;
+  // The bytes one kept line counts for.
+  static size_t Cost(const KeptLine& line) {
+    return sizeof(std::pair<uint64_t, KeptLine>) + line.text.size() + line.source.app.size();
+  }
 
   LogBuffer(size_t max_lines, size_t max_bytes) : max_lines_(max_lines), max_bytes_(max_bytes) {}
 

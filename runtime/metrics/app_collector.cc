@@ -4,7 +4,7 @@ namespace tend::metrics {
 
 struct AppCollector::Collection {
   std::vector<Done> waiting;
-  std::vector<Asked> asked;
+  std::vector<cluster::AppMetricsAsked> asked;
   std::map<std::string, int> answered;
   std::map<std::string, AppAggregation> aggregations;
   int outstanding = 0;
@@ -23,12 +23,13 @@ void AppCollector::Collect(Done done) {
   current_ = collection;
   std::weak_ptr<Collection> weak = collection;
   // An answer after the collection ended (the worker was late) finds it gone.
-  collection->asked = ask_([this, weak](const std::string& app, int instance, WorkerMetrics answer) {
+  collection->asked = ask_([this, weak](const std::string& app, int instance,
+                                        cluster::AppMetricsAnswer answer) {
     if (std::shared_ptr<Collection> alive = weak.lock(); alive && alive == current_) {
       OnAnswer(*alive, app, instance, std::move(answer));
     }
   });
-  for (const Asked& asked : collection->asked) {
+  for (const cluster::AppMetricsAsked& asked : collection->asked) {
     collection->outstanding += asked.workers;
     collection->aggregations.try_emplace(asked.app, asked.app, asked.per_worker);
     counts_[asked.app];  // its counters show from the first scrape, at 0
@@ -41,7 +42,7 @@ void AppCollector::Collect(Done done) {
 }
 
 void AppCollector::OnAnswer(Collection& collection, const std::string& app, int instance,
-                            WorkerMetrics answer) {
+                            cluster::AppMetricsAnswer answer) {
   auto aggregation = collection.aggregations.find(app);
   if (aggregation == collection.aggregations.end()) return;
   ++collection.answered[app];
@@ -60,7 +61,7 @@ void AppCollector::Finish() {
   if (!collection) return;
   AppMetricsHarvest harvest;
   harvest.counts = &counts_;
-  for (const Asked& asked : collection->asked) {
+  for (const cluster::AppMetricsAsked& asked : collection->asked) {
     AppMetricsCounts& counts = counts_[asked.app];
     counts.missing += asked.workers - collection->answered[asked.app];
     AppAggregation& aggregation = collection->aggregations.at(asked.app);

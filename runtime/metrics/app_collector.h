@@ -7,18 +7,11 @@
 #include <string>
 #include <vector>
 
+#include "runtime/cluster/app_metrics.h"
 #include "runtime/loop/event_loop.h"
 #include "runtime/metrics/app_metrics.h"
 
 namespace tend::metrics {
-
-// One worker's answer for its app's metrics (what tend's preload sent).
-struct WorkerMetrics {
-  std::string json;        // prom-client's getMetricsAsJSON()
-  bool none = false;       // the app loaded no prom-client
-  bool too_large = false;  // over the bound of one answer: dropped
-  std::string error;       // the registry failed to collect
-};
 
 // Gathers the apps' own metrics for a scrape. Every worker is asked at once; the scrape gets
 // what has arrived when all have answered or the budget has run out, whichever comes first,
@@ -29,15 +22,12 @@ class AppCollector {
  public:
   static constexpr std::chrono::milliseconds kDefaultBudget{500};
 
-  struct Asked {
-    std::string app;
-    int workers = 0;
-    bool per_worker = false;
-  };
   // Called for each worker that answers in time, on the loop's thread.
-  using Answer = std::function<void(const std::string& app, int instance, WorkerMetrics)>;
-  // Asks every worker whose app has app metrics on; says whom it asked.
-  using Ask = std::function<std::vector<Asked>(Answer)>;
+  using Answer =
+      std::function<void(const std::string& app, int instance, cluster::AppMetricsAnswer)>;
+  // Asks every worker whose app has app metrics on (Supervisor::RequestAppMetrics); says
+  // whom it asked.
+  using Ask = std::function<std::vector<cluster::AppMetricsAsked>(const Answer&)>;
   using Done = std::function<void(AppMetricsHarvest&)>;
 
   AppCollector(loop::EventLoop& loop, Ask ask, std::chrono::milliseconds budget = kDefaultBudget)
@@ -49,7 +39,7 @@ class AppCollector {
  private:
   struct Collection;
   void OnAnswer(Collection& collection, const std::string& app, int instance,
-                WorkerMetrics answer);
+                cluster::AppMetricsAnswer answer);
   void Finish();
 
   loop::EventLoop& loop_;

@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <optional>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -32,9 +33,22 @@ bool IsKnownType(const std::string& type) {
   return type == "counter" || type == "gauge" || type == "histogram" || type == "summary";
 }
 
-bool IsKnownAggregator(const std::string& aggregator) {
-  return aggregator == "sum" || aggregator == "first" || aggregator == "min" ||
-         aggregator == "max" || aggregator == "average" || aggregator == "omit";
+// A family's aggregator by prom-client's name for it; none for a name it does not know.
+std::optional<AppAggregation::Aggregator> AggregatorNamed(const std::string& name) {
+  using Aggregator = AppAggregation::Aggregator;
+  static const std::pair<const char*, Aggregator> kNames[] = {
+      {"sum", Aggregator::kSum}, {"first", Aggregator::kFirst},     {"min", Aggregator::kMin},
+      {"max", Aggregator::kMax}, {"average", Aggregator::kAverage}, {"omit", Aggregator::kOmit}};
+  for (const auto& [known, aggregator] : kNames) {
+    if (name == known) return aggregator;
+  }
+  return std::nullopt;
+}
+
+// Appends a part of a group's key with its length first, so that no label value (which may
+// hold any character) can make two different series share a key.
+void AppendKeyPart(std::string* key, absl::string_view part) {
+  absl::StrAppend(key, part.size(), ":", part);
 }
 
 // The sample names a family of `type` may have, as prom-client writes them.
@@ -117,15 +131,16 @@ void AppAggregation::AddFamily(int instance, const Json& json) {
   if (!json.is_object()) return Drop(AppMetricsDrop::kInvalid);
   std::string name = StringField(json, "name");
   std::string type = StringField(json, "type");
-  std::string aggregator = StringField(json, "aggregator");
-  if (aggregator.empty()) aggregator = "sum";
+  std::string aggregator_name = StringField(json, "aggregator");
+  std::optional<Aggregator> aggregator =
+      AggregatorNamed(aggregator_name.empty() ? "sum" : aggregator_name);
   auto values = json.find("values");
-  if (!IsValidName(name, true) || !IsKnownType(type) || !IsKnownAggregator(aggregator) ||
+  if (!IsValidName(name, true) || !IsKnownType(type) || !aggregator ||
       values == json.end() || !values->is_array()) {
     return Drop(AppMetricsDrop::kInvalid);
   }
   auto [position, added] = family_index_.try_emplace(name, families_.size());
-  if (added) families_.push_back({name, StringField(json, "help"), type, aggregator, {}, {}});
+  if (added) families_.push_back({name, StringField(json, "help"), type, *aggregator, {}, {}});
   Family& family = families_[position->second];
   if (family.type != type) return Drop(AppMetricsDrop::kInvalid);  // workers disagree
 
@@ -140,7 +155,9 @@ void AppAggregation::AddFamily(int instance, const Json& json) {
     bool has_labels = labels != value.end() && labels->is_object();
     // The group's key first: most values join a group another worker began, and need no
     // labels of their own.
-    std::string key = absl::StrCat(sample, "\n", per_worker_ ? instance : 0);
+    std::string key;
+    AppendKeyPart(&key, sample);
+    if (per_worker_) AppendKeyPart(&key, absl::StrCat(instance));
     bool ok = IsSampleOf(sample, name, type);
     std::vector<std::pair<std::string, std::string>> texts;
     if (ok && has_labels) {
@@ -150,7 +167,8 @@ void AppAggregation::AddFamily(int instance, const Json& json) {
           ok = false;
           break;
         }
-        absl::StrAppend(&key, "\n", label, "=", text);
+        AppendKeyPart(&key, label);
+        AppendKeyPart(&key, text);
         texts.emplace_back(label, std::move(text));
       }
     }
@@ -188,14 +206,21 @@ void AppAggregation::AddFamily(int instance, const Json& json) {
     }
     Group& group = family.groups[group_position->second];
     double v = number->get<double>();
-    if (family.aggregator == "first") {
-      if (group.count == 0) group.series.value = v;
-    } else if (family.aggregator == "min") {
-      group.series.value = group.count == 0 ? v : std::min(group.series.value, v);
-    } else if (family.aggregator == "max") {
-      group.series.value = group.count == 0 ? v : std::max(group.series.value, v);
-    } else {
-      group.total += v;
+    switch (family.aggregator) {
+      case Aggregator::kFirst:
+        if (group.count == 0) group.series.value = v;
+        break;
+      case Aggregator::kMin:
+        group.series.value = group.count == 0 ? v : std::min(group.series.value, v);
+        break;
+      case Aggregator::kMax:
+        group.series.value = group.count == 0 ? v : std::max(group.series.value, v);
+        break;
+      case Aggregator::kSum:
+      case Aggregator::kAverage:
+      case Aggregator::kOmit:  // per worker, where nothing is omitted: summed like sum
+        group.total += v;
+        break;
     }
     ++group.count;
   }
@@ -206,13 +231,15 @@ std::vector<AppFamily> AppAggregation::Take() {
   std::vector<AppFamily> taken;
   for (Family& family : families_) {
     // Per worker nothing is aggregated, so nothing is omitted.
-    if ((family.aggregator == "omit" && !per_worker_) || family.groups.empty()) continue;
+    if ((family.aggregator == Aggregator::kOmit && !per_worker_) || family.groups.empty()) {
+      continue;
+    }
     AppFamily out{family.name, family.help, family.type, {}};
     out.series.reserve(family.groups.size());
     for (Group& group : family.groups) {
-      if (family.aggregator == "average") {
+      if (family.aggregator == Aggregator::kAverage) {
         group.series.value = group.total / group.count;
-      } else if (family.aggregator == "sum" || family.aggregator == "omit") {
+      } else if (family.aggregator == Aggregator::kSum || family.aggregator == Aggregator::kOmit) {
         group.series.value = group.total;
       }
       out.series.push_back(std::move(group.series));

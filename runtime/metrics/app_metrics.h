@@ -48,6 +48,8 @@ const char* AppMetricsDropName(AppMetricsDrop reason);
 // is left out and counted, never thrown.
 class AppAggregation {
  public:
+  // prom-client's aggregators (metricAggregators.js).
+  enum class Aggregator { kSum, kFirst, kMin, kMax, kAverage, kOmit };
   // Series kept for one app in one scrape; past it, the rest is dropped.
   static constexpr size_t kMaxSeries = 100000;
 
@@ -67,7 +69,8 @@ class AppAggregation {
     uint64_t count = 0;
   };
   struct Family {
-    std::string name, help, type, aggregator;
+    std::string name, help, type;
+    Aggregator aggregator;
     std::vector<Group> groups;
     std::unordered_map<std::string, size_t> index;  // group key -> position in groups
   };

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <grp.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -11,7 +12,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <memory>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -29,8 +29,39 @@ std::vector<char*> CStrings(const std::vector<std::string>& strings) {
   return pointers;
 }
 
-// The child's stack, until it execs: what ExecChild and execvpe need, with room to spare.
-constexpr size_t kChildStackBytes = 64 * 1024;
+// The child's stack, until it execs, as posix_spawn sizes it: room for what ExecChild and
+// execvpe need, plus the argument vector execvpe copies onto the stack to run a script with
+// /bin/sh. A guard page below it makes an overflow fault instead of writing over tend.
+class ChildStack {
+ public:
+  static absl::StatusOr<ChildStack> For(size_t argc) {
+    size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    size_t size = (64 * 1024 + (argc + 2) * sizeof(char*) + page - 1) / page * page;
+    void* mapped = mmap(nullptr, size + page, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (mapped == MAP_FAILED) {
+      return absl::ResourceExhaustedError(absl::StrCat("mmap of a child's stack: ", strerror(errno)));
+    }
+    ChildStack stack(static_cast<char*>(mapped), size + page);
+    if (mprotect(mapped, page, PROT_NONE) != 0) {
+      return absl::ResourceExhaustedError(absl::StrCat("mprotect of a guard page: ", strerror(errno)));
+    }
+    return stack;
+  }
+  ChildStack(ChildStack&& other) noexcept : base_(other.base_), size_(other.size_) {
+    other.base_ = nullptr;
+  }
+  ChildStack& operator=(ChildStack&&) = delete;
+  ~ChildStack() {
+    if (base_) munmap(base_, size_);
+  }
+  char* top() const { return base_ + size_; }
+
+ private:
+  ChildStack(char* base, size_t size) : base_(base), size_(size) {}
+  char* base_;
+  size_t size_;
+};
 
 // Between clone and exec only async-signal-safe calls that allocate nothing: the child
 // shares tend's memory, and tend may have other threads.
@@ -133,11 +164,12 @@ absl::StatusOr<pid_t> Spawn(const SpawnOptions& options) {
   // until then (CLONE_VFORK). A fork would copy tend's page tables and make every page tend
   // then writes fault, for a child that only execs. Signals with handlers cannot reach the
   // child in between: tend has none, it takes signals from a signalfd.
-  std::unique_ptr<char[]> stack(new char[kChildStackBytes]);  // untouched until used
+  absl::StatusOr<ChildStack> stack = ChildStack::For(options.argv.size());
+  if (!stack.ok()) return stack.status();
   Child child{&options, argv.data(), envp.data(),
               options.listen_pid ? envp[env.size() - 1] : nullptr, error_pipe.write_end.get(),
               descriptor_limit};
-  pid_t pid = clone(ChildMain, stack.get() + kChildStackBytes, CLONE_VM | CLONE_VFORK | SIGCHLD,
+  pid_t pid = clone(ChildMain, stack->top(), CLONE_VM | CLONE_VFORK | SIGCHLD,
                     &child);
   if (pid < 0) return absl::ResourceExhaustedError(absl::StrCat("clone: ", strerror(errno)));
   // Also from this side, so that the group exists before Spawn returns and a signal sent to

@@ -483,7 +483,7 @@ int App::RequestAppMetrics(const MetricsAnswer& answer, size_t max_bytes) {
     if (!slot->worker) continue;
     int instance = slot->worker->instance();
     asked += slot->worker->RequestAppMetrics(
-        [answer, instance](cluster::WorkerSession::AppMetrics metrics) {
+        [answer, instance](cluster::AppMetricsAnswer metrics) {
           answer(instance, std::move(metrics));
         }, max_bytes);
   }

@@ -86,7 +86,7 @@ class App : public WorkerListener {
   // Asks each serving worker for the app's own metrics (Worker::RequestAppMetrics); `answer`
   // gets each answer with its instance. Returns how many workers were asked.
   using MetricsAnswer =
-      std::function<void(int instance, cluster::WorkerSession::AppMetrics metrics)>;
+      std::function<void(int instance, cluster::AppMetricsAnswer metrics)>;
   int RequestAppMetrics(const MetricsAnswer& answer, size_t max_bytes);
   // How many workers RequestAppMetrics would ask now.
   int AppMetricsWorkers() const;

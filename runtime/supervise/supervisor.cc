@@ -182,7 +182,7 @@ std::vector<AppStatus> Supervisor::Status(bool with_usage) const {
   return status;
 }
 
-std::vector<Supervisor::AppMetricsAsked> Supervisor::RequestAppMetrics(
+std::vector<cluster::AppMetricsAsked> Supervisor::RequestAppMetrics(
     const AppMetricsAnswer& answer) {
   auto wanted = [](const v1::App& config) {
     return config.node() && config.preload() && config.app_metrics() != v1::App::APP_METRICS_OFF;
@@ -193,12 +193,12 @@ std::vector<Supervisor::AppMetricsAsked> Supervisor::RequestAppMetrics(
   }
   size_t each = std::clamp<size_t>(kMaxAppMetricsBytes / std::max<size_t>(1, workers_in_all),
                                    64 << 10, cluster::WorkerSession::kMaxAppMetricsBytes);
-  std::vector<AppMetricsAsked> asked;
+  std::vector<cluster::AppMetricsAsked> asked;
   for (const auto& app : apps_) {
     if (!wanted(app->config())) continue;
     std::string name = app->name();
     int workers = app->RequestAppMetrics(
-        [answer, name](int instance, cluster::WorkerSession::AppMetrics metrics) {
+        [answer, name](int instance, cluster::AppMetricsAnswer metrics) {
           answer(name, instance, std::move(metrics));
         }, each);
     asked.push_back(

@@ -56,14 +56,9 @@ class Supervisor : public init::Workload, public EventListener {
   // one request hold at most kMaxAppMetricsBytes in all, shared evenly by the workers asked
   // (each between 64 KiB and WorkerSession::kMaxAppMetricsBytes).
   static constexpr size_t kMaxAppMetricsBytes = 16 << 20;
-  struct AppMetricsAsked {
-    std::string app;
-    int workers = 0;
-    bool per_worker = false;
-  };
   using AppMetricsAnswer = std::function<void(const std::string& app, int instance,
-                                              cluster::WorkerSession::AppMetrics metrics)>;
-  std::vector<AppMetricsAsked> RequestAppMetrics(const AppMetricsAnswer& answer);
+                                              cluster::AppMetricsAnswer metrics)>;
+  std::vector<cluster::AppMetricsAsked> RequestAppMetrics(const AppMetricsAnswer& answer);
   // Event listeners, told everything that happens to any app until removed.
   void AddListener(EventListener* listener);
   void RemoveListener(EventListener* listener);

@@ -200,7 +200,7 @@ void Worker::OnEvent(cluster::WorkerSession::Event event) {
   if (event == Event::kAppMetrics && metrics_answer_) {
     MetricsAnswer answer = std::move(metrics_answer_);
     metrics_answer_ = nullptr;
-    cluster::WorkerSession::AppMetrics metrics = session_->TakeAppMetrics();
+    cluster::AppMetricsAnswer metrics = session_->TakeAppMetrics();
     if (metrics.none) no_registry_until_ = std::chrono::steady_clock::now() + kNoRegistryPause;
     answer(std::move(metrics));
   }

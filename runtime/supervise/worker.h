@@ -65,7 +65,7 @@ class Worker {
   // Asks a ready worker's preload for its app's prom-client metrics. `answer` is called once
   // the whole answer has arrived, and never if none does; a new request replaces it. False:
   // the worker cannot answer (no preload, not ready), and was not asked.
-  using MetricsAnswer = std::function<void(cluster::WorkerSession::AppMetrics)>;
+  using MetricsAnswer = std::function<void(cluster::AppMetricsAnswer)>;
   // `max_bytes`: the most the answer may hold (WorkerSession::RequestAppMetrics).
   bool RequestAppMetrics(MetricsAnswer answer, size_t max_bytes);
   // Whether RequestAppMetrics would ask: a ready worker whose preload runs, and whose app

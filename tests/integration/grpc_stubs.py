@@ -40,7 +40,8 @@ class Stubs:
         self.reflection_grpc = importlib.import_module("grpc.reflection.v1alpha.reflection_pb2_grpc")
 
 
-EVENT_STREAMS = 256       # runtime/control/plane.h
+EVENT_STREAMS = 256       # runtime/control/control_service.h (StreamLimits)
+LOG_STREAMS = 64          # the same
 REFLECTION_STREAMS = 256  # runtime/control/server.h
 STREAMS_PER_CONNECTION = 100
 
@@ -65,6 +66,14 @@ class Attacker:
             call = stub_for(self.channel()).StreamEvents(
                 self.stubs.control.StreamEventsRequest(), metadata=self.metadata)
             call.initial_metadata()  # subscribed
+            self.calls.append(call)
+
+    def logs(self, count):
+        stub_for = self.stubs.control_grpc.ControlStub
+        for _ in range(count):
+            call = stub_for(self.channel()).Logs(
+                self.stubs.control.LogsRequest(follow=True), metadata=self.metadata)
+            call.initial_metadata()  # following
             self.calls.append(call)
 
     def watches(self, count):

@@ -6,7 +6,7 @@ import time
 import pytest
 
 from conftest import TEND, wait_until
-from grpc_stubs import EVENT_STREAMS, REFLECTION_STREAMS, Attacker
+from grpc_stubs import EVENT_STREAMS, LOG_STREAMS, REFLECTION_STREAMS, Attacker
 from test_grpc import APP, TOKEN, Tend
 
 def refusal(call_next):
@@ -62,3 +62,28 @@ def test_1000_idle_streams_deny_no_control_call_nor_probe(start_tend, stubs, tmp
         finally:
             call.cancel()
     wait_until(subscribed, what="an event stream to be taken again")
+
+
+def test_log_streams_past_their_bound_are_refused_alone(start_tend, stubs, tmp_path):
+    """64 followers of `tend ctl logs --follow` at once: the 65th is refused naming the bound,
+    the others stay open, and the slot comes back when one goes."""
+    tend = Tend(start_tend, stubs, tmp_path, ["-i", "1", APP])
+    followers = Attacker(stubs, f"unix:{tend.socket}")
+    try:
+        followers.logs(LOG_STREAMS)
+        over = tend.unix.Logs(stubs.control.LogsRequest(follow=True), timeout=5)
+        assert refusal(lambda: next(over)) == (
+            stubs.grpc.StatusCode.RESOURCE_EXHAUSTED, "tend serves at most 64 log streams (Logs) at once")
+        assert not any(call.done() for call in followers.calls)
+        followers.calls.pop().cancel()
+
+        def followed():
+            call = tend.unix.Logs(stubs.control.LogsRequest(follow=True), timeout=5)
+            try:
+                call.initial_metadata()
+                return not call.done()
+            finally:
+                call.cancel()
+        wait_until(followed, what="a log stream to be taken again")
+    finally:
+        followers.close()

@@ -225,7 +225,7 @@ TEST_F(ClusterTest, AppMetricsArriveInPiecesForTheRequestAskedOnly) {
   }
   EXPECT_EQ(session.Handle(R"({"cmd":"NODE_TEND_METRICS","id":2,"last":true})").value(),
             Event::kAppMetrics);
-  WorkerSession::AppMetrics too_large = session.TakeAppMetrics();
+  AppMetricsAnswer too_large = session.TakeAppMetrics();
   EXPECT_TRUE(too_large.too_large);
   EXPECT_TRUE(too_large.json.empty());
 

@@ -28,12 +28,13 @@ TEST(LogBufferTest, KeepsTheLastLinesOfEachAppInOrder) {
 }
 
 TEST(LogBufferTest, BytesBoundTheAppWhicheverComesFirst) {
-  LogBuffer buffer(1000, 3 * (100 + LogBuffer::kLineOverhead));
+  const size_t line_cost = LogBuffer::Cost({0, {"web", 0, 1}, false, std::string(100, 'x')});
+  LogBuffer buffer(1000, 3 * line_cost);
   for (int i = 0; i < 10; ++i) buffer.Add({"web", 0, 1}, false, std::string(100, 'a' + i), i);
   std::vector<KeptLine> kept = buffer.Last("web", std::nullopt, 1000);
   ASSERT_EQ(kept.size(), 3u);
   EXPECT_EQ(kept.front().text[0], 'h');
-  EXPECT_LE(buffer.bytes("web"), 3 * (100 + LogBuffer::kLineOverhead));
+  EXPECT_EQ(buffer.bytes("web"), 3 * line_cost);
   // A line larger than the whole bound is not kept, and evicts nothing.
   buffer.Add({"web", 0, 1}, false, std::string(1000, 'z'), 11);
   EXPECT_EQ(buffer.Last("web", std::nullopt, 1000).size(), 3u);

@@ -77,6 +77,16 @@ TEST(AppAggregationTest, WhatCannotBeReadIsLeftOutAndCounted) {
   EXPECT_EQ(aggregation.drops().at(AppMetricsDrop::kInvalid), 7u);
 }
 
+// A label value may hold any character: no value can make two series one.
+TEST(AppAggregationTest, LabelValuesCannotMergeDifferentSeries) {
+  AppAggregation aggregation("web", false);
+  aggregation.AddWorker(0, R"([{"name":"g","type":"gauge","values":[
+    {"value":1,"labels":{"a":"x\nb=y"}}, {"value":2,"labels":{"a":"x","b":"y"}}]}])");
+  std::vector<AppFamily> families = aggregation.Take();
+  ASSERT_EQ(families.size(), 1u);
+  EXPECT_EQ(families[0].series.size(), 2u);
+}
+
 TEST(AppAggregationTest, SeriesPastTheBoundAreDropped) {
   std::string values;
   for (size_t i = 0; i < AppAggregation::kMaxSeries + 10; ++i) {

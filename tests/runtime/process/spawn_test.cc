@@ -47,6 +47,19 @@ TEST(SpawnTest, NoDescriptorLeftIsAnErrorThatLeaksNothing) {
   EXPECT_EQ(WaitFor(*again), 0);
 }
 
+// A script without "#!" with many arguments: execvpe runs it with /bin/sh and copies the
+// argument vector onto the child's stack (160 KiB here), which the child's stack must hold.
+TEST(SpawnTest, AScriptWithManyArgumentsRunsOnAStackLargeEnough) {
+  std::string path = ::testing::TempDir() + "/no_shebang.sh";
+  std::ofstream(path) << "exit $(($# % 256))\n";
+  chmod(path.c_str(), 0755);
+  std::vector<std::string> argv = {path};
+  for (int i = 0; i < 20000; ++i) argv.push_back("a");
+  auto pid = Spawn({argv, Env()});
+  ASSERT_TRUE(pid.ok()) << pid.status();
+  EXPECT_EQ(WaitFor(*pid), 20000 % 256);
+}
+
 TEST(SpawnTest, ChildLeadsItsOwnProcessGroup) {
   auto pid = Spawn({{"sleep", "5"}, Env(), /*own_process_group=*/true});
   ASSERT_TRUE(pid.ok());
