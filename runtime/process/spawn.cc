@@ -96,7 +96,8 @@ int ArrangeFds(const SpawnOptions& options, int error_pipe) {
 }
 
 [[noreturn]] void ExecChild(const SpawnOptions& options, char* const* argv, char* const* envp,
-                            int error_pipe, const rlimit* descriptor_limit) {
+                            int error_pipe, const rlimit* descriptor_limit,
+                            signals::SignalMask ignored) {
   error_pipe = ArrangeFds(options, error_pipe);
   if (descriptor_limit && setrlimit(RLIMIT_NOFILE, descriptor_limit) != 0) Fail(error_pipe);
   if (!options.cwd.empty() && chdir(options.cwd.c_str()) != 0) Fail(error_pipe);
@@ -114,7 +115,7 @@ int ArrangeFds(const SpawnOptions& options, int error_pipe) {
   if (options.uid >= 0 && syscall(SYS_setuid, static_cast<uid_t>(options.uid)) != 0) {
     Fail(error_pipe);
   }
-  signals::ResetSignalsForExec();
+  signals::ResetSignalsForExec(ignored);
   execvpe(argv[0], argv, envp);
   Fail(error_pipe);
 }
@@ -138,12 +139,14 @@ struct Child {
   char* listen_pid;  // "LISTEN_PID=" with room for the pid, or null
   int error_pipe;
   const rlimit* descriptor_limit;
+  signals::SignalMask ignored;
 };
 
 int ChildMain(void* arg) {
   const Child& child = *static_cast<const Child*>(arg);
   if (child.listen_pid) WriteOwnPid(child.listen_pid);
-  ExecChild(*child.options, child.argv, child.envp, child.error_pipe, child.descriptor_limit);
+  ExecChild(*child.options, child.argv, child.envp, child.error_pipe, child.descriptor_limit,
+            child.ignored);
 }
 
 }  // namespace
@@ -168,7 +171,7 @@ absl::StatusOr<pid_t> Spawn(const SpawnOptions& options) {
   if (!stack.ok()) return stack.status();
   Child child{&options, argv.data(), envp.data(),
               options.listen_pid ? envp[env.size() - 1] : nullptr, error_pipe.write_end.get(),
-              descriptor_limit};
+              descriptor_limit, signals::IgnoredSignals()};
   pid_t pid = clone(ChildMain, stack->top(), CLONE_VM | CLONE_VFORK | SIGCHLD,
                     &child);
   if (pid < 0) return absl::ResourceExhaustedError(absl::StrCat("clone: ", strerror(errno)));

@@ -1,5 +1,6 @@
 #include "runtime/signals/signals.h"
 
+#include <fcntl.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
@@ -142,7 +143,30 @@ std::vector<SignalChannel::Received> SignalChannel::Drain() {
   return received;
 }
 
-void ResetSignalsForExec() {
+SignalMask ParseIgnoredSignals(absl::string_view status) {
+  constexpr absl::string_view kField = "\nSigIgn:\t";
+  size_t at = status.find(kField);
+  if (at == absl::string_view::npos) return kEverySignal;
+  absl::string_view digits = status.substr(at + kField.size(), 16);
+  SignalMask mask = 0;
+  if (digits.size() != 16 || !absl::SimpleHexAtoi(digits, &mask)) return kEverySignal;
+  return mask;
+}
+
+SignalMask IgnoredSignals() {
+  UniqueFd fd(open("/proc/self/status", O_RDONLY | O_CLOEXEC));
+  if (!fd) return kEverySignal;
+  // SigIgn comes within the first 2 KiB; a short read leaves it out and resets all.
+  char status[4096];
+  ssize_t got;
+  do {
+    got = read(fd.get(), status, sizeof status);
+  } while (got < 0 && errno == EINTR);
+  if (got <= 0) return kEverySignal;
+  return ParseIgnoredSignals(absl::string_view(status, static_cast<size_t>(got)));
+}
+
+void ResetSignalsForExec(SignalMask ignored) {
   // The raw system call: glibc's sigaction() refuses the two realtime signals it reserves,
   // and a launcher may have left those ignored too.
   struct KernelSigaction {
@@ -151,8 +175,8 @@ void ResetSignalsForExec() {
     void (*restorer)();
     uint64_t mask;
   } dfl{SIG_DFL, 0, nullptr, 0};
-  for (int signo = 1; signo <= SIGRTMAX; ++signo) {
-    if (signo == SIGKILL || signo == SIGSTOP) continue;
+  for (int signo = 1; signo <= SIGRTMAX && signo <= 64; ++signo) {
+    if (signo == SIGKILL || signo == SIGSTOP || !(ignored >> (signo - 1) & 1)) continue;
     syscall(SYS_rt_sigaction, signo, &dfl, nullptr, sizeof dfl.mask);
   }
   sigset_t none;

@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -46,9 +47,22 @@ class SignalChannel {
   UniqueFd fd_;
 };
 
-// In a child between fork and exec: every disposition to its default and nothing blocked,
-// whatever tend itself inherited (a launcher may have blocked or ignored some), so the
-// command always starts with a clean signal state. Async-signal-safe.
-void ResetSignalsForExec();
+// Signals 1 to 64 as bits (signal n is bit n - 1), as /proc shows them: unlike a sigset_t,
+// this holds the realtime signals glibc reserves, which a launcher may have ignored too.
+using SignalMask = uint64_t;
+constexpr SignalMask kEverySignal = ~SignalMask{0};
+
+// The signals this process ignores now: exec passes those on, where it resets those caught
+// (tend catches none: it reads a signalfd). Read from /proc/self/status; every signal when
+// that cannot be read, so that the child is reset in full.
+SignalMask IgnoredSignals();
+// The SigIgn line of a /proc/PID/status; kEverySignal when there is none readable.
+SignalMask ParseIgnoredSignals(absl::string_view status);
+
+// In a child between fork and exec: the dispositions in `ignored` (IgnoredSignals(), read
+// before the fork) back to their default and nothing blocked, whatever tend itself inherited
+// (a launcher may have blocked or ignored some), so the command always starts with a clean
+// signal state. Async-signal-safe.
+void ResetSignalsForExec(SignalMask ignored);
 
 }  // namespace tend::signals

@@ -79,5 +79,23 @@ TEST(SignalChannelTest, DeliversSignalsWithTheirSender) {
   EXPECT_TRUE(saw_usr1);
 }
 
+TEST(IgnoredSignals, ParsesTheSigIgnLine) {
+  EXPECT_EQ(ParseIgnoredSignals("Name:\tx\nSigBlk:\t0000000000000001\nSigIgn:\t0000000180000002\n"),
+            SignalMask{0x180000002});
+  // Unreadable: every signal, so that the child is reset in full.
+  EXPECT_EQ(ParseIgnoredSignals("Name:\tx\n"), kEverySignal);
+  EXPECT_EQ(ParseIgnoredSignals("x\nSigIgn:\t00001"), kEverySignal);
+  EXPECT_EQ(ParseIgnoredSignals("x\nSigIgn:\t000000000000000g\n"), kEverySignal);
+}
+
+TEST(IgnoredSignals, AreWhatThisProcessIgnores) {
+  signal(SIGUSR2, SIG_IGN);
+  SignalMask ignored = IgnoredSignals();
+  signal(SIGUSR2, SIG_DFL);
+  EXPECT_TRUE(ignored >> (SIGUSR2 - 1) & 1);
+  EXPECT_FALSE(ignored >> (SIGUSR1 - 1) & 1);
+  EXPECT_FALSE(IgnoredSignals() >> (SIGUSR2 - 1) & 1);
+}
+
 }  // namespace
 }  // namespace tend::signals
