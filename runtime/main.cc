@@ -17,6 +17,8 @@
 #include "runtime/init/init.h"
 #include "runtime/init/reaper.h"
 #include "runtime/signals/signals.h"
+#include "runtime/startup/deferred_initializers.h"
+#include "runtime/startup/startup_pages.h"
 #include "runtime/http/routes.h"
 #include "runtime/http/server.h"
 #include "runtime/logs/diagnostics.h"
@@ -42,10 +44,10 @@ std::vector<std::string> Environment() {
   return env;
 }
 
-// An endpoint that could not start: fatal when asked for, a warning when it was the default.
-bool Tolerated(const std::string& flag, const absl::Status& failed, bool is_default,
-               const std::string& without) {
-  if (is_default) {
+// An endpoint that could not start, by the rule in config/endpoints.h: false when fatal.
+bool GoesOnWithout(const std::string& flag, const absl::Status& failed, bool only_the_default,
+                   const std::string& without) {
+  if (only_the_default) {
     logs::Warn(absl::StrCat(flag, ": ", failed.message(), "; going on without ", without));
     return true;
   }
@@ -88,8 +90,9 @@ int RunSupervised(const v1::Config& config, loop::EventLoop& loop, init::Init& i
       http_server = std::move(*started);
       logs::Info(absl::StrCat("serving /livez, /readyz and /metrics on http://",
                               net::WithPort(endpoints.http(), http_server->port())));
-    } else if (!Tolerated("--http", started.status(), endpoints.http() == config::kDefaultHttp,
-                          "/livez, /readyz and /metrics")) {
+    } else if (!GoesOnWithout("--http", started.status(),
+                              config::HttpIsOnlyTheDefault(endpoints.http()),
+                              "/livez, /readyz and /metrics")) {
       return kInternalError;
     }
   }
@@ -109,10 +112,10 @@ int RunSupervised(const v1::Config& config, loop::EventLoop& loop, init::Init& i
         logs::Info(absl::StrCat("serving gRPC on ",
                                 net::WithPort(endpoints.grpc(), plane->tcp_port())));
       }
-    } else if (!Tolerated("--control", started.status(),
-                          endpoints.control() == config::kDefaultControl &&
-                              endpoints.grpc().empty(),
-                          "the control socket")) {
+    } else if (!GoesOnWithout("--control", started.status(),
+                              config::ControlIsOnlyTheDefault(endpoints.control(),
+                                                              endpoints.grpc()),
+                              "the control socket")) {
       return kInternalError;
     }
   }
@@ -129,14 +132,15 @@ int main(int argc, char** argv) {
   using config::CommandLine;
   // The clients of a running tend, in the same binary.
   if (argc > 1 && std::string(argv[1]) == "ctl") {
+    startup::RunDeferredInitializers();
     return control::RunCtl(std::vector<std::string>(argv + 2, argv + argc));
   }
   if (argc > 1 && std::string(argv[1]) == "probe") {
     return probes::RunProbe(std::vector<std::string>(argv + 2, argv + argc));
   }
-  const int cpus = process::AvailableCpus();  // cgroup files: read once
   absl::StatusOr<CommandLine> parsed =
-      config::LoadConfiguration(std::vector<std::string>(argv + 1, argv + argc), cpus);
+      config::LoadConfiguration(std::vector<std::string>(argv + 1, argv + argc),
+                                config::CpuCount([] { return process::AvailableCpus(); }));
   if (!parsed.ok()) {
     if (absl::IsInvalidArgument(parsed.status())) {
       logs::Info(absl::StrCat(parsed.status().message(), " (see tend --help)"));
@@ -177,12 +181,18 @@ int main(int argc, char** argv) {
   init::Init init(config.init(), **loop, **signals, *descendants);
   int exit_code;
   if (parsed->supervised) {
+    // gRPC's, protobuf's and prometheus-cpp's static initializers: init mode never pays them.
+    startup::RunDeferredInitializers();
     exit_code = RunSupervised(config, **loop, init);
   } else {
     const v1::App& app = config.apps(0);
     supervise::Command command(
         std::vector<std::string>(app.command().begin(), app.command().end()), Environment(),
         config.init().process_group());
+    // Once the command has run a second, give back the pages only start-up used
+    // (startup_pages.h); a command that ends sooner leaves nothing idle to make lean.
+    auto release = (*loop)->After(startup::kReleaseStartupPagesAfter,
+                                  [] { startup::ReleaseStartupPages(); });
     exit_code = init.Run(command);
   }
   // Everything tend made is gone by now; the static destructors of gRPC, protobuf and Abseil

@@ -476,7 +476,8 @@ std::string NodeScriptOf(const v1::App& app) {
 
 // Fills the app a SCRIPT or -i asked for, with pm2's defaults where no flag spoke.
 absl::Status ResolveWorker(CommandLine& parsed, const std::string& script,
-                           std::vector<std::string> args, int available_cpus) {
+                           std::vector<std::string> args, const CpuCount& available_cpus) {
+  parsed.config.set_start_concurrency(std::max(1, available_cpus.get()));
   v1::App& app = parsed.worker;
   if (!script.empty()) {
     // As pm2 picks it: node unless --interpreter says otherwise ("none": run SCRIPT itself).
@@ -504,7 +505,7 @@ absl::Status ResolveWorker(CommandLine& parsed, const std::string& script,
   if (parsed.instances.has_value()) {
     app.set_exec_mode(v1::App::CLUSTER);
     int instances = *parsed.instances > 0 ? *parsed.instances
-                                          : available_cpus + *parsed.instances;
+                                          : available_cpus.get() + *parsed.instances;
     app.set_instances(std::max(1, instances));
   } else {
     app.set_exec_mode(v1::App::FORK);
@@ -526,9 +527,8 @@ absl::Status ResolveWorker(CommandLine& parsed, const std::string& script,
 }  // namespace
 
 absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& args,
-                                             int available_cpus) {
+                                             const CpuCount& available_cpus) {
   CommandLine parsed;
-  parsed.config.set_start_concurrency(std::max(1, available_cpus));
   parsed.config.mutable_init()->set_kill_timeout_ms(kDefaultKillTimeoutMs);
   parsed.config.mutable_logs()->set_buffer_lines(kDefaultLogBufferLines);
   parsed.config.mutable_logs()->set_buffer_bytes(kDefaultLogBufferBytes);

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,6 +15,22 @@ namespace tend::config {
 // Fits inside Docker's and podman's 10 s stop timeout and Kubernetes' 30 s grace period, with
 // time left for SIGKILL and an exit status that says what happened.
 constexpr uint32_t kDefaultKillTimeoutMs = 8000;
+
+// What `-i max` means, and how many workers start at once: the CPUs tend may use. Read on first
+// use only, so that init mode never opens the cgroup files.
+class CpuCount {
+ public:
+  CpuCount(int known) : value_(known) {}  // a number stands for itself (tests)
+  explicit CpuCount(std::function<int()> read) : read_(std::move(read)) {}
+  int get() const {
+    if (!value_) value_ = read_();
+    return *value_;
+  }
+
+ private:
+  mutable std::optional<int> value_;
+  std::function<int()> read_;
+};
 
 struct CommandLine {
   enum class Action { kRun, kHelp, kVersion };
@@ -50,7 +67,7 @@ constexpr uint32_t kDefaultListenTimeoutMs = 30000;
 // Parses tend's arguments (without argv[0]); `available_cpus` is what `-i max` means. An
 // error names the offending argument in one line; the caller prints it and exits 2.
 absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& args,
-                                             int available_cpus = 1);
+                                             const CpuCount& available_cpus = 1);
 
 // `tend --help`.
 extern const char kUsage[];

@@ -241,7 +241,8 @@ std::string Resolve(const std::string& base, const std::string& path) {
 }
 
 absl::Status ReadApp(const std::string& path, const Json& as_written, size_t index,
-                     const std::string& env_name, int available_cpus, const CommandLine& parsed,
+                     const std::string& env_name, const CpuCount& available_cpus,
+                     const CommandLine& parsed,
                      v1::App& app, std::vector<std::string>* warnings) {
   const Json object = NormalizeLikePm2(as_written);
   std::string label = as_written.contains("name") && as_written["name"].is_string()
@@ -302,11 +303,11 @@ absl::Status ReadApp(const std::string& path, const Json& as_written, size_t ind
     const Json& instances = object["instances"];
     int count = 0;
     if (instances.is_string() && instances.get<std::string>() == "max") {
-      count = available_cpus;
+      count = available_cpus.get();
     } else if (std::optional<uint64_t> whole = WholeNumber(instances); whole && *whole <= 4096) {
-      count = *whole > 0 ? static_cast<int>(*whole) : available_cpus;
+      count = *whole > 0 ? static_cast<int>(*whole) : available_cpus.get();
     } else if (instances.is_number_integer() && instances.get<int64_t>() == -1) {
-      count = available_cpus - 1;
+      count = available_cpus.get() - 1;
     } else {
       return read.Error("instances", absl::StrCat(Show(instances),
                                                   " is not a number from 1 to 4096, \"max\", 0 or -1"));
@@ -314,7 +315,7 @@ absl::Status ReadApp(const std::string& path, const Json& as_written, size_t ind
     app.set_instances(std::max(1, count));
   } else if (parsed.instances) {
     int n = *parsed.instances;
-    app.set_instances(std::max(1, n > 0 ? n : available_cpus + n));
+    app.set_instances(std::max(1, n > 0 ? n : available_cpus.get() + n));
   } else {
     app.set_instances(1);
   }
@@ -398,7 +399,7 @@ absl::Status ReadApp(const std::string& path, const Json& as_written, size_t ind
 
 absl::Status ApplyEcosystem(const std::string& path, const Json& content,
                             const std::string& env_name, const std::vector<std::string>& only,
-                            int available_cpus, CommandLine& parsed,
+                            const CpuCount& available_cpus, CommandLine& parsed,
                             std::vector<std::string>* warnings) {
   const Json* apps = &content;
   if (content.is_object() && content.contains("apps")) apps = &content["apps"];
@@ -448,7 +449,7 @@ absl::Status ApplyEcosystem(const std::string& path, const Json& content,
 }
 
 absl::StatusOr<CommandLine> LoadConfiguration(const std::vector<std::string>& args,
-                                              int available_cpus) {
+                                              const CpuCount& available_cpus) {
   absl::StatusOr<CommandLine> parsed = ParseCommandLine(args, available_cpus);
   if (!parsed.ok() || parsed->ecosystem_file.empty() || parsed->action != CommandLine::Action::kRun) {
     return parsed;
@@ -460,6 +461,7 @@ absl::StatusOr<CommandLine> LoadConfiguration(const std::vector<std::string>& ar
                    : content.status();
   if (!applied.ok()) return absl::FailedPreconditionError(applied.message());
   parsed->supervised = true;
+  parsed->config.set_start_concurrency(std::max(1, available_cpus.get()));
   return parsed;
 }
 

@@ -18,13 +18,13 @@ namespace tend::config {
 // accepted with one warning each, in `warnings`.
 absl::Status ApplyEcosystem(const std::string& path, const nlohmann::json& content,
                             const std::string& env_name, const std::vector<std::string>& only,
-                            int available_cpus, CommandLine& parsed,
+                            const CpuCount& available_cpus, CommandLine& parsed,
                             std::vector<std::string>* warnings);
 
 // Everything tend's arguments say: the command line, and the ecosystem file it names (read
 // and applied). Warnings (the command line's and the file's) are in `warnings`. A command-line
 // error is InvalidArgument; a file's is FailedPrecondition; each message is one line.
 absl::StatusOr<CommandLine> LoadConfiguration(const std::vector<std::string>& args,
-                                              int available_cpus);
+                                              const CpuCount& available_cpus);
 
 }  // namespace tend::config

@@ -1,0 +1,11 @@
+#pragma once
+
+namespace tend::startup {
+
+// Runs, once and in link order, the static initializers that libraries.ld set aside: those of
+// gRPC, of protobuf's generated files (descriptors), and of prometheus-cpp. Call it
+// before anything uses those libraries. In a binary linked without the script (unit tests,
+// sanitizer builds) there are none to run: the initializers ran before main as usual.
+void RunDeferredInitializers();
+
+}  // namespace tend::startup
