@@ -109,7 +109,6 @@ uint64_t ReleaseStartupPages() {
     void* begin = reinterpret_cast<void*>(range.begin);
     size_t length = range.end - range.begin;
     // Advice only: a refusal leaves the pages mapped, which is where they were.
-    if (madvise(begin, length, MADV_RANDOM) != 0) continue;
     if (madvise(begin, length, MADV_DONTNEED) == 0) released += length;
   }
   return released;

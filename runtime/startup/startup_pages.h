@@ -16,9 +16,9 @@ struct AddressRange {
 // whole page-cache folio, around every page a process touches, so an init that ran a few
 // hundred scattered pages of a 9 MiB binary while starting keeps megabytes mapped that it
 // never runs again. Called once init mode's command has run a while; the pages its loop
-// still runs come back as it touches them, without fault-around (MADV_RANDOM). The pages
-// stay in the page cache, shared with every process that runs the binary; what goes is this
-// process's mapping of them, which is what its RSS counts.
+// still runs come back as it touches them, with their neighbours (about 0.5 MiB). The
+// pages stay in the page cache, shared with every process that runs the binary; what goes
+// is this process's mapping of them, which is what its RSS counts.
 //
 // Only read-only segments of the binary whose mappings hold no private page (one written
 // to, as a debugger's breakpoint is) are released, so nothing written can be lost. Without
