@@ -1,8 +1,7 @@
 #include "runtime/control/server.h"
 
-#include <sys/stat.h>
-
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -108,6 +107,10 @@ absl::Status Server::Serve(Endpoint& endpoint, UniqueFd listener) {
 }
 
 void Server::OnConnection(Endpoint& endpoint, UniqueFd connection) {
+  // What tells this connection apart once gRPC holds it (ForgetClosed); without it, the
+  // connection closes: it could not be known to be gone.
+  struct stat about {};
+  if (fstat(connection.get(), &about) != 0) return;
   if (!endpoint.grpc) {
     gpr_set_log_function(DropGrpcLog);
     grpc::EnableDefaultHealthCheckService(true);
@@ -123,8 +126,6 @@ void Server::OnConnection(Endpoint& endpoint, UniqueFd connection) {
     if (!endpoint.grpc) return;  // the connection closes; the next one tries again
     endpoint.grpc->GetHealthCheckService()->SetServingStatus(serving_);
   }
-  struct stat about {};
-  fstat(connection.get(), &about);
   // Clients that connect and leave faster than the idle check come must not grow the list.
   if (endpoint.handed.size() >= endpoint.forget_at) ForgetClosed(endpoint);
   endpoint.handed.emplace_back(connection.get(), about.st_ino);

@@ -29,13 +29,14 @@ Server::Handler Routes(std::function<Snapshot(bool)> snapshot,
     }
     if (request.path == "/metrics") {
       // The state of the moment the answer is made, after the workers have answered.
-      auto answer = [snapshot, respond](metrics::AppMetricsHarvest* harvest) {
+      auto answer = [snapshot, respond](const metrics::AppMetricsHarvest* harvest) {
         Snapshot now = snapshot(true);
         respond({200, "text/plain; version=0.0.4; charset=utf-8",
                  metrics::Exposition(now.apps, now.init, harvest)});
       };
       if (!app_metrics) return answer(nullptr);
-      return app_metrics->Collect([answer](metrics::AppMetricsHarvest& harvest) { answer(&harvest); });
+      return app_metrics->Collect(
+          [answer](const metrics::AppMetricsHarvest& harvest) { answer(&harvest); });
     }
     respond({404, "text/plain; charset=utf-8", "not found; try /livez, /readyz or /metrics\n"});
   };

@@ -68,15 +68,8 @@ void AppCollector::Finish() {
     for (const auto& [reason, count] : aggregation.drops()) counts.dropped[reason] += count;
     harvest.families.emplace_back(asked.app, aggregation.Take());
   }
-  // Each scrape that joined gets the same families (the last one gets them moved).
-  for (size_t i = 0; i < collection->waiting.size(); ++i) {
-    if (i + 1 == collection->waiting.size()) {
-      collection->waiting[i](harvest);
-    } else {
-      AppMetricsHarvest copy = harvest;
-      collection->waiting[i](copy);
-    }
-  }
+  // Every scrape that joined is answered from the same harvest, which none changes.
+  for (const Done& done : collection->waiting) done(harvest);
 }
 
 }  // namespace tend::metrics

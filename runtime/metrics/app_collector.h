@@ -28,7 +28,7 @@ class AppCollector {
   // Asks every worker whose app has app metrics on (Supervisor::RequestAppMetrics); says
   // whom it asked.
   using Ask = std::function<std::vector<cluster::AppMetricsAsked>(const Answer&)>;
-  using Done = std::function<void(AppMetricsHarvest&)>;
+  using Done = std::function<void(const AppMetricsHarvest&)>;
 
   AppCollector(loop::EventLoop& loop, Ask ask, std::chrono::milliseconds budget = kDefaultBudget)
       : loop_(loop), ask_(std::move(ask)), budget_(budget) {}

@@ -252,12 +252,16 @@ std::vector<AppFamily> AppAggregation::Take() {
   return taken;
 }
 
-std::string AppExposition(const std::vector<AppFamily>& families) {
+std::string AppExposition(const std::vector<const AppFamily*>& families) {
   std::string text;
-  for (const AppFamily& family : families) {
-    absl::StrAppend(&text, "# HELP ", family.name, " ", Escape(family.help, false), "\n",
-                    "# TYPE ", family.name, " ", family.type, "\n");
-    for (const AppSeries& series : family.series) {
+  const std::string* previous = nullptr;
+  for (const AppFamily* family : families) {
+    if (!previous || *previous != family->name) {
+      absl::StrAppend(&text, "# HELP ", family->name, " ", Escape(family->help, false), "\n",
+                      "# TYPE ", family->name, " ", family->type, "\n");
+    }
+    previous = &family->name;
+    for (const AppSeries& series : family->series) {
       text += series.name;
       const char* separator = "{";
       for (const auto& [label, value] : series.labels) {
@@ -269,6 +273,12 @@ std::string AppExposition(const std::vector<AppFamily>& families) {
     }
   }
   return text;
+}
+
+std::string AppExposition(const std::vector<AppFamily>& families) {
+  std::vector<const AppFamily*> pointers;
+  for (const AppFamily& family : families) pointers.push_back(&family);
+  return AppExposition(pointers);
 }
 
 }  // namespace tend::metrics

@@ -97,7 +97,10 @@ struct AppMetricsHarvest {
   std::map<std::string, AppMetricsCounts>* counts = nullptr;
 };
 
-// Prometheus's text format for app families (tend's own go through prometheus-cpp).
+// Prometheus's text format for app families (tend's own go through prometheus-cpp). Families
+// of one name must be next to each other: they are served as one, under the first's HELP and
+// TYPE.
+std::string AppExposition(const std::vector<const AppFamily*>& families);
 std::string AppExposition(const std::vector<AppFamily>& families);
 
 }  // namespace tend::metrics

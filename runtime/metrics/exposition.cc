@@ -194,13 +194,14 @@ bool SameKind(const std::string& type, MetricType own) {
          (type == "gauge" && own == MetricType::Gauge);
 }
 
-// The apps' families, merged by name across apps; those that join tend's own are moved
-// into `own`, those that clash are counted and left out.
-std::vector<AppFamily> MergeAppFamilies(Families& own, AppMetricsHarvest& harvest) {
-  std::vector<AppFamily> merged;
+// The apps' families, those of one name next to each other; those that join tend's own are
+// copied into `own`, those that clash are counted and left out. The harvest is only read:
+// every scrape that joined one collection is answered from it.
+std::vector<const AppFamily*> MergeAppFamilies(Families& own, const AppMetricsHarvest& harvest) {
+  std::vector<std::vector<const AppFamily*>> by_name_order;
   std::map<std::string, size_t> by_name;
-  for (auto& [app, families] : harvest.families) {
-    for (AppFamily& family : families) {
+  for (const auto& [app, families] : harvest.families) {
+    for (const AppFamily& family : families) {
       auto clash = [&, &app = app] {
         ++(*harvest.counts)[app].dropped[AppMetricsDrop::kNameClash];
       };
@@ -213,24 +214,26 @@ std::vector<AppFamily> MergeAppFamilies(Families& own, AppMetricsHarvest& harves
           clash();
           continue;
         }
-        for (AppSeries& series : family.series) {
+        for (const AppSeries& series : family.series) {
           Labels labels;
-          for (auto& [name, value] : series.labels) labels.push_back({name, std::move(value)});
+          for (const auto& [name, value] : series.labels) labels.push_back({name, value});
           AddValue(*mine, std::move(labels), series.value);
         }
         continue;
       }
-      auto [position, added] = by_name.try_emplace(family.name, merged.size());
+      auto [position, added] = by_name.try_emplace(family.name, by_name_order.size());
       if (added) {
-        merged.push_back(std::move(family));
-      } else if (merged[position->second].type != family.type) {
+        by_name_order.push_back({&family});
+      } else if (by_name_order[position->second].front()->type != family.type) {
         clash();
       } else {
-        auto& into = merged[position->second].series;
-        into.insert(into.end(), std::make_move_iterator(family.series.begin()),
-                    std::make_move_iterator(family.series.end()));
+        by_name_order[position->second].push_back(&family);
       }
     }
+  }
+  std::vector<const AppFamily*> merged;
+  for (const auto& same_name : by_name_order) {
+    merged.insert(merged.end(), same_name.begin(), same_name.end());
   }
   return merged;
 }
@@ -257,14 +260,14 @@ void AddAppMetricsCounts(Families& f, const std::map<std::string, AppMetricsCoun
 }  // namespace
 
 std::string Exposition(const std::vector<supervise::AppStatus>& apps, const InitCounters& init,
-                       AppMetricsHarvest* app_metrics) {
+                       const AppMetricsHarvest* app_metrics) {
   Families families;
   AddWorkers(families, apps);
   AddApps(families, apps);
   AddInit(families, init);
   AddProcess(families);
   if (!app_metrics) return prometheus::TextSerializer().Serialize(families.Take());
-  std::vector<AppFamily> app_families = MergeAppFamilies(families, *app_metrics);
+  std::vector<const AppFamily*> app_families = MergeAppFamilies(families, *app_metrics);
   AddAppMetricsCounts(families, *app_metrics->counts);
   return absl::StrCat(prometheus::TextSerializer().Serialize(families.Take()),
                       AppExposition(app_families));

@@ -29,6 +29,6 @@ struct InitCounters {
 // namespace (tend_*), or like another app's of another kind, is left out and counted in
 // app_metrics->counts, which tend_app_metrics_dropped_total shows.
 std::string Exposition(const std::vector<supervise::AppStatus>& apps, const InitCounters& init,
-                       AppMetricsHarvest* app_metrics = nullptr);
+                       const AppMetricsHarvest* app_metrics = nullptr);
 
 }  // namespace tend::metrics

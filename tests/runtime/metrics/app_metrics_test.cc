@@ -128,5 +128,28 @@ TEST(AppExpositionTest, AppFamiliesMeetTendsOwn) {
             std::string::npos);
 }
 
+// Two apps' families of one name are served as one, and every scrape that joined a
+// collection is answered from the same harvest: the second exposition equals the first.
+TEST(AppExpositionTest, AppsShareAFamilyAndScrapesShareTheHarvest) {
+  std::map<std::string, AppMetricsCounts> counts;
+  AppMetricsHarvest harvest;
+  harvest.counts = &counts;
+  harvest.families.push_back(
+      {"web", {AppFamily{"served_total", "h", "counter", {{"served_total", {{"app", "web"}}, 3}}}}});
+  harvest.families.push_back(
+      {"api", {AppFamily{"served_total", "h", "counter", {{"served_total", {{"app", "api"}}, 4}}}}});
+  std::string text = Exposition({}, {}, &harvest);
+  size_t header = text.find("# TYPE served_total counter\n");
+  ASSERT_NE(header, std::string::npos) << text;
+  EXPECT_EQ(text.find("# TYPE served_total", header + 1), std::string::npos) << text;
+  EXPECT_NE(text.find("served_total{app=\"web\"} 3\nserved_total{app=\"api\"} 4\n", header),
+            std::string::npos)
+      << text;
+  // (Only the apps' part: tend's own process figures move between two calls.)
+  std::string again = Exposition({}, {}, &harvest);
+  EXPECT_EQ(again.substr(again.find("# HELP served_total")),
+            text.substr(text.find("# HELP served_total")));
+}
+
 }  // namespace
 }  // namespace tend::metrics
