@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -73,7 +74,7 @@ int RunSupervised(const v1::Config& config, loop::EventLoop& loop, init::Init& i
     http::Snapshot now;
     now.apps = supervisor.Status(with_usage);
     now.init = {init.reaped(), init.forwarded(), supervisor.log_sink().relayed(),
-                supervisor.log_sink().dropped()};
+                supervisor.log_sink().dropped() + logs::DroppedDiagnostics()};
     now.stopping = init.stopping();
     return now;
   };
@@ -138,6 +139,11 @@ int main(int argc, char** argv) {
   if (argc > 1 && std::string(argv[1]) == "probe") {
     return probes::RunProbe(std::vector<std::string>(argv + 2, argv + argc));
   }
+  // Before anything else, so that no stop signal is lost while the configuration loads.
+  if (absl::Status blocked = signals::BlockHandledSignals(); !blocked.ok()) {
+    logs::Error(blocked.message());
+    return kInternalError;
+  }
   absl::StatusOr<CommandLine> parsed =
       config::LoadConfiguration(std::vector<std::string>(argv + 1, argv + argc),
                                 config::CpuCount([] { return process::AvailableCpus(); }));
@@ -163,13 +169,22 @@ int main(int argc, char** argv) {
   if (!process::RaiseDescriptorLimit()) {
     logs::Warn(absl::StrCat("cannot raise the descriptor limit (RLIMIT_NOFILE): ", strerror(errno)));
   }
-  // Signals are taken over before the first child exists, so none can be missed.
+  // Signals blocked at the start now come from a signalfd.
   auto signals = signals::SignalChannel::Open();
   auto loop = loop::EventLoop::Create();
   if (!signals.ok() || !loop.ok()) {
     logs::Error(!signals.ok() ? signals.status().message() : loop.status().message());
     return kInternalError;
   }
+  // tend's own lines that had to wait for a slow reader go out as soon as it has room.
+  logs::SetDiagnosticsWake([&event_loop = **loop] {
+    int fd = logs::DiagnosticsFd();
+    if (!event_loop.Watch(fd, nullptr).ok()) return;  // then with the next line, or at exit
+    absl::Status watched = event_loop.WatchWritable(fd, [&event_loop, fd] {
+      if (logs::FlushDiagnostics()) event_loop.Unwatch(fd);
+    });
+    if (!watched.ok()) event_loop.Unwatch(fd);
+  });
   std::string why_not_reaper;
   init::ReaperRole role = init::TakeReaperRole(&why_not_reaper);
   if (role == init::ReaperRole::kNone) {
@@ -198,5 +213,6 @@ int main(int argc, char** argv) {
   // Everything tend made is gone by now; the static destructors of gRPC, protobuf and Abseil
   // that exit() would run cost milliseconds at every container stop and do nothing useful.
   std::fflush(nullptr);
+  logs::FinalFlushDiagnostics(std::chrono::seconds(1));
   _exit(exit_code);
 }

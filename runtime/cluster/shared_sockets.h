@@ -95,7 +95,7 @@ class SharedSockets {
   loop::EventLoop& loop_;
   const std::chrono::milliseconds release_grace_;
   const int unprivileged_port_start_;
-  std::map<std::string, Shared> sockets_;  // by Node's key
+  std::map<std::string, Shared> sockets_;  // by Node's key, after the app's name
   std::set<int> serving_;                  // round-robin: workers that may take connections
 };
 

@@ -137,13 +137,13 @@ absl::StatusOr<WorkerSession::Event> WorkerSession::Handle(const std::string& li
     Json reply = {{"cmd", "NODE_CLUSTER"}, {"ack", seq},
                   {"errno", 0},            {"key", key},
                   {"sockname", SocketName(listening.fd)}, {"data", nullptr},
-                  {"seq", seq_++}};
+                  {"seq", NextSeq()}};
     channel_.Send(Dump(reply));
     return Event::kNone;
   }
   Json reply = {{"cmd", "NODE_CLUSTER"}, {"ack", seq},       {"errno", 0},
                 {"key", key},            {"sockname", nullptr}, {"data", nullptr},
-                {"seq", seq_++}};
+                {"seq", NextSeq()}};
   Json wrapper = {{"cmd", "NODE_HANDLE"}, {"type", "net.Native"}, {"msg", reply}};
   if (!channel_.Send(Dump(wrapper), listening.fd)) {
     // Descriptors ran out, or the worker does not read: it gets no socket, and says so.
@@ -153,14 +153,20 @@ absl::StatusOr<WorkerSession::Event> WorkerSession::Handle(const std::string& li
   return Event::kNone;
 }
 
+int WorkerSession::NextSeq() {
+  int seq = seq_;
+  seq_ = SeqAfter(seq_);
+  return seq;
+}
+
 void WorkerSession::Reply(int ack, int uv_errno, const std::string& key) {
-  Json reply = {{"cmd", "NODE_CLUSTER"}, {"ack", ack}, {"errno", uv_errno}, {"seq", seq_++}};
+  Json reply = {{"cmd", "NODE_CLUSTER"}, {"ack", ack}, {"errno", uv_errno}, {"seq", NextSeq()}};
   if (!key.empty()) reply["key"] = key;
   channel_.Send(Dump(reply));
 }
 
 int WorkerSession::HandOver(const std::string& key, int connection) {
-  int seq = seq_++;
+  int seq = NextSeq();
   Json newconn = {{"cmd", "NODE_CLUSTER"}, {"act", "newconn"}, {"key", key}, {"seq", seq}};
   Json wrapper = {{"cmd", "NODE_HANDLE"}, {"type", "net.Native"}, {"msg", newconn}};
   if (!channel_.Send(Dump(wrapper), connection)) return -1;

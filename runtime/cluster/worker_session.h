@@ -1,6 +1,7 @@
 #pragma once
 
 #include <functional>
+#include <limits>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -58,6 +59,12 @@ class WorkerSession {
   // Round-robin: whether the worker may be handed connections now.
   void SetServing(bool serving) { sockets_.SetServing(holder_.worker_id, serving); }
 
+  // The seq after `seq`: it wraps within an int, since past INT_MAX it would turn negative,
+  // which means a failed handover, and every worker would look full for good.
+  static constexpr int SeqAfter(int seq) {
+    return seq == std::numeric_limits<int>::max() ? 0 : seq + 1;
+  }
+
  private:
   void Reply(int ack, int uv_errno, const std::string& key);
   // Round-robin: queues a newconn with `connection`; its seq, or -1.
@@ -68,7 +75,8 @@ class WorkerSession {
   SharedSockets& sockets_;
   const SharedSockets::Holder holder_;
   std::function<void()> wake_;
-  int seq_ = 0;
+  int NextSeq();
+  int seq_ = 0;  // the next message's seq: 0 to INT_MAX, then 0 again
   int64_t metrics_asked_ = 0;     // the id of the latest request; 0: none yet
   bool metrics_pending_ = false;  // its answer is not complete yet
   size_t metrics_max_bytes_ = kMaxAppMetricsBytes;

@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <functional>
 #include <optional>
@@ -176,42 +177,83 @@ class AppReader {
   std::string label_;
 };
 
-// A user or group by number or by name, from /etc/passwd or /etc/group (read here: a
-// static binary cannot use the system's name services).
-std::optional<uint32_t> LookUp(const Json& value, const char* file, uint32_t* primary_gid) {
-  if (value.is_number_unsigned()) return value.get<uint32_t>();
-  if (!value.is_string()) return std::nullopt;
+// The kernel's ids run from 0 to 4294967294: 4294967295 is (uid_t)-1, "leave unchanged".
+constexpr uint64_t kMaxId = 4294967294;
+
+// An id from /etc/passwd or /etc/group, or a number in a config file: digits only, in range.
+std::optional<uint32_t> IdNumber(absl::string_view digits) {
+  uint64_t id;
+  if (digits.empty() || digits.size() > 10 ||
+      !std::all_of(digits.begin(), digits.end(), absl::ascii_isdigit) ||
+      !absl::SimpleAtoi(digits, &id) || id > kMaxId) {
+    return std::nullopt;
+  }
+  return static_cast<uint32_t>(id);
+}
+
+struct Account {
+  uint32_t id;
+  std::optional<uint32_t> primary_gid;  // a user's group in /etc/passwd
+};
+
+// A user or group by name or number, from /etc/passwd or /etc/group (read here: a static
+// binary cannot use the system's name services). A number need not be listed.
+absl::StatusOr<Account> LookUp(const Json& value, const char* file, absl::string_view what) {
+  std::string wanted;
+  if (value.is_number_unsigned()) {
+    wanted = std::to_string(value.get<uint64_t>());
+  } else if (value.is_string()) {
+    wanted = value.get<std::string>();
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat(Show(value), " is no ", what, ": expected a name or a number"));
+  }
+  std::optional<uint32_t> number = IdNumber(wanted);
+  if (!number && !wanted.empty() && absl::ascii_isdigit(wanted[0])) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(Show(value), " is no ", what, " id: expected 0 to ", kMaxId));
+  }
   std::ifstream entries(file);
   std::string line;
   while (std::getline(entries, line)) {
-    std::vector<std::string> fields = absl::StrSplit(line, ':');
-    uint32_t id, gid;
-    if (fields.size() < 3 || fields[0] != value.get<std::string>() ||
-        !absl::SimpleAtoi(fields[2], &id)) {
-      continue;
-    }
-    if (primary_gid && fields.size() > 3 && absl::SimpleAtoi(fields[3], &gid)) *primary_gid = gid;
-    return id;
+    std::vector<absl::string_view> fields = absl::StrSplit(line, ':');
+    if (fields.size() < 3) continue;
+    std::optional<uint32_t> id = IdNumber(fields[2]);
+    if (!id || (number ? *id != *number : fields[0] != wanted)) continue;
+    Account found{*id, std::nullopt};
+    if (fields.size() > 3) found.primary_gid = IdNumber(fields[3]);
+    return found;
   }
-  return std::nullopt;
+  if (number) return Account{*number, std::nullopt};
+  return absl::InvalidArgumentError(absl::StrCat(Show(value), " is no ", what, " in ", file));
 }
 
+// Workers run as the user and group given; a user's group is its own from /etc/passwd, and
+// never tend's (root's) by default.
 absl::Status ReadRunAs(const AppReader& read, v1::App& app) {
   if (geteuid() != 0) return read.Error("uid", "switching users needs tend to run as root");
-  uint32_t gid = getgid();
+  std::optional<uint32_t> gid;
   uint32_t uid = getuid();
   if (const Json* user = read.Get("uid")) {
-    std::optional<uint32_t> found = LookUp(*user, "/etc/passwd", &gid);
-    if (!found) return read.Error("uid", absl::StrCat(Show(*user), " is no user in /etc/passwd"));
-    uid = *found;
+    absl::StatusOr<Account> found = LookUp(*user, "/etc/passwd", "user");
+    if (!found.ok()) return read.Error("uid", std::string(found.status().message()));
+    uid = found->id;
+    gid = found->primary_gid;
   }
   if (const Json* group = read.Get("gid")) {
-    std::optional<uint32_t> found = LookUp(*group, "/etc/group", nullptr);
-    if (!found) return read.Error("gid", absl::StrCat(Show(*group), " is no group in /etc/group"));
-    gid = *found;
+    absl::StatusOr<Account> found = LookUp(*group, "/etc/group", "group");
+    if (!found.ok()) return read.Error("gid", std::string(found.status().message()));
+    gid = found->id;
+  } else if (!gid) {
+    if (read.Get("uid")) {
+      return read.Error("uid", absl::StrCat("user ", uid,
+                                            " is not in /etc/passwd, so it has no group: give "
+                                            "gid too"));
+    }
+    gid = getgid();  // only a group asked for: the user stays tend's
   }
   app.mutable_run_as()->set_uid(uid);
-  app.mutable_run_as()->set_gid(gid);
+  app.mutable_run_as()->set_gid(*gid);
   return absl::OkStatus();
 }
 
@@ -242,8 +284,8 @@ std::string Resolve(const std::string& base, const std::string& path) {
 
 absl::Status ReadApp(const std::string& path, const Json& as_written, size_t index,
                      const std::string& env_name, const CpuCount& available_cpus,
-                     const CommandLine& parsed,
-                     v1::App& app, std::vector<std::string>* warnings) {
+                     const CommandLine& parsed, v1::App& app, v1::LogOptions& logs,
+                     std::vector<std::string>* warnings) {
   const Json object = NormalizeLikePm2(as_written);
   std::string label = as_written.contains("name") && as_written["name"].is_string()
                           ? absl::StrCat("'", as_written["name"].get<std::string>(), "'")
@@ -379,6 +421,15 @@ absl::Status ReadApp(const std::string& path, const Json& as_written, size_t ind
   if (read.Get("uid") || read.Get("gid")) {
     if (status = ReadRunAs(read, app); !status.ok()) return status;
   }
+  // How tend writes every app's lines (there is one stdout): any app may ask.
+  if (const Json* log_type = read.Get("log_type")) {
+    if (!log_type->is_string()) return read.Error("log_type", "expected a string (\"json\")");
+    if (*log_type == "json") logs.set_format(v1::LogOptions::JSON);
+  }
+  if (const Json* time = read.Get("time")) {
+    if (!time->is_boolean()) return read.Error("time", "expected true or false");
+    if (time->get<bool>()) logs.set_time(true);
+  }
 
   static const std::set<std::string> kKnown = {
       "name", "script", "args", "cwd", "interpreter", "node_args", "interpreter_args",
@@ -425,7 +476,7 @@ absl::Status ApplyEcosystem(const std::string& path, const Json& content,
   for (size_t i = 0; i < apps->size(); ++i) {
     v1::App app;
     if (absl::Status read = ReadApp(path, (*apps)[i], i, env_name, available_cpus, parsed, app,
-                                    warnings);
+                                    *parsed.config.mutable_logs(), warnings);
         !read.ok()) {
       return read;
     }
@@ -433,11 +484,6 @@ absl::Status ApplyEcosystem(const std::string& path, const Json& content,
       return absl::InvalidArgumentError(
           absl::StrCat(path, ": two apps are named '", app.name(), "': names must differ"));
     }
-    const Json& object = (*apps)[i];
-    if (object.value("log_type", "") == "json") {
-      parsed.config.mutable_logs()->set_format(v1::LogOptions::JSON);
-    }
-    if (object.value("time", false)) parsed.config.mutable_logs()->set_time(true);
     if (wanted.empty() || wanted.count(app.name())) *parsed.config.add_apps() = std::move(app);
   }
   for (const std::string& name : wanted) {
@@ -455,10 +501,17 @@ absl::StatusOr<CommandLine> LoadConfiguration(const std::vector<std::string>& ar
     return parsed;
   }
   absl::StatusOr<nlohmann::json> content = ReadEcosystemFile(parsed->ecosystem_file);
-  absl::Status applied =
-      content.ok() ? ApplyEcosystem(parsed->ecosystem_file, *content, parsed->env_name,
-                                    parsed->only, available_cpus, *parsed, &parsed->warnings)
-                   : content.status();
+  absl::Status applied = content.status();
+  // The boundary for untrusted files: every value is read by type above, and should a
+  // library still throw, it is one more bad file, never std::terminate.
+  try {
+    if (content.ok()) {
+      applied = ApplyEcosystem(parsed->ecosystem_file, *content, parsed->env_name, parsed->only,
+                               available_cpus, *parsed, &parsed->warnings);
+    }
+  } catch (const std::exception& error) {
+    applied = absl::InvalidArgumentError(absl::StrCat(parsed->ecosystem_file, ": ", error.what()));
+  }
   if (!applied.ok()) return absl::FailedPreconditionError(applied.message());
   parsed->supervised = true;
   parsed->config.set_start_concurrency(std::max(1, available_cpus.get()));

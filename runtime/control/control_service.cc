@@ -276,8 +276,10 @@ grpc::ServerWriteReactor<v1::LogLine>* ControlService::Logs(grpc::CallbackServer
     if (*follower) buffer.Unfollow(**follower);
   };
   feeding.headers_when_subscribed = request->follow();
-  return OpenFeedStream(bridge_, streams_.logs, StreamLimits::kMaxQueuedLogLines, Overflow::kDrop,
-                        "log lines", std::move(feeding));
+  return OpenFeedStream(bridge_, streams_.logs,
+                        {StreamLimits::kMaxQueuedLogLines, StreamLimits::kMaxQueuedLogBytes,
+                         &streams_.log_bytes},
+                        Overflow::kDrop, "log lines", std::move(feeding));
 }
 
 }  // namespace tend::control

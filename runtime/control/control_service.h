@@ -20,10 +20,14 @@ struct StreamLimits {
   static constexpr int kMaxEventStreams = 256;  // StreamEvents and Reload
   static constexpr int kMaxLogStreams = 64;
   // A log stream's backlog comes from the bounded buffer; what follows waits for a slow
-  // reader up to this many lines, then is dropped and counted.
+  // reader up to this many lines and bytes, then is dropped and counted. All log streams
+  // together hold at most kLogStreamsBytes, backlogs included.
   static constexpr size_t kMaxQueuedLogLines = 1024;
+  static constexpr size_t kMaxQueuedLogBytes = 1 << 20;
+  static constexpr size_t kLogStreamsBytes = 16 << 20;
   StreamLimit events{kMaxEventStreams, "event streams (StreamEvents and Reload)"};
   StreamLimit logs{kMaxLogStreams, "log streams (Logs)"};
+  ByteBudget log_bytes{kLogStreamsBytes};
 };
 
 class ControlService final : public v1::Control::CallbackService {

@@ -83,8 +83,8 @@ grpc::ServerWriteReactor<v1::Event>* OpenEventStream(loop::CrossThread& bridge,
     if (*feed) subscriptions.Remove(feed->get());
   };
   feeding.headers_when_subscribed = options.headers_when_subscribed;
-  return OpenFeedStream(bridge, limit, kMaxQueuedEvents, Overflow::kEnd, "events",
-                        std::move(feeding));
+  return OpenFeedStream(bridge, limit, {kMaxQueuedEvents, kMaxQueuedEventBytes}, Overflow::kEnd,
+                        "events", std::move(feeding));
 }
 
 grpc::ServerWriteReactor<v1::Event>* RefuseEventStream(grpc::Status status) {

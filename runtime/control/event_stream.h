@@ -46,9 +46,10 @@ struct EventStreamOptions {
 
 // Events of the supervisor streamed to one client: fed on the loop's thread as they happen,
 // written by gRPC as the client takes them, with no thread held in between. At most
-// kMaxQueued events wait for a slow client; past that its stream ends with
-// RESOURCE_EXHAUSTED instead of growing tend's memory.
+// kMaxQueuedEvents events (and kMaxQueuedEventBytes) wait for a slow client; past that its
+// stream ends with RESOURCE_EXHAUSTED instead of growing tend's memory.
 constexpr size_t kMaxQueuedEvents = 1024;
+constexpr size_t kMaxQueuedEventBytes = 1 << 20;
 grpc::ServerWriteReactor<v1::Event>* OpenEventStream(loop::CrossThread& bridge,
                                                      Subscriptions& subscriptions,
                                                      StreamLimit& limit,

@@ -27,27 +27,33 @@ class Outbox {
  public:
   using Reactor = grpc::ServerWriteReactor<Message>;
   // `what` names the messages in the error that ends a stream that fell behind.
-  Outbox(Reactor* reactor, size_t max_queued, Overflow overflow, std::string what)
-      : reactor_(reactor), max_queued_(max_queued), overflow_(overflow), what_(std::move(what)) {}
+  Outbox(Reactor* reactor, QueueBounds bounds, Overflow overflow, std::string what)
+      : reactor_(reactor), bounds_(bounds), overflow_(overflow), what_(std::move(what)) {}
+  ~Outbox() { GiveBack(queued_bytes_); }
 
   // Queues a message to write; `last`: finish with OK once it is written. False when it was
   // not queued: the stream is ending, or is full (kDrop: dropped; kEnd: the stream ends).
-  // `bounded` false: queued whatever the bound (a backlog the caller has bounded itself).
+  // `bounded` false: queued past the stream's own bounds (a backlog the caller has bounded
+  // itself), though never past the shared budget.
   bool Send(Message message, bool last, bool bounded = true) {
     const Message* write = nullptr;
     std::optional<grpc::Status> finish;
     bool queued = false;
+    size_t bytes = message.ByteSizeLong();
     {
       std::lock_guard<std::mutex> lock(mutex_);
       if (ending_) return false;
-      if (bounded && queue_.size() >= max_queued_) {
+      bool full = bounded && (queue_.size() >= bounds_.messages ||
+                              queued_bytes_ + bytes > bounds_.bytes);
+      if (full || (bounds_.shared && !bounds_.shared->Take(bytes))) {
         if (overflow_ == Overflow::kDrop) return false;
         finish = EndLocked(grpc::Status(
             grpc::StatusCode::RESOURCE_EXHAUSTED,
             absl::StrCat("the client read ", what_, " slower than they came: at most ",
-                         max_queued_, " wait for it")));
+                         bounds_.messages, " (", bounds_.bytes, " bytes) wait for it")));
       } else {
-        queue_.push_back(std::move(message));
+        queue_.push_back({std::move(message), bytes});
+        queued_bytes_ += bytes;
         queued = true;
         if (last) ending_ = grpc::Status::OK;
         write = StartLocked();
@@ -74,10 +80,10 @@ class Outbox {
     std::optional<grpc::Status> finish;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      queue_.pop_front();
+      PopFrontLocked();
       writing_ = false;
       if (!ok && !ending_) ending_ = grpc::Status(grpc::StatusCode::CANCELLED, "client gone");
-      if (!ok) queue_.clear();
+      if (!ok) KeepLocked(0);
       write = StartLocked();
       if (!write) finish = FinishLocked();
     }
@@ -105,16 +111,38 @@ class Outbox {
   }
 
  private:
+  struct Queued {
+    Message message;
+    size_t bytes;
+  };
+
   // The next write to start, if none is in flight.
   const Message* StartLocked() {
     if (writing_ || queue_.empty()) return nullptr;
     writing_ = wrote_ = true;
-    return &queue_.front();  // stays put until its write is done: deque keeps references
+    return &queue_.front().message;  // stays put until its write is done: deque keeps references
+  }
+
+  void PopFrontLocked() {
+    queued_bytes_ -= queue_.front().bytes;
+    GiveBack(queue_.front().bytes);
+    queue_.pop_front();
+  }
+  // Drops all but the first `kept` queued messages.
+  void KeepLocked(size_t kept) {
+    while (queue_.size() > kept) {
+      queued_bytes_ -= queue_.back().bytes;
+      GiveBack(queue_.back().bytes);
+      queue_.pop_back();
+    }
+  }
+  void GiveBack(size_t bytes) {
+    if (bounds_.shared) bounds_.shared->Give(bytes);
   }
 
   std::optional<grpc::Status> EndLocked(grpc::Status status) {
     ending_ = std::move(status);
-    queue_.resize(writing_ ? 1 : 0);  // keeps the one being written
+    KeepLocked(writing_ ? 1 : 0);  // keeps the one being written
     return FinishLocked();
   }
 
@@ -132,11 +160,12 @@ class Outbox {
   }
 
   Reactor* const reactor_;  // alive until Finish: gRPC ends the call only after it
-  const size_t max_queued_;
+  const QueueBounds bounds_;
   const Overflow overflow_;
   const std::string what_;
   std::mutex mutex_;
-  std::deque<Message> queue_;  // front() is in flight while writing_
+  std::deque<Queued> queue_;  // front() is in flight while writing_
+  size_t queued_bytes_ = 0;   // of queue_'s messages
   bool writing_ = false;
   bool wrote_ = false;  // a write has started (it carried the headers)
   bool sending_headers_ = false;
@@ -156,15 +185,15 @@ struct Feeding {
 };
 
 // A server stream fed on tend's loop as things happen, written by gRPC as the client takes
-// them, with no thread held in between. At most `max_queued` messages wait for a slow
-// client; past that, `overflow` decides.
+// them, with no thread held in between. What waits for a slow client is bounded by
+// `bounds`; past that, `overflow` decides.
 template <typename Message>
 class FeedStream final : public grpc::ServerWriteReactor<Message> {
  public:
-  FeedStream(loop::CrossThread& bridge, StreamLimit& limit, size_t max_queued, Overflow overflow,
-             std::string what)
+  FeedStream(loop::CrossThread& bridge, StreamLimit& limit, QueueBounds bounds,
+             Overflow overflow, std::string what)
       : bridge_(bridge), limit_(limit),
-        outbox_(std::make_shared<Outbox<Message>>(this, max_queued, overflow, std::move(what))) {}
+        outbox_(std::make_shared<Outbox<Message>>(this, bounds, overflow, std::move(what))) {}
 
   void Begin(Feeding<Message> feeding) {
     unsubscribe_ = std::move(feeding.unsubscribe);
@@ -210,10 +239,10 @@ class RefusedStream final : public grpc::ServerWriteReactor<Message> {
 // A stream fed by `feeding`, or refused when `limit` is reached.
 template <typename Message>
 grpc::ServerWriteReactor<Message>* OpenFeedStream(loop::CrossThread& bridge, StreamLimit& limit,
-                                                  size_t max_queued, Overflow overflow,
+                                                  QueueBounds bounds, Overflow overflow,
                                                   std::string what, Feeding<Message> feeding) {
   if (!limit.Take()) return new RefusedStream<Message>(limit.Refusal());
-  auto* stream = new FeedStream<Message>(bridge, limit, max_queued, overflow, std::move(what));
+  auto* stream = new FeedStream<Message>(bridge, limit, bounds, overflow, std::move(what));
   stream->Begin(std::move(feeding));
   return stream;
 }

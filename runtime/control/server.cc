@@ -8,13 +8,17 @@
 #include <cerrno>
 
 #include <chrono>
+#include <deque>
+#include <map>
 #include <vector>
 
 #include "grpc/support/log.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/resource_quota.h"
 #include "grpcpp/server_posix.h"
+#include "absl/strings/str_cat.h"
 #include "runtime/control/reflection_service.h"
+#include "runtime/logs/diagnostics.h"
 #include "runtime/net/listen.h"
 
 namespace tend::control {
@@ -42,6 +46,9 @@ struct Server::Endpoint {
   std::vector<std::pair<int, ino_t>> handed;
   size_t forget_at = GrpcLimits::kForgetClosedAt;  // a length of `handed` that prunes it
   std::unique_ptr<loop::Timer> idle_check;
+  std::map<int, Undecided> undecided;  // by descriptor: yet to send their first byte
+  std::deque<int> undecided_order;     // oldest first
+  uint64_t refused = 0;                // connections closed at kMaxConnections
 };
 
 Server::Server(loop::EventLoop& loop)
@@ -91,15 +98,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(loop::EventLoop& loop,
 }
 
 absl::Status Server::Serve(Endpoint& endpoint, UniqueFd listener) {
-  bool sniff = &endpoint == unix_.get() && unix_http_;
   auto acceptor = net::Acceptor::Start(
-      loop_, std::move(listener),
-      [this, &endpoint, sniff](UniqueFd connection, const sockaddr_storage&) {
-        if (sniff) {
-          Sniff(std::move(connection));
-        } else {
-          OnConnection(endpoint, std::move(connection));
-        }
+      loop_, std::move(listener), [this, &endpoint](UniqueFd connection, const sockaddr_storage&) {
+        Sniff(endpoint, std::move(connection));
       });
   if (!acceptor.ok()) return acceptor.status();
   endpoint.acceptor = std::move(*acceptor);
@@ -111,6 +112,15 @@ void Server::OnConnection(Endpoint& endpoint, UniqueFd connection) {
   // connection closes: it could not be known to be gone.
   struct stat about {};
   if (fstat(connection.get(), &about) != 0) return;
+  if (endpoint.handed.size() >= GrpcLimits::kMaxConnections) ForgetClosed(endpoint);
+  if (endpoint.handed.size() >= GrpcLimits::kMaxConnections) {
+    if (endpoint.refused++ == 0) {
+      logs::Warn(absl::StrCat("gRPC holds ", GrpcLimits::kMaxConnections, " connections on ",
+                              &endpoint == tcp_.get() ? "--grpc" : "the control socket",
+                              ": closing new ones until some end"));
+    }
+    return;  // the connection closes
+  }
   if (!endpoint.grpc) {
     gpr_set_log_function(DropGrpcLog);
     grpc::EnableDefaultHealthCheckService(true);
@@ -162,40 +172,38 @@ void Server::CheckIdle(Endpoint& endpoint) {
   });
 }
 
-void Server::Sniff(UniqueFd connection) {
-  if (undecided_.size() >= GrpcLimits::kMaxUndecided) {
-    int oldest = undecided_order_.front();
-    loop_.Unwatch(oldest);
-    undecided_.erase(oldest);  // closes it
-    undecided_order_.pop_front();
+void Server::Sniff(Endpoint& endpoint, UniqueFd connection) {
+  if (endpoint.undecided.size() >= GrpcLimits::kMaxUndecided) {
+    Forget(endpoint, endpoint.undecided_order.front());  // closes the oldest
   }
   int fd = connection.get();
-  if (!loop_.Watch(fd, [this, fd] { Decide(fd); }).ok()) return;  // closes it
-  Undecided& waiting = undecided_[fd];
+  if (!loop_.Watch(fd, [this, &endpoint, fd] { Decide(endpoint, fd); }).ok()) return;
+  Undecided& waiting = endpoint.undecided[fd];
   waiting.fd = std::move(connection);
-  waiting.deadline = loop_.After(GrpcLimits::kFirstByteDeadline, [this, fd] {
-    loop_.Unwatch(fd);
-    undecided_.erase(fd);
-    undecided_order_.erase(std::find(undecided_order_.begin(), undecided_order_.end(), fd));
-  });
-  undecided_order_.push_back(fd);
+  waiting.deadline = loop_.After(GrpcLimits::kFirstByteDeadline,
+                                 [this, &endpoint, fd] { Forget(endpoint, fd); });
+  endpoint.undecided_order.push_back(fd);
 }
 
-void Server::Decide(int fd) {
+void Server::Forget(Endpoint& endpoint, int fd) {
+  loop_.Unwatch(fd);
+  endpoint.undecided.erase(fd);  // closes it, if it is still there
+  auto& order = endpoint.undecided_order;
+  order.erase(std::find(order.begin(), order.end(), fd));
+}
+
+void Server::Decide(Endpoint& endpoint, int fd) {
   char first;
   ssize_t n = recv(fd, &first, 1, MSG_PEEK);
   if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
-  loop_.Unwatch(fd);
-  auto waiting = undecided_.find(fd);
-  UniqueFd connection = std::move(waiting->second.fd);
-  undecided_.erase(waiting);
-  undecided_order_.erase(std::find(undecided_order_.begin(), undecided_order_.end(), fd));
+  UniqueFd connection = std::move(endpoint.undecided.at(fd).fd);
+  Forget(endpoint, fd);
   if (n != 1) return;  // closed before a byte came: it closes here
   if (first == 'P') {  // HTTP/2's connection preface: "PRI * HTTP/2.0"
-    OnConnection(*unix_, std::move(connection));
-  } else {
+    OnConnection(endpoint, std::move(connection));
+  } else if (&endpoint == unix_.get() && unix_http_) {
     unix_http_(std::move(connection));
-  }
+  }  // else no gRPC client: it closes here
 }
 
 void Server::SetServing(bool serving) {
@@ -206,9 +214,9 @@ void Server::SetServing(bool serving) {
 }
 
 Server::~Server() {
-  for (const auto& [fd, waiting] : undecided_) loop_.Unwatch(fd);
   for (Endpoint* endpoint : {unix_.get(), tcp_.get()}) {
     if (!endpoint) continue;
+    for (const auto& [fd, waiting] : endpoint->undecided) loop_.Unwatch(fd);
     endpoint->acceptor.reset();
     endpoint->idle_check.reset();
     if (!endpoint->grpc) continue;

@@ -29,9 +29,12 @@ struct GrpcLimits {
   static constexpr int kStreamsPerConnection = 100;   // HTTP/2: more wait in the client
   static constexpr int kMaxReflectionStreams = 256;   // more: RESOURCE_EXHAUSTED
   static constexpr size_t kMemoryBytes = 64 << 20;    // gRPC's buffers, via its resource quota
-  // Unix connections yet to send their first byte; past it the oldest is closed.
+  // Connections of one listener yet to send their first byte; past it the oldest is
+  // closed, and one silent for kFirstByteDeadline is closed too.
   static constexpr size_t kMaxUndecided = 64;
   static constexpr std::chrono::seconds kFirstByteDeadline{5};
+  // Connections of one listener held by gRPC; past it a new one is closed at once.
+  static constexpr size_t kMaxConnections = 512;
   // How often a running gRPC server is checked for clients; with none, it is shut down.
   static constexpr std::chrono::seconds kIdleCheck{10};
   // Connections handed to gRPC are remembered for the idle check; from this many on, those
@@ -47,9 +50,10 @@ struct GrpcLimits {
 // gRPC server: running out of descriptors pauses accepting instead of spinning (gRPC 1.51
 // stops listening for good on EMFILE), and each listener's server starts on its first
 // gRPC connection, and stops once its last client has gone (checked every kIdleCheck), so
-// a tend nobody asks pays nothing for gRPC. On the Unix socket, a
-// connection whose first byte is not HTTP/2's preface ("PRI * HTTP/2.0") is HTTP/1.1, handed
-// to `unix_http`: `tend probe`, every 10 s in a HEALTHCHECK, never starts gRPC.
+// a tend nobody asks pays nothing for gRPC. A connection reaches gRPC only once its first
+// byte has come. On the Unix socket, one whose first byte is not HTTP/2's preface
+// ("PRI * HTTP/2.0") is HTTP/1.1, handed to `unix_http`: `tend probe`, every 10 s in a
+// HEALTHCHECK, never starts gRPC; on TCP it is closed.
 class Server {
  public:
   // `unix_control` and `tcp_control`: the Control service for each listener, each with its
@@ -70,9 +74,11 @@ class Server {
   explicit Server(loop::EventLoop& loop);
   absl::Status Serve(Endpoint& endpoint, UniqueFd listener);
   void OnConnection(Endpoint& endpoint, UniqueFd connection);
-  // A Unix connection waits, bounded in number and time, for its first byte.
-  void Sniff(UniqueFd connection);
-  void Decide(int fd);
+  // A connection waits, bounded in number and time, for its first byte, before gRPC (or,
+  // on the Unix socket, the HTTP server) gets it: a silent client holds nothing for long.
+  void Sniff(Endpoint& endpoint, UniqueFd connection);
+  void Decide(Endpoint& endpoint, int fd);
+  void Forget(Endpoint& endpoint, int fd);
   void CheckIdle(Endpoint& endpoint);
   // Drops the handed connections gRPC has closed.
   void ForgetClosed(Endpoint& endpoint);
@@ -80,8 +86,6 @@ class Server {
   loop::EventLoop& loop_;
   StreamLimit reflection_streams_;
   std::function<void(UniqueFd)> unix_http_;
-  std::map<int, Undecided> undecided_;  // by descriptor
-  std::deque<int> undecided_order_;     // oldest first
   std::unique_ptr<Endpoint> unix_, tcp_;
   bool serving_ = false;
   std::string unix_path_;

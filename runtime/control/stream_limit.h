@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -33,6 +34,35 @@ class StreamLimit {
   const int max_;
   const std::string what_;
   std::atomic<int> open_{0};
+};
+
+// The bytes that the streams of one kind may hold queued for slow clients, all of them
+// together: what one stream may not take, it does not queue. Any thread.
+class ByteBudget {
+ public:
+  explicit ByteBudget(size_t max) : max_(max) {}
+
+  bool Take(size_t bytes) {
+    size_t used = used_.load();
+    while (used + bytes <= max_) {
+      if (used_.compare_exchange_weak(used, used + bytes)) return true;
+    }
+    return false;
+  }
+  void Give(size_t bytes) { used_.fetch_sub(bytes); }
+  size_t used() const { return used_.load(); }
+
+ private:
+  const size_t max_;
+  std::atomic<size_t> used_{0};
+};
+
+// What one stream may hold queued for a slow client: messages and bytes, its own and out of
+// a budget it shares with the streams of its kind (none: null).
+struct QueueBounds {
+  size_t messages;
+  size_t bytes;
+  ByteBudget* shared = nullptr;
 };
 
 }  // namespace tend::control

@@ -100,6 +100,16 @@ time_t Normalize(std::tm* tm) {
   return mktime(tm);
 }
 
+// The first second of local day `tm` plus `days` days, plus `months` months (mktime carries
+// overflow), or -1. Local midnight exists almost everywhere; where DST skips it, mktime
+// gives the first time of that day that does.
+time_t LocalDayStart(std::tm tm, int days, int months) {
+  tm.tm_mday = months ? 1 : tm.tm_mday + days;
+  tm.tm_mon += months;
+  tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+  return Normalize(&tm);
+}
+
 }  // namespace
 
 absl::StatusOr<CronSchedule> CronSchedule::Parse(absl::string_view expression) {
@@ -145,26 +155,31 @@ bool CronSchedule::DayMatches(const std::tm& day) const {
 }
 
 time_t CronSchedule::Next(time_t after) const {
+  // Steps forward in absolute time and reads the local fields of each step: local fields
+  // are ambiguous in the hour a DST fall-back repeats (mktime may read 01:59:60 as 01:00 of
+  // the second pass, or the first), but a time_t only ever moves forward. So the result is
+  // after `after`, a time the fall-back repeats is named in both passes, and one that the
+  // spring-forward skips is never seen.
   time_t t = after + 1;
   std::tm tm;
   localtime_r(&t, &tm);
   const int last_year = tm.tm_year + 8;
-  // Each step moves to the start of the next unit that can match; mktime carries overflow.
-  while (tm.tm_year <= last_year) {
+  while (localtime_r(&t, &tm) && tm.tm_year <= last_year) {
+    time_t next;
     if (!months_.test(tm.tm_mon + 1)) {
-      tm.tm_mon += 1, tm.tm_mday = 1, tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+      next = LocalDayStart(tm, 0, 1);
     } else if (!DayMatches(tm)) {
-      tm.tm_mday += 1, tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+      next = LocalDayStart(tm, 1, 0);
     } else if (!hours_.test(tm.tm_hour)) {
-      tm.tm_hour += 1, tm.tm_min = tm.tm_sec = 0;
+      next = t + 3600 - tm.tm_min * 60 - tm.tm_sec;  // zones change offset on the hour
     } else if (!minutes_.test(tm.tm_min)) {
-      tm.tm_min += 1, tm.tm_sec = 0;
+      next = t + 60 - tm.tm_sec;
     } else if (!seconds_.test(tm.tm_sec)) {
-      tm.tm_sec += 1;
+      next = t + 1;
     } else {
-      return Normalize(&tm);
+      return t;
     }
-    Normalize(&tm);
+    t = next > t ? next : t + 1;  // mktime's answer, should it not move forward
   }
   return -1;
 }

@@ -18,7 +18,9 @@ class CronSchedule {
   static absl::StatusOr<CronSchedule> Parse(absl::string_view expression);
 
   // The first time strictly after `after` that the schedule names, in local time; -1 when
-  // there is none within the next eight years (e.g. "0 0 30 2 *").
+  // there is none within the next eight years (e.g. "0 0 30 2 *"). Always after `after`,
+  // across DST changes too: a time the fall-back repeats is named in both passes, one that
+  // the spring-forward skips is not named that day.
   time_t Next(time_t after) const;
 
  private:

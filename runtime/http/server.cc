@@ -7,11 +7,13 @@
 
 #include <cerrno>
 #include <cstring>
+#include <deque>
 #include <iterator>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 #include "runtime/net/listen.h"
 
 namespace tend::http {
@@ -34,12 +36,58 @@ const char* Reason(int status) {
   }
 }
 
-std::string Serialize(const Response& response, bool head, bool keep_alive) {
-  return absl::StrCat("HTTP/1.1 ", response.status, " ", Reason(response.status),
-                      "\r\nContent-Type: ", response.content_type,
-                      "\r\nContent-Length: ", response.body.size(),
-                      keep_alive ? "" : "\r\nConnection: close", "\r\n\r\n",
-                      head ? "" : response.body);
+// What waits to be sent on one connection: answers' heads and bodies, a shared body held
+// by reference, not copied.
+class Output {
+ public:
+  void Add(std::string text) {
+    if (text.empty()) return;
+    bytes_ += text.size();
+    segments_.push_back({std::move(text), nullptr, 0});
+  }
+  void Add(std::shared_ptr<const std::string> shared) {
+    if (!shared || shared->empty()) return;
+    bytes_ += shared->size();
+    segments_.push_back({{}, std::move(shared), 0});
+  }
+  bool empty() const { return segments_.empty(); }
+  size_t size() const { return bytes_; }
+  // The bytes to send next.
+  absl::string_view Next() const {
+    const Segment& front = segments_.front();
+    return absl::string_view(front.shared ? *front.shared : front.own).substr(front.sent);
+  }
+  void Consume(size_t sent) {
+    bytes_ -= sent;
+    Segment& front = segments_.front();
+    front.sent += sent;
+    if (front.sent == (front.shared ? front.shared->size() : front.own.size())) {
+      segments_.pop_front();
+    }
+  }
+
+ private:
+  struct Segment {
+    std::string own;
+    std::shared_ptr<const std::string> shared;
+    size_t sent;
+  };
+  std::deque<Segment> segments_;
+  size_t bytes_ = 0;
+};
+
+void Serialize(const Response& response, bool head, bool keep_alive, Output& output) {
+  size_t length = response.shared_body ? response.shared_body->size() : response.body.size();
+  output.Add(absl::StrCat("HTTP/1.1 ", response.status, " ", Reason(response.status),
+                          "\r\nContent-Type: ", response.content_type,
+                          "\r\nContent-Length: ", length,
+                          keep_alive ? "" : "\r\nConnection: close", "\r\n\r\n"));
+  if (head) return;
+  if (response.shared_body) {
+    output.Add(response.shared_body);
+  } else {
+    output.Add(response.body);
+  }
 }
 
 }  // namespace
@@ -55,7 +103,7 @@ struct Server::Connection {
   size_t head_bytes = 0;
   size_t body_bytes = 0;
   bool in_request = false;  // a request has begun and is not complete
-  std::string output;
+  Output output;
   int refusal = 0;          // a status to answer before closing (431, 414, 413)
   bool on_reserve = false;  // accepted on the reserve descriptor
   bool closing = false;     // close once the output is written
@@ -202,7 +250,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(loop::EventLoop& loop,
       loop, std::move(listening->fd),
       [raw](UniqueFd fd, const sockaddr_storage& peer) {
         Connection* admitted = raw->Admit(std::move(fd), net::AddressOf(peer));
-        if (admitted && raw->accepting_on_reserve_) admitted->on_reserve = true;
+        if (admitted && raw->accepting_on_reserve_) {
+          admitted->on_reserve = true;
+          raw->reserve_in_use_ = true;
+        }
       },
       [raw] { return raw->OnDescriptorsExhausted(); });
   if (!acceptor.ok()) return acceptor.status();
@@ -232,9 +283,11 @@ bool Server::OnDescriptorsExhausted() {
   if (!reserve_) return false;  // in use already
   reserve_.reset();
   accepting_on_reserve_ = true;
-  bool admitted = acceptor_->AcceptOne();
+  acceptor_->AcceptOne();
   accepting_on_reserve_ = false;
-  if (!admitted) reserve_.reset(open("/dev/null", O_RDONLY | O_CLOEXEC));
+  // Nothing accepted, or accepted and refused (closed at once): the descriptor is free
+  // again, and held in reserve again, or the next exhaustion would find none.
+  if (!reserve_in_use_) reserve_.reset(open("/dev/null", O_RDONLY | O_CLOEXEC));
   return false;
 }
 
@@ -302,12 +355,11 @@ void Server::Parse(Connection& connection) {
     }
   } else if (error != HPE_OK && !connection.closing) {
     int status = connection.refusal ? connection.refusal : 400;
-    connection.output += Serialize(
-        {status, "text/plain; charset=utf-8",
-         status == 431 ? absl::StrCat("request head over ", limits_.max_head_bytes, " bytes\n")
-         : status == 413 ? "request body too large\n"
-                         : absl::StrCat("bad request: ", http_errno_name(error), "\n")},
-        false, false);
+    Serialize({status, "text/plain; charset=utf-8",
+               status == 431 ? absl::StrCat("request head over ", limits_.max_head_bytes, " bytes\n")
+               : status == 413 ? "request body too large\n"
+                               : absl::StrCat("bad request: ", http_errno_name(error), "\n")},
+              false, false, connection.output);
     connection.closing = true;
   }
   if (connection.closing) connection.unparsed.clear();
@@ -325,22 +377,22 @@ Server::Respond Server::Responder(Connection& connection) {
 }
 
 void Server::Answer(Connection& connection, Response response) {
-  connection.output += Serialize(response, connection.head, connection.keep_alive);
+  Serialize(response, connection.head, connection.keep_alive, connection.output);
   connection.awaiting = false;
   if (!connection.keep_alive) connection.closing = true;
 }
 
 void Server::Flush(Connection& connection) {
   while (!connection.output.empty()) {
-    ssize_t n = send(connection.fd.get(), connection.output.data(), connection.output.size(),
-                     MSG_NOSIGNAL);
+    absl::string_view next = connection.output.Next();
+    ssize_t n = send(connection.fd.get(), next.data(), next.size(), MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN) break;
     if (n <= 0) {
       Close(connection);
       return;
     }
-    connection.output.erase(0, n);
+    connection.output.Consume(static_cast<size_t>(n));
     Arm(connection, limits_.idle_timeout);  // progress: a reading client is given time
   }
   int fd = connection.fd.get();
@@ -372,6 +424,7 @@ void Server::Close(Connection& connection) {
   if (connection.on_reserve) {
     connection.fd.reset();
     reserve_.reset(open("/dev/null", O_RDONLY | O_CLOEXEC));
+    reserve_in_use_ = false;
   }
   if (--per_address_[connection.address] == 0) per_address_.erase(connection.address);
   connections_.erase(connection.position);  // destroys it: its timer and descriptor

@@ -24,6 +24,9 @@ struct Response {
   int status = 200;
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
+  // Instead of `body`: one body many answers share (a /metrics exposition), held once
+  // however many connections are still sending it.
+  std::shared_ptr<const std::string> shared_body;
 };
 
 // What one client, or many, can make the server hold, and what happens past each bound.
@@ -99,6 +102,7 @@ class Server {
   // taken again when that connection ends, so /livez answers even then.
   UniqueFd reserve_;
   bool accepting_on_reserve_ = false;
+  bool reserve_in_use_ = false;  // a connection holds the reserve's descriptor
   int port_ = 0;
   std::list<std::unique_ptr<Connection>> connections_;  // oldest first
   std::map<std::string, size_t> per_address_;

@@ -28,6 +28,15 @@ Init::Init(const v1::InitOptions& options, loop::EventLoop& loop, signals::Signa
 
 int Init::Run(Workload& workload) {
   workload_ = &workload;
+  // A stop signal that came while the configuration loaded (main blocks them first thing):
+  // the container is being stopped, so nothing starts. Others have no one to go to yet.
+  for (const signals::SignalChannel::Received& received : signals_.Drain()) {
+    if (IsStopSignal(received.signo) && received.sender != getpid()) {
+      logs::Info(absl::StrCat(signals::SignalName(received.signo),
+                              " received before the start: starting nothing"));
+      return 128 + received.signo;
+    }
+  }
   if (absl::Status started = workload.Start(); started.ok()) {
     absl::Status ran = loop_.Watch(signals_.fd(), [this] { OnSignals(); });
     if (ran.ok()) ran = loop_.Run();

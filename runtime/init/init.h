@@ -18,7 +18,9 @@ namespace tend::init {
 
 // tend as an init. Its rules, all of them here:
 //  1. Every catchable signal is read from a signalfd: tend never dies of one. SIGTTIN and
-//     SIGTTOU are ignored, as tini does: terminal I/O must never stop PID 1.
+//     SIGTTOU are ignored, as tini does: terminal I/O must never stop PID 1. main blocks them
+//     first thing, so none is lost while the configuration loads; a stop signal that came
+//     before the workload started means nothing starts (exit 128+N).
 //  2. SIGCHLD: every terminated child is reaped at once, the workload's and any orphan's.
 //  3. A signal tend raised itself (SIGPIPE from a write) is not passed on.
 //  4. Any other signal is rewritten (--rewrite; rewritten to 0, it is dropped). Then SIGTERM,

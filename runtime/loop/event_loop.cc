@@ -43,7 +43,9 @@ absl::Status EventLoop::Register(int fd, const Watcher& watcher, bool known) {
   epoll_event event{};
   event.events = (watcher.on_readable ? EPOLLIN : 0u) | (watcher.on_writable ? EPOLLOUT : 0u);
   event.data.fd = fd;
-  if (epoll_ctl(epoll_fd_.get(), known ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &event) != 0) {
+  // A parked descriptor left the epoll set: it is added again.
+  bool in_set = known && !watchers_.at(fd)->parked;
+  if (epoll_ctl(epoll_fd_.get(), in_set ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &event) != 0) {
     return Errno(absl::StrCat("epoll_ctl(fd ", fd, ")"));
   }
   return absl::OkStatus();
@@ -68,6 +70,10 @@ absl::Status EventLoop::WatchWritable(int fd, Callback on_writable) {
   }
   it->second = std::move(watcher);
   return absl::OkStatus();
+}
+
+void EventLoop::Park(int fd, Watcher& watcher) {
+  if (epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, fd, nullptr) == 0) watcher.parked = true;
 }
 
 void EventLoop::Unwatch(int fd) {
@@ -178,7 +184,14 @@ absl::Status EventLoop::Run() {
       }
       if (!writable) continue;
       it = watchers_.find(fd);  // the reader may have unwatched or changed it
-      if (it == watchers_.end() || !it->second->on_writable) continue;
+      if (it == watchers_.end()) continue;
+      if (!it->second->on_writable) {
+        // A hang-up nobody watches for (reading paused, nothing to write): epoll would
+        // report it at every turn, so the descriptor leaves the set until it is watched
+        // again, and its owner learns of it then.
+        if (failed && !it->second->on_readable) Park(fd, *it->second);
+        continue;
+      }
       watcher = it->second;
       watcher->on_writable();
     }

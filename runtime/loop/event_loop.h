@@ -44,7 +44,8 @@ class EventLoop {
   ~EventLoop();
 
   // Calls `on_readable` whenever `fd` is readable (level-triggered) until Unwatch(fd); an
-  // empty callback watches nothing but hang-ups, until WatchWritable adds a writer.
+  // empty callback pauses reading: a hang-up then goes to the writer, if any, and with none
+  // it is kept until `fd` is watched again (it cannot spin the loop meanwhile).
   // Fails when epoll cannot take the descriptor (then nothing is watched).
   [[nodiscard]] absl::Status Watch(int fd, Callback on_readable);
   // Also calls `on_writable` while `fd` is writable; an empty callback stops that. `fd` must
@@ -73,8 +74,10 @@ class EventLoop {
   struct Watcher {
     Callback on_readable;
     Callback on_writable;
+    bool parked = false;  // out of the epoll set: it hung up while nobody watched for it
   };
   absl::Status Register(int fd, const Watcher& watcher, bool known);
+  void Park(int fd, Watcher& watcher);
 
   struct TimerEntry {
     Clock::time_point due;

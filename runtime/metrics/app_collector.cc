@@ -60,6 +60,7 @@ void AppCollector::Finish() {
   std::shared_ptr<Collection> collection = std::move(current_);
   if (!collection) return;
   AppMetricsHarvest harvest;
+  harvest.collection = ++collections_;
   harvest.counts = &counts_;
   for (const cluster::AppMetricsAsked& asked : collection->asked) {
     AppMetricsCounts& counts = counts_[asked.app];

@@ -47,6 +47,7 @@ class AppCollector {
   const std::chrono::milliseconds budget_;
   std::map<std::string, AppMetricsCounts> counts_;  // since tend started
   std::shared_ptr<Collection> current_;
+  uint64_t collections_ = 0;
 };
 
 }  // namespace tend::metrics

@@ -1,5 +1,6 @@
 #include "runtime/metrics/app_metrics.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <optional>
@@ -71,20 +72,6 @@ std::string FormatNumber(double value) {
   return error == std::errc() ? std::string(buffer, end) : "NaN";
 }
 
-// A label value of prom-client's JSON: a string, or a number or boolean it formats.
-bool LabelText(const Json& value, std::string* text) {
-  if (value.is_string()) {
-    *text = value.get<std::string>();
-  } else if (value.is_number()) {
-    *text = FormatNumber(value.get<double>());
-  } else if (value.is_boolean()) {
-    *text = value.get<bool>() ? "true" : "false";
-  } else {
-    return false;
-  }
-  return true;
-}
-
 std::string Escape(absl::string_view text, bool quotes) {
   std::string escaped;
   escaped.reserve(text.size());
@@ -102,11 +89,6 @@ std::string Escape(absl::string_view text, bool quotes) {
   return escaped;
 }
 
-std::string StringField(const Json& object, const char* name) {
-  auto it = object.find(name);
-  return it != object.end() && it->is_string() ? it->get<std::string>() : "";
-}
-
 }  // namespace
 
 const char* AppMetricsDropName(AppMetricsDrop reason) {
@@ -118,63 +100,236 @@ const char* AppMetricsDropName(AppMetricsDrop reason) {
   return "invalid";
 }
 
+namespace {
+
+// One worker's registry as it is parsed (nlohmann's SAX interface): no document is built,
+// so the cost is linear in the answer and bounded by it, whatever its shape. The families
+// are kept as read, then merged once the whole answer has parsed: an answer that turns out
+// not to be JSON adds nothing. prom-client writes a family's aggregator after its values,
+// so a family is judged when its object ends.
+class RegistryReader {
+ public:
+  using Value = AppAggregation::ReadValue;
+  using Family = AppAggregation::ReadFamily;
+
+  explicit RegistryReader(std::vector<Family>& families) : families_(families) {}
+
+  // Whether the answer was a JSON array; `invalid` counts the entries in it that were not
+  // families, `too_many` whether families past kMaxFamiliesPerAnswer were left out.
+  bool whole() const { return whole_; }
+  uint64_t invalid() const { return invalid_; }
+  bool too_many() const { return too_many_; }
+
+  bool null() { return Scalar(nullptr); }
+  bool boolean(bool value) { return Scalar(value ? "true" : "false"); }
+  bool number_integer(int64_t value) { return Number(static_cast<double>(value)); }
+  bool number_unsigned(uint64_t value) { return Number(static_cast<double>(value)); }
+  bool number_float(double value, const std::string&) { return Number(value); }
+  bool string(std::string& value) { return Text(value); }
+  bool binary(nlohmann::json::binary_t&) { return Scalar(nullptr); }
+  bool start_object(size_t) { return Open(true); }
+  bool start_array(size_t) { return Open(false); }
+  bool end_object() { return Close(); }
+  bool end_array() { return Close(); }
+  bool key(std::string& name) {
+    key_ = std::move(name);
+    return true;
+  }
+  bool parse_error(size_t, const std::string&, const nlohmann::detail::exception&) {
+    whole_ = false;
+    return false;
+  }
+
+ private:
+  // Where the parser is: what the next value means.
+  enum class At { kTop, kRegistry, kFamily, kValues, kValue, kLabels, kSkipped };
+
+  // A value in the document: what it means where it stands.
+  bool Scalar(const char* text) {
+    if (at_ == At::kRegistry) ++invalid_;  // a family that is no object
+    if (at_ == At::kLabels) Label(text);
+    if (at_ == At::kTop) whole_ = false;
+    return at_ != At::kTop;
+  }
+  bool Number(double value) {
+    if (at_ == At::kValue && key_ == "value") {
+      value_.value = value;
+      value_.has_value = true;
+      return true;
+    }
+    if (at_ == At::kLabels) {
+      Label(nullptr, &value);
+      return true;
+    }
+    return Scalar(nullptr);
+  }
+  bool Text(std::string& text) {
+    if (at_ == At::kFamily) {
+      if (key_ == "name") family_.name = std::move(text);
+      if (key_ == "help") family_.help = std::move(text);
+      if (key_ == "type") family_.type = std::move(text);
+      if (key_ == "aggregator") family_.aggregator = std::move(text);
+      return true;
+    }
+    if (at_ == At::kValue && key_ == "metricName") {
+      value_.sample = std::move(text);
+      return true;
+    }
+    if (at_ == At::kLabels) {
+      Label(text.c_str());
+      return true;
+    }
+    return Scalar(nullptr);
+  }
+  // A label's value: a string, or a number or boolean prom-client formats; anything else
+  // makes the value invalid. Past kMaxLabelsPerSeries the value is invalid too, and its
+  // further labels are not kept.
+  void Label(const char* text, const double* number = nullptr) {
+    if (value_.labels.size() >= AppAggregation::kMaxLabelsPerSeries || (!text && !number)) {
+      value_.invalid = true;
+      return;
+    }
+    value_.labels.emplace_back(key_, number ? FormatNumber(*number) : std::string(text));
+  }
+
+  bool Open(bool object) {
+    if (depth_ == kMaxDepth) {  // deeper than prom-client ever writes: not its JSON
+      whole_ = false;
+      return false;
+    }
+    ++depth_;
+    switch (at_) {
+      case At::kTop:
+        if (object) {
+          whole_ = false;
+          return false;
+        }
+        whole_ = true;
+        return Enter(At::kRegistry);
+      case At::kRegistry:
+        if (!object) {
+          ++invalid_;
+          return Skip();
+        }
+        family_ = {};
+        return Enter(At::kFamily);
+      case At::kFamily:
+        if (key_ == "values" && !object) {
+          family_.has_values = true;
+          return Enter(At::kValues);
+        }
+        return Skip();
+      case At::kValues:
+        if (!object) return Skip();
+        value_ = {};
+        return Enter(At::kValue);
+      case At::kValue:
+        if (key_ == "labels" && object) {
+          value_.has_labels = true;
+          return Enter(At::kLabels);
+        }
+        return Skip();
+      case At::kLabels:
+        value_.invalid = true;  // a label whose value is an object or an array
+        return Skip();
+      case At::kSkipped:
+        return Enter(At::kSkipped);
+    }
+    return false;
+  }
+  bool Enter(At at) {
+    stack_.push_back(at_);
+    at_ = at;
+    return true;
+  }
+  bool Skip() { return Enter(At::kSkipped); }
+  bool Close() {
+    --depth_;
+    At closed = at_;
+    at_ = stack_.back();
+    stack_.pop_back();
+    if (closed == At::kFamily) {
+      if (families_.size() >= AppAggregation::kMaxFamiliesPerAnswer) {
+        too_many_ = true;
+      } else {
+        families_.push_back(std::move(family_));
+      }
+    }
+    if (closed == At::kValue && value_.has_value) family_.values.push_back(std::move(value_));
+    return true;
+  }
+
+  static constexpr int kMaxDepth = 8;
+  std::vector<Family>& families_;
+  std::vector<At> stack_;
+  At at_ = At::kTop;
+  int depth_ = 0;
+  std::string key_;
+  Family family_;
+  Value value_;
+  bool whole_ = false;
+  bool too_many_ = false;
+  uint64_t invalid_ = 0;
+};
+
+// Sorted by name: the key of a series does not depend on the order a worker wrote its labels
+// in, and a repeated name is next to its twin.
+bool SortedAndDistinct(std::vector<std::pair<std::string, std::string>>& labels) {
+  std::sort(labels.begin(), labels.end());
+  for (size_t i = 1; i < labels.size(); ++i) {
+    if (labels[i].first == labels[i - 1].first) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 void AppAggregation::AddWorker(int instance, absl::string_view json) {
-  Json registry = Json::parse(json.begin(), json.end(), nullptr, /*allow_exceptions=*/false);
-  if (!registry.is_array()) {
+  std::vector<ReadFamily> families;
+  RegistryReader reader(families);
+  bool parsed = Json::sax_parse(json.begin(), json.end(), &reader);
+  if (!parsed || !reader.whole()) {
     Drop(AppMetricsDrop::kInvalid);
     return;
   }
-  for (const Json& family : registry) AddFamily(instance, family);
+  for (uint64_t i = 0; i < reader.invalid(); ++i) Drop(AppMetricsDrop::kInvalid);
+  if (reader.too_many()) Drop(AppMetricsDrop::kTooLarge);
+  for (ReadFamily& family : families) AddFamily(instance, family);
 }
 
-void AppAggregation::AddFamily(int instance, const Json& json) {
-  if (!json.is_object()) return Drop(AppMetricsDrop::kInvalid);
-  std::string name = StringField(json, "name");
-  std::string type = StringField(json, "type");
-  std::string aggregator_name = StringField(json, "aggregator");
+void AppAggregation::AddFamily(int instance, ReadFamily& read) {
   std::optional<Aggregator> aggregator =
-      AggregatorNamed(aggregator_name.empty() ? "sum" : aggregator_name);
-  auto values = json.find("values");
-  if (!IsValidName(name, true) || !IsKnownType(type) || !aggregator ||
-      values == json.end() || !values->is_array()) {
+      AggregatorNamed(read.aggregator.empty() ? "sum" : read.aggregator);
+  if (!IsValidName(read.name, true) || !IsKnownType(read.type) || !aggregator ||
+      !read.has_values) {
     return Drop(AppMetricsDrop::kInvalid);
   }
-  auto [position, added] = family_index_.try_emplace(name, families_.size());
-  if (added) families_.push_back({name, StringField(json, "help"), type, *aggregator, {}, {}});
+  auto [position, added] = family_index_.try_emplace(read.name, families_.size());
+  if (added) families_.push_back({read.name, read.help, read.type, *aggregator, {}, {}});
   Family& family = families_[position->second];
-  if (family.type != type) return Drop(AppMetricsDrop::kInvalid);  // workers disagree
+  if (family.type != read.type) return Drop(AppMetricsDrop::kInvalid);  // workers disagree
 
   bool invalid = false;
-  for (const Json& value : *values) {
-    auto number = value.is_object() ? value.find("value") : value.end();
+  for (ReadValue& value : read.values) {
     // NaN and infinities reach JSON as null: prom-client's aggregation skips them too.
-    if (number == value.end() || !number->is_number()) continue;
-    std::string sample = StringField(value, "metricName");
-    if (sample.empty()) sample = name;
-    auto labels = value.find("labels");
-    bool has_labels = labels != value.end() && labels->is_object();
+    std::string sample = value.sample.empty() ? read.name : std::move(value.sample);
+    bool ok = !value.invalid && IsSampleOf(sample, read.name, read.type);
+    for (size_t i = 0; ok && i < value.labels.size(); ++i) {
+      ok = IsValidName(value.labels[i].first, false);
+    }
+    ok = ok && SortedAndDistinct(value.labels);
+    if (!ok) {
+      invalid = true;
+      continue;
+    }
     // The group's key first: most values join a group another worker began, and need no
     // labels of their own.
     std::string key;
     AppendKeyPart(&key, sample);
     if (per_worker_) AppendKeyPart(&key, absl::StrCat(instance));
-    bool ok = IsSampleOf(sample, name, type);
-    std::vector<std::pair<std::string, std::string>> texts;
-    if (ok && has_labels) {
-      for (const auto& [label, label_value] : labels->items()) {
-        std::string text;
-        if (!IsValidName(label, false) || !LabelText(label_value, &text)) {
-          ok = false;
-          break;
-        }
-        AppendKeyPart(&key, label);
-        AppendKeyPart(&key, text);
-        texts.emplace_back(label, std::move(text));
-      }
-    }
-    if (!ok) {
-      invalid = true;
-      continue;
+    for (const auto& [label, text] : value.labels) {
+      AppendKeyPart(&key, label);
+      AppendKeyPart(&key, text);
     }
     auto group_position = family.index.find(key);
     if (group_position == family.index.end()) {
@@ -182,20 +337,19 @@ void AppAggregation::AddFamily(int instance, const Json& json) {
       series.name = std::move(sample);
       series.labels.emplace_back("app", app_);
       if (per_worker_) series.labels.emplace_back("app_instance", absl::StrCat(instance));
-      for (auto& [label, text] : texts) {
+      // The app's own app and app_instance are kept as exported_*, as Prometheus renames a
+      // clashing target label; such a name may meet one the app set itself.
+      std::vector<std::pair<std::string, std::string>> own;
+      own.reserve(value.labels.size());
+      for (auto& [label, text] : value.labels) {
         bool ours = label == "app" || label == "app_instance";
-        series.labels.emplace_back(ours ? "exported_" + label : std::move(label), std::move(text));
+        own.emplace_back(ours ? "exported_" + label : std::move(label), std::move(text));
       }
-      // Renamed labels may meet one of the app's own (exported_app).
-      for (size_t i = 0; ok && i < series.labels.size(); ++i) {
-        for (size_t j = i + 1; ok && j < series.labels.size(); ++j) {
-          ok = series.labels[i].first != series.labels[j].first;
-        }
-      }
-      if (!ok) {
+      if (!SortedAndDistinct(own)) {
         invalid = true;
         continue;
       }
+      for (auto& label : own) series.labels.push_back(std::move(label));
       if (series_ >= kMaxSeries) {
         Drop(AppMetricsDrop::kTooLarge);
         return;
@@ -205,7 +359,7 @@ void AppAggregation::AddFamily(int instance, const Json& json) {
       family.groups.push_back({std::move(series), 0, 0});
     }
     Group& group = family.groups[group_position->second];
-    double v = number->get<double>();
+    double v = value.value;
     switch (family.aggregator) {
       case Aggregator::kFirst:
         if (group.count == 0) group.series.value = v;

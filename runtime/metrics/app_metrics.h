@@ -8,7 +8,6 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
-#include "nlohmann/json_fwd.hpp"
 
 namespace tend::metrics {
 
@@ -52,6 +51,26 @@ class AppAggregation {
   enum class Aggregator { kSum, kFirst, kMin, kMax, kAverage, kOmit };
   // Series kept for one app in one scrape; past it, the rest is dropped.
   static constexpr size_t kMaxSeries = 100000;
+  // What one worker's answer may hold: families (past it, the rest is dropped as too large)
+  // and labels a series (past it, that series is invalid). Reading an answer costs time and
+  // memory linear in its size (at most 4 MiB), whatever its shape.
+  static constexpr size_t kMaxFamiliesPerAnswer = 10000;
+  static constexpr size_t kMaxLabelsPerSeries = 64;
+
+  // A family as a worker's answer holds it, read and not yet judged.
+  struct ReadValue {
+    std::string sample;  // metricName; empty: the family's name
+    std::vector<std::pair<std::string, std::string>> labels;
+    double value = 0;
+    bool has_value = false;  // a number (NaN and infinities reach JSON as null)
+    bool has_labels = false;
+    bool invalid = false;    // a label that is no string, number or boolean, or too many
+  };
+  struct ReadFamily {
+    std::string name, help, type, aggregator;
+    std::vector<ReadValue> values;
+    bool has_values = false;  // "values" was a list
+  };
 
   AppAggregation(std::string app, bool per_worker) : app_(std::move(app)), per_worker_(per_worker) {}
 
@@ -74,7 +93,7 @@ class AppAggregation {
     std::vector<Group> groups;
     std::unordered_map<std::string, size_t> index;  // group key -> position in groups
   };
-  void AddFamily(int instance, const nlohmann::json& family);
+  void AddFamily(int instance, ReadFamily& family);
 
   const std::string app_;
   const bool per_worker_;
@@ -93,6 +112,7 @@ struct AppMetricsCounts {
 // What one scrape gathered of the apps' own metrics, app by app, and the counts of what was
 // left out, which outlive the scrape.
 struct AppMetricsHarvest {
+  uint64_t collection = 0;  // which collection gathered it: each scrape that joined shares it
   std::vector<std::pair<std::string, std::vector<AppFamily>>> families;
   std::map<std::string, AppMetricsCounts>* counts = nullptr;
 };

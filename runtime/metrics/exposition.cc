@@ -141,7 +141,8 @@ void AddInit(Families& f, const InitCounters& init) {
                  MetricType::Counter),
            {}, static_cast<double>(init.log_lines_relayed));
   AddValue(f.Add("tend_log_lines_dropped_total",
-                 "Lines of worker output dropped because tend's reader fell too far behind.",
+                 "Lines of worker output, and of tend's own, dropped because tend's reader fell too far "
+                 "behind (or, for tend's own, came faster than 20 a second).",
                  MetricType::Counter),
            {}, static_cast<double>(init.log_lines_dropped));
 }

@@ -15,6 +15,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "runtime/errors/errno_status.h"
 #include "runtime/fd/unique_fd.h"
 #include "runtime/process/descriptor_limit.h"
 #include "runtime/signals/signals.h"
@@ -40,11 +41,11 @@ class ChildStack {
     void* mapped = mmap(nullptr, size + page, PROT_READ | PROT_WRITE,
                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     if (mapped == MAP_FAILED) {
-      return absl::ResourceExhaustedError(absl::StrCat("mmap of a child's stack: ", strerror(errno)));
+      return errors::FromErrno("mmap of a child's stack");
     }
     ChildStack stack(static_cast<char*>(mapped), size + page);
     if (mprotect(mapped, page, PROT_NONE) != 0) {
-      return absl::ResourceExhaustedError(absl::StrCat("mprotect of a guard page: ", strerror(errno)));
+      return errors::FromErrno("mprotect of a guard page");
     }
     return stack;
   }
@@ -106,14 +107,12 @@ int ArrangeFds(const SpawnOptions& options, int error_pipe) {
   if (options.take_terminal && isatty(STDIN_FILENO)) tcsetpgrp(STDIN_FILENO, getpgrp());
   // Raw system calls: glibc's wrappers would ask every thread of tend to change too, and
   // this child shares tend's memory and its list of threads, not the threads themselves.
-  if (options.gid >= 0) {
-    gid_t group = static_cast<gid_t>(options.gid);
-    if (syscall(SYS_setgroups, 1, &group) != 0 || syscall(SYS_setgid, group) != 0) {
+  if (options.run_as) {
+    gid_t group = options.run_as->gid;
+    if (syscall(SYS_setgroups, 1, &group) != 0 || syscall(SYS_setgid, group) != 0 ||
+        syscall(SYS_setuid, options.run_as->uid) != 0) {
       Fail(error_pipe);
     }
-  }
-  if (options.uid >= 0 && syscall(SYS_setuid, static_cast<uid_t>(options.uid)) != 0) {
-    Fail(error_pipe);
   }
   signals::ResetSignalsForExec(ignored);
   execvpe(argv[0], argv, envp);
@@ -161,7 +160,7 @@ absl::StatusOr<pid_t> Spawn(const SpawnOptions& options) {
   const rlimit* descriptor_limit = InheritedDescriptorLimit();
   Pipe error_pipe;
   if (int error = MakePipe(&error_pipe); error != 0) {
-    return absl::ResourceExhaustedError(absl::StrCat("pipe: ", strerror(error)));
+    return errors::FromErrno("pipe", error);
   }
   // As posix_spawn does: the child shares tend's memory until it execs, and tend waits
   // until then (CLONE_VFORK). A fork would copy tend's page tables and make every page tend
@@ -174,7 +173,7 @@ absl::StatusOr<pid_t> Spawn(const SpawnOptions& options) {
               descriptor_limit, signals::IgnoredSignals()};
   pid_t pid = clone(ChildMain, stack->top(), CLONE_VM | CLONE_VFORK | SIGCHLD,
                     &child);
-  if (pid < 0) return absl::ResourceExhaustedError(absl::StrCat("clone: ", strerror(errno)));
+  if (pid < 0) return errors::FromErrno("clone");
   // Also from this side, so that the group exists before Spawn returns and a signal sent to
   // it at once cannot miss (the child's own call may not have run yet). EACCES: the child
   // has exec'd already, after its own call; ESRCH: it has failed and exited already.
@@ -183,7 +182,7 @@ absl::StatusOr<pid_t> Spawn(const SpawnOptions& options) {
     kill(pid, SIGKILL);
     while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
     }
-    return absl::InternalError(absl::StrCat("setpgid: ", strerror(error)));
+    return errors::FromErrno("setpgid", error);
   }
 
   error_pipe.write_end.reset();
@@ -196,10 +195,8 @@ absl::StatusOr<pid_t> Spawn(const SpawnOptions& options) {
 
   while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
   }
-  std::string message =
-      absl::StrCat("cannot execute '", options.argv[0], "': ", strerror(exec_error));
-  if (exec_error == ENOENT) return absl::NotFoundError(message);
-  return absl::PermissionDeniedError(message);
+  // Told transient (no memory, no processes left) or permanent, as every errno is.
+  return errors::FromErrno(absl::StrCat("cannot execute '", options.argv[0], "'"), exec_error);
 }
 
 int ExitCodeForSpawnError(const absl::Status& status) {

@@ -2,6 +2,7 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,14 +29,19 @@ struct SpawnOptions {
   // Adds LISTEN_PID=<the child's own pid> to the environment, which only the child knows:
   // systemd's socket activation marks the passed sockets as meant for that very process.
   bool listen_pid = false;
-  // Switch to this group and user (and no supplementary groups) before exec; -1: stay.
-  int uid = -1;
-  int gid = -1;
+  // Switch to this user and group, with no supplementary groups, before exec; unset: stay.
+  struct RunAs {
+    uid_t uid;
+    gid_t gid;
+  };
+  std::optional<RunAs> run_as;
 };
 
-// Forks and execs. Exec failures are reported here, not as a child exit: NotFound when the
-// command does not exist (a shell's 127), PermissionDenied when it cannot be executed (126).
-// The failed child is reaped before returning.
+// Forks and execs. Exec failures are reported here, not as a child exit, with the codes of
+// errors::FromErrno: NotFound when the command does not exist (a shell's 127), and
+// ResourceExhausted when the system is short of processes, memory or descriptors, which
+// may pass (errors::IsTransient); any other cannot be executed (126). The failed child is
+// reaped before returning.
 absl::StatusOr<pid_t> Spawn(const SpawnOptions& options);
 
 // The exit code a shell uses for a Spawn error: 127 for NotFound, otherwise 126.

@@ -116,7 +116,7 @@ const sigset_t& HandledSignals() {
   return handled;
 }
 
-absl::StatusOr<std::unique_ptr<SignalChannel>> SignalChannel::Open() {
+absl::Status BlockHandledSignals() {
   // As tini: tend's own terminal I/O from a background process group (workers never take
   // the foreground, but `tend -- CMD` hands it to CMD) must never stop PID 1, and these
   // are no requests to pass on.
@@ -128,6 +128,11 @@ absl::StatusOr<std::unique_ptr<SignalChannel>> SignalChannel::Open() {
   if (sigprocmask(SIG_BLOCK, &HandledSignals(), nullptr) != 0) {
     return absl::InternalError(absl::StrCat("sigprocmask: ", strerror(errno)));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<SignalChannel>> SignalChannel::Open() {
+  if (absl::Status blocked = BlockHandledSignals(); !blocked.ok()) return blocked;
   UniqueFd fd(signalfd(-1, &HandledSignals(), SFD_NONBLOCK | SFD_CLOEXEC));
   if (!fd) return absl::InternalError(absl::StrCat("signalfd: ", strerror(errno)));
   return std::unique_ptr<SignalChannel>(new SignalChannel(std::move(fd)));

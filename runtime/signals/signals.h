@@ -25,8 +25,13 @@ std::string SignalName(int signo);
 // for a fault in tend itself (SEGV, BUS, FPE, ILL, TRAP, SYS, ABRT), which must stay deliverable.
 const sigset_t& HandledSignals();
 
-// The handled signals, blocked (before any thread starts, so in every thread) and read from
-// a signalfd instead.
+// Blocks the handled signals (and ignores SIGTTIN and SIGTTOU, as tini does). main calls it
+// first thing, before the configuration is read (which may run node for seconds): as PID 1 a
+// signal with no handler is discarded, so one that arrives then must wait, pending, for the
+// signalfd. Threads started later inherit the mask.
+absl::Status BlockHandledSignals();
+
+// The handled signals, blocked and read from a signalfd instead.
 class SignalChannel {
  public:
   struct Received {

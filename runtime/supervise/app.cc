@@ -7,7 +7,9 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "runtime/errors/errno_status.h"
 #include "runtime/init/exit_status.h"
+#include "runtime/process/spawn.h"
 #include "runtime/signals/signals.h"
 #include "runtime/logs/diagnostics.h"
 
@@ -78,7 +80,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(const v1::App& config,
 }
 
 void App::Start() {
-  if (cron_) ArmCron();
+  if (cron_) ArmCron(time(nullptr));
   if (config_.max_memory_bytes() > 0) {
     memory_timer_ = context_.loop.Every(kMemoryCheckPeriod, [this] { CheckMemory(); });
   }
@@ -90,16 +92,28 @@ void App::Start() {
 }
 
 void App::StartPaced() {
+  if (in_start_paced_) return;  // a start that ended at once re-enters: the loop below goes on
+  in_start_paced_ = true;
+  pace_timer_.reset();
   size_t limit = context_.start_concurrency > 0 ? context_.start_concurrency : slots_.size();
+  size_t spawned = 0;
   while (!stopping_ && !unstarted_.empty() && first_starting_ < limit) {
+    if (spawned == kSpawnsPerTurn) {
+      // Workers ready at once (fork mode) do not hold a turn for long: the rest start on
+      // later loop turns, so a scale to thousands never stalls probes, signals or reaping.
+      pace_timer_ = context_.loop.After(Millis(0), [this] { StartPaced(); });
+      break;
+    }
     size_t index = unstarted_.front();
     unstarted_.pop_front();
     // Gone (scaled down), or started another way (a reload) meanwhile.
     if (index >= slots_.size() || slots_[index]->worker) continue;
     slots_[index]->first_start = true;
     ++first_starting_;
-    StartSlot(index);  // may end its first start at once (ready, or failed): re-enters
+    ++spawned;
+    StartSlot(index);  // may end its first start at once (ready, or failed)
   }
+  in_start_paced_ = false;
 }
 
 void App::EndFirstStart(size_t index) {
@@ -114,12 +128,24 @@ void App::StartSlot(size_t index) {
   slot.restart_timer.reset();
   std::unique_ptr<Worker> worker = NewWorker(static_cast<int>(index));
   if (absl::Status started = worker->Start(); !started.ok()) {
-    logs::Error(absl::StrCat(Label(index), ": ", started.message()));
-    last_exit_code_ = 127;
-    slot.errored = true;  // the command cannot run: restarting cannot help
     EndFirstStart(index);
+    if (errors::IsTransient(started)) {
+      // Short of processes, memory or descriptors now: that may pass, so try again later,
+      // backing off, and never give the instance up for it.
+      slot.spawn_backoff = std::min(kMaxSpawnBackoff, std::max(kFirstSpawnBackoff,
+                                                               slot.spawn_backoff * 2));
+      logs::Warn(absl::StrCat(Label(index), ": ", started.message(), "; trying again in ",
+                              slot.spawn_backoff.count(), " ms"));
+      slot.restart_timer =
+          context_.loop.After(slot.spawn_backoff, [this, index] { StartSlot(index); });
+      return;
+    }
+    logs::Error(absl::StrCat(Label(index), ": ", started.message()));
+    last_exit_code_ = process::ExitCodeForSpawnError(started);
+    slot.errored = true;  // the command cannot run: restarting cannot help
     return;
   }
+  slot.spawn_backoff = Millis(0);
   slot.worker = std::move(worker);
   Emit(Event::Kind::kWorkerStarted, static_cast<int>(index), slot.worker->pid());
   if (slot.worker->state() == Worker::State::kReady) OnReady(*slot.worker);
@@ -376,9 +402,10 @@ absl::Status App::Scale(int instances) {
   logs::Info(absl::StrCat("scaling ", name(), " from ", slots_.size(), " to ", instances,
                           " instances"));
   Emit(Event::Kind::kScaled, -1, 0, absl::StrCat("from ", slots_.size(), " to ", instances));
+  // New slots start paced, as at the first start.
   while (slots_.size() < static_cast<size_t>(instances)) {
+    unstarted_.push_back(slots_.size());
     slots_.push_back(std::make_unique<Slot>(policy_));
-    StartSlot(slots_.size() - 1);
   }
   while (slots_.size() > static_cast<size_t>(instances)) {
     std::unique_ptr<Slot> removed = std::move(slots_.back());
@@ -386,6 +413,7 @@ absl::Status App::Scale(int instances) {
     if (removed->first_start) --first_starting_;
     if (removed->worker) Retire(std::move(removed->worker), SIGTERM);
   }
+  StartPaced();
   return absl::OkStatus();
 }
 
@@ -404,20 +432,22 @@ void App::CheckMemory() {
   }
 }
 
-void App::ArmCron() {
-  time_t next = cron_->Next(time(nullptr));
+void App::ArmCron(time_t after) {
+  // From the time that fired, not a fresh time(), which can still read the second before;
+  // and never a time that is not after now, which would fire at once.
+  time_t next = cron_->Next(std::max(after, time(nullptr)));
   if (next < 0) {
     logs::Warn(absl::StrCat(name(), ": cron '", config_.cron_restart(), "' names no future time"));
     return;
   }
   auto timer = loop::WallClockTimer::Start(
       context_.loop, std::chrono::system_clock::from_time_t(next),
-      [this] {
+      [this, next] {
         logs::Info(absl::StrCat(name(), ": cron '", config_.cron_restart(), "'"));
         Reload(RestartReason::kCron);
-        ArmCron();
+        ArmCron(next);
       },
-      [this] { ArmCron(); });  // the clock was set: the next time is another
+      [this] { ArmCron(time(nullptr)); });  // the clock was set: the next time is another
   if (!timer.ok()) {
     logs::Warn(absl::StrCat(name(), ": cron '", config_.cron_restart(),
                             "' cannot be scheduled: ", timer.status().message()));
@@ -432,6 +462,7 @@ void App::Stop(int signo) {
   reload_pending_ = false;
   cron_timer_.reset();
   memory_timer_.reset();
+  pace_timer_.reset();
   watcher_.reset();
   if (reload_) {
     reload_->queue.clear();

@@ -41,6 +41,13 @@ struct WorkerInfo {
 class App : public WorkerListener {
  public:
   static constexpr int kMaxInstances = 4096;
+  // Paced starts spawn at most this many workers in one loop turn (a spawn costs the loop
+  // about 0.1 to 1 ms), whatever the pacing allows.
+  static constexpr size_t kSpawnsPerTurn = 8;
+  // A spawn that failed for want of processes, memory or descriptors is tried again after
+  // 100 ms, then twice as long each time, up to 15 s.
+  static constexpr Millis kFirstSpawnBackoff{100};
+  static constexpr Millis kMaxSpawnBackoff{15000};
 
   // `next_worker_id` numbers workers across every app (Node's cluster worker ids). Fails
   // on a configuration it cannot run (a bad cron expression).
@@ -59,8 +66,8 @@ class App : public WorkerListener {
   // Replaces one instance's worker (or, with nullopt, every one) the way a reload does.
   // Refused while the app reloads or stops.
   absl::Status Restart(std::optional<int> instance);
-  // Sets the number of instances: new slots start at once, removed ones drain and stop
-  // (the highest first). Refused while the app reloads or stops.
+  // Sets the number of instances: new slots start paced, as at the first start; removed ones
+  // drain and stop (the highest first). Refused while the app reloads or stops.
   absl::Status Scale(int instances);
   // Drains and stops every worker with `signo`; nothing is restarted any more.
   void Stop(int signo);
@@ -104,6 +111,7 @@ class App : public WorkerListener {
     bool errored = false;
     bool stopped = false;  // exited and, by policy, not restarted
     bool first_start = false;  // its first worker is starting: it holds a turn of the pacing
+    Millis spawn_backoff{0};   // after transient spawn failures in a row: the last delay
     std::array<uint64_t, kRestartReasons> restarts{};
   };
   struct ReloadProgress {
@@ -137,7 +145,8 @@ class App : public WorkerListener {
   void EndReload();
   void Retire(std::unique_ptr<Worker> worker, int signo);
   void CheckMemory();
-  void ArmCron();
+  // Arms the cron timer for the schedule's first time after `after` (and after now).
+  void ArmCron(time_t after);
 
   const v1::App& config_;
   RestartPolicy policy_;
@@ -153,8 +162,10 @@ class App : public WorkerListener {
   int last_exit_code_ = 0;
   std::optional<cron::CronSchedule> cron_;
   std::unique_ptr<loop::WallClockTimer> cron_timer_;
-  std::deque<size_t> unstarted_;  // first start: instances waiting for their turn
+  std::deque<size_t> unstarted_;  // first start and scale-up: instances waiting their turn
   size_t first_starting_ = 0;     // first start: workers started and not yet ready or failed
+  bool in_start_paced_ = false;
+  std::unique_ptr<loop::Timer> pace_timer_;  // the next turn's paced starts
   std::unique_ptr<loop::Timer> memory_timer_;
   std::unique_ptr<FileWatcher> watcher_;
   uint64_t reloads_succeeded_ = 0;

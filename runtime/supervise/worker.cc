@@ -95,8 +95,7 @@ absl::Status Worker::Start() {
   options.env = Environment();
   options.cwd = app_.cwd();
   if (app_.has_run_as()) {
-    options.uid = static_cast<int>(app_.run_as().uid());
-    options.gid = static_cast<int>(app_.run_as().gid());
+    options.run_as = process::SpawnOptions::RunAs{app_.run_as().uid(), app_.run_as().gid()};
   }
   if (context_.activation_fd >= 0) {
     options.pass_fds.push_back(context_.activation_fd);

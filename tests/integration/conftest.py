@@ -52,6 +52,12 @@ def proc_state(pid):
     return stat[stat.rindex(")") + 2]
 
 
+def high_water_kib(pid):
+    """The most memory `pid` has held at once (VmHWM), in KiB."""
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(l.split()[1]) for l in status if l.startswith("VmHWM:"))
+
+
 def descendants_of(pid):
     found, queue = [], [pid]
     while queue:

@@ -64,3 +64,44 @@ def test_max_instances_follow_the_cpu_quota(start_tend):
         assert len(children_of(tend.pid)) == 1
         tend.signal(signal.SIGTERM)
         assert tend.wait() == 0
+
+
+@contextlib.contextmanager
+def pids_limit(limit):
+    root = Path("/sys/fs/cgroup/pids")
+    if not (root / "cgroup.procs").exists() or not os.access(root, os.W_OK):
+        pytest.skip("no writable pids cgroup on this machine")
+    group = root / f"tend-test-{uuid.uuid4().hex[:12]}"
+    group.mkdir()
+    (group / "pids.max").write_text(f"{limit}\n")
+    try:
+        yield group
+    finally:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                group.rmdir()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+
+def test_a_spawn_short_of_pids_is_tried_again_not_given_up(start_tend, tmp_path):
+    # tend and one worker fit under pids.max=2; the second worker's clone gets EAGAIN, which
+    # once marked it errored for good. It must start once pids are free again.
+    config = tmp_path / "sleepers.json"
+    config.write_text('{"apps": [{"name": "sleeper", "script": "/bin/sleep", "args": "1000", '
+                      '"interpreter": "none", "exec_mode": "fork", "instances": 2}]}')
+    with pids_limit(2) as group:
+        tend = start_tend([str(config)],
+                          exec_from=["sh", "-c", f'echo $$ > {group}/cgroup.procs && exec "$0" "$@"'])
+        wait_until(lambda: any("Resource temporarily unavailable" in line and "trying again" in line
+                               for line in tend.stderr), what="the failed spawn")
+        assert len(children_of(tend.pid)) == 1
+        (group / "pids.max").write_text("max\n")
+        wait_until(lambda: len(children_of(tend.pid)) == 2, what="the second worker")
+        assert not any("errored" in line for line in tend.stderr)
+        tend.signal(signal.SIGTERM)
+        assert tend.wait() == 0

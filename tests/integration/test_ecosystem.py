@@ -167,6 +167,11 @@ module.exports = {
      "cron.json: app 'a': cron_restart: cron hour field '25': expected 0 to 23"),
     ("twice.json", '[{"name": "a", "script": "%(app)s"}, {"name": "a", "script": "%(app)s"}]',
      "twice.json: two apps are named 'a'"),
+    # YAML 1.2 reads `yes` as a string: these aborted tend (std::terminate, exit 134).
+    ("time.yaml", "apps:\n  - name: a\n    script: %(app)s\n    time: yes\n",
+     "time.yaml: app 'a': time: expected true or false"),
+    ("log_type.yaml", "apps:\n  - name: a\n    script: %(app)s\n    log_type: [1, 2]\n",
+     "log_type.yaml: app 'a': log_type: expected a string (\"json\")"),
 ])
 def test_bad_files_name_the_file_app_and_field(tmp_path, name, text, message):
     path = write(tmp_path, name, text % {"app": ENV_APP} if "%(app)s" in text else text)
@@ -337,6 +342,40 @@ def test_uid_and_gid_run_workers_as_that_user(start_tend, tmp_path, world_readab
         {"apps": [{"name": "g", "script": "./who.js", "uid": "ghost"}]}))])
     assert (code, err) == (2, f"tend: error: {world_readable_dir}/ghost.json: app 'g': uid: "
                               "\"ghost\" is no user in /etc/passwd\n")
+
+
+def test_a_numeric_uid_runs_with_its_own_group_and_none_of_roots(start_tend,
+                                                                   world_readable_dir):
+    app = world_readable_dir / "who.js"
+    app.write_text("console.log(`uid ${process.getuid()} gid ${process.getgid()} "
+                   "groups ${process.getgroups()}`); setInterval(() => {}, 1000);\n")
+    nobody = next(l for l in open("/etc/passwd") if l.startswith("nobody:")).split(":")
+    config = write(world_readable_dir, "who.json", json.dumps({"apps": [
+        {"name": "who", "script": "./who.js", "uid": int(nobody[2])}]}))
+    tend = start_tend([config])
+    tend.expect_line(f"uid {nobody[2]} gid {nobody[3]} groups {nobody[3]}")
+    tend.signal(signal.SIGTERM)
+    assert tend.wait() == 0
+
+
+@pytest.mark.parametrize("field, value, message", [
+    # Truncated to 32 bits, 4294967296 was 0; 4294967295 is the kernel's "unchanged": both
+    # ran the worker as root.
+    ("uid", 4294967296, "uid: 4294967296 is no user id: expected 0 to 4294967294"),
+    ("uid", 4294967295, "uid: 4294967295 is no user id: expected 0 to 4294967294"),
+    ("uid", "4294967295", "uid: \"4294967295\" is no user id: expected 0 to 4294967294"),
+    ("gid", 4294967295, "gid: 4294967295 is no group id: expected 0 to 4294967294"),
+    ("uid", -1, "uid: -1 is no user: expected a name or a number"),
+    ("uid", 1.5, "uid: 1.5 is no user: expected a name or a number"),
+    ("uid", [0], "uid: [0] is no user: expected a name or a number"),
+    ("uid", 54321, "uid: user 54321 is not in /etc/passwd, so it has no group: give gid too"),
+])
+def test_a_bad_uid_or_gid_is_refused_never_root(tmp_path, field, value, message):
+    (tmp_path / "who.js").write_text("setInterval(() => {}, 1000);\n")
+    config = write(tmp_path, "who.json", json.dumps({"apps": [
+        {"name": "who", "script": "./who.js", field: value}]}))
+    code, _, err = run_tend([config])
+    assert (code, err) == (2, f"tend: error: {config}: app 'who': {message}\n")
 
 
 def test_several_apps_have_their_own_readiness_metrics_and_control(start_tend, tmp_path):

@@ -1,9 +1,11 @@
 """A hardened or broken environment: nowhere to write, a Node that never loads the preload."""
 import os
 import signal
+import subprocess
 import time
 
-from conftest import REPO, run_wrk_through_reloads, wait_until
+from conftest import (HELPERS, REPO, TEND, descendants_of, fetch, free_port,
+                      run_wrk_through_reloads, wait_until)
 
 APP = str(REPO / "examples/hello/app.js")
 
@@ -74,3 +76,41 @@ def test_tend_raises_its_descriptor_limit_and_children_get_the_one_it_was_given(
     assert soft_nofile(tend.pid) == 4096
     tend.signal(signal.SIGTERM)
     assert tend.wait() == 143
+
+
+def test_a_stalled_log_reader_never_stalls_tend(tmp_path):
+    # stdout and stderr a pipe nobody reads (a stalled log collector): once the workers'
+    # lines have filled it, tend's own lines must not block PID 1 in write(2).
+    read_end, write_end = os.pipe()
+    http, app = free_port(), free_port()
+    tend = subprocess.Popen(
+        [TEND, "--http", f"127.0.0.1:{http}", "--control", "off", "-i", "2",
+         str(HELPERS / "chatty.js")], stdin=subprocess.DEVNULL, stdout=write_end,
+        stderr=write_end, start_new_session=True,
+        env=dict(os.environ, PORT=str(app), STARTUP_LINES="2000"))
+    os.close(write_end)
+    try:
+        wait_until(lambda: fetch(f"http://127.0.0.1:{app}/") is not None, what="the app")
+        assert fetch(f"http://127.0.0.1:{app}/flood/3000") == "flooded\n"  # 3 MiB of lines
+        for _ in range(3):  # every reload makes tend say what it does, a line at a time
+            tend.send_signal(signal.SIGHUP)
+            time.sleep(0.5)
+        answered = sum(fetch(f"http://127.0.0.1:{http}/livez") is not None for _ in range(8))
+        assert answered == 8, f"/livez answered {answered} of 8"
+        metrics = fetch(f"http://127.0.0.1:{http}/metrics")
+        dropped = next(float(l.split()[-1]) for l in metrics.splitlines()
+                       if l.startswith("tend_log_lines_dropped_total"))
+        assert dropped > 0
+        tend.send_signal(signal.SIGTERM)
+        assert tend.wait(10) in (0, 1)
+    finally:
+        if tend.poll() is None:
+            leftovers = descendants_of(tend.pid)
+            tend.kill()
+            for pid in leftovers:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            tend.wait(10)
+        os.close(read_end)

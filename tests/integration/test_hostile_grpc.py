@@ -1,13 +1,14 @@
 """The gRPC listeners under attack: idle streams by the thousand cannot deny a Control call,
 `tend probe` or /livez; a stream over a stated bound is refused alone, naming the bound."""
+import socket
 import subprocess
 import time
 
 import pytest
 
-from conftest import TEND, wait_until
+from conftest import HELPERS, TEND, fetch, high_water_kib, wait_until
 from grpc_stubs import EVENT_STREAMS, LOG_STREAMS, REFLECTION_STREAMS, Attacker
-from test_grpc import APP, TOKEN, Tend
+from test_grpc import APP, TOKEN, Tend, serving
 
 def refusal(call_next):
     with pytest.raises(Exception) as refused:
@@ -87,3 +88,68 @@ def test_log_streams_past_their_bound_are_refused_alone(start_tend, stubs, tmp_p
         wait_until(followed, what="a log stream to be taken again")
     finally:
         followers.close()
+
+
+def closed_by_peer(connection):
+    connection.setblocking(False)
+    try:
+        return connection.recv(1) == b""
+    except BlockingIOError:
+        return False
+    except ConnectionResetError:
+        return True
+
+
+def test_silent_tcp_connections_are_closed_and_deny_no_health_check(start_tend, stubs, tmp_path):
+    # Connections that never send a byte each held a descriptor in gRPC for good: they get
+    # the first-byte deadline and bound the control socket has.
+    tend = Tend(start_tend, stubs, tmp_path, ["-i", "1", APP])
+    wait_until(lambda: serving(stubs, tend) == stubs.health.HealthCheckResponse.SERVING,
+               what="serving")
+    silent = []
+    try:
+        for i in range(300):
+            connection = socket.socket()
+            connection.bind((f"127.0.{i // 200 + 3}.{i % 200 + 1}", 0))
+            connection.settimeout(5)
+            connection.connect(("127.0.0.1", tend.port))
+            silent.append(connection)
+        # A real client is still answered, over a fresh connection.
+        fresh = stubs.health_grpc.HealthStub(stubs.grpc.insecure_channel(f"127.0.0.1:{tend.port}"))
+        assert fresh.Check(stubs.health.HealthCheckRequest(service=""), timeout=5).status == \
+            stubs.health.HealthCheckResponse.SERVING
+        # Past the 64 waiting, the oldest went at once; the rest within the 5 s deadline.
+        wait_until(lambda: all(closed_by_peer(c) for c in silent), timeout=10,
+                   what="every silent connection to be closed")
+    finally:
+        for connection in silent:
+            connection.close()
+
+
+def test_log_followers_that_never_read_hold_a_bounded_number_of_bytes(start_tend, stubs, tmp_path):
+    # 63 `tend ctl logs -f` whose output nobody reads, through 50 MB of 16 KiB lines: bounded
+    # by lines alone, each queued 1,024 of them (16 MiB a follower, 1 GB in all).
+    tend = Tend(start_tend, stubs, tmp_path, ["-i", "1", str(HELPERS / "chatty.js")])
+    port = int(wait_until(lambda: next((l.split()[-1] for l in tend.process.lines
+                                        if l.startswith("listening on port")), None),
+                          what="the app's port"))
+    followers = []
+    try:
+        for _ in range(LOG_STREAMS - 1):
+            followers.append(subprocess.Popen(
+                [TEND, "ctl", "--control", f"unix:{tend.socket}", "logs", "-f"],
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL))
+        wait_until(lambda: fetch(f"http://127.0.0.1:{port}/say/hello") is not None, what="the app")
+        time.sleep(1)  # every follower subscribed
+        before = high_water_kib(tend.process.pid)
+        for _ in range(5):
+            assert fetch(f"http://127.0.0.1:{port}/flood/640/16384") == "flooded\n"
+        time.sleep(1)
+        grown_mib = (high_water_kib(tend.process.pid) - before) / 1024
+        # 16 MiB of queued lines in all, and gRPC's own buffers (its 64 MiB quota) at most.
+        assert grown_mib < 120, f"tend grew by {grown_mib:.0f} MiB"
+        assert all(follower.poll() is None for follower in followers)
+    finally:
+        for follower in followers:
+            follower.kill()
+            follower.wait()

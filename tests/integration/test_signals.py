@@ -3,7 +3,7 @@ import signal
 
 import pytest
 
-from conftest import SIGNAL_ECHO, children_of, proc_state
+from conftest import SIGNAL_ECHO, children_of, proc_state, wait_until
 
 FORWARDED = ["SIGHUP", "SIGUSR1", "SIGUSR2", "SIGWINCH", "SIGCONT"]
 STOPS = ["SIGTERM", "SIGINT", "SIGQUIT"]
@@ -80,3 +80,21 @@ def test_sigkill_follows_when_the_command_ignores_sigterm(start_tend, mode):
     assert tend.wait() == 128 + signal.SIGKILL
     assert proc_state(sleeper) is None, "the command's child outlived tend"
     assert any("sending SIGKILL" in line for line in tend.stderr)
+
+
+def test_a_stop_signal_while_the_configuration_loads_starts_nothing(start_tend, tmp_path):
+    # As PID 1, a signal that comes before tend has blocked it is discarded by the kernel:
+    # tend blocks its signals first thing, so this SIGTERM waits and nothing starts.
+    evaluating, started = tmp_path / "evaluating", tmp_path / "started"
+    (tmp_path / "app.js").write_text(
+        f"require('fs').writeFileSync({str(started)!r}, 'x'); setInterval(() => {{}}, 1000);\n")
+    (tmp_path / "ecosystem.config.js").write_text(
+        f"require('fs').writeFileSync({str(evaluating)!r}, 'x');\n"
+        "const until = Date.now() + 2000; while (Date.now() < until) {}\n"
+        "module.exports = { apps: [{ name: 'app', script: 'app.js' }] };\n")
+    tend = start_tend([str(tmp_path / "ecosystem.config.js")], pid1=True)
+    wait_until(evaluating.exists, 10, "the ecosystem file's evaluation")
+    tend.signal(signal.SIGTERM)
+    assert tend.wait() == 143
+    assert not started.exists()
+    assert any("SIGTERM received before the start" in line for line in tend.stderr)

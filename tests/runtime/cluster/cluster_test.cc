@@ -1,10 +1,12 @@
 // The IPC channel and the cluster protocol, against a socket standing in for the worker.
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
+#include <limits>
 
 #include <string>
 
@@ -183,6 +185,31 @@ TEST_F(ClusterTest, SecondWorkerGetsTheSameSocketAndBindErrorsGoBackAsUvErrno) {
   EXPECT_LT(reply["errno"].get<int>(), 0);
 }
 
+TEST(WorkerSessionSeqTest, WrapsWithinAnIntInsteadOfTurningNegative) {
+  EXPECT_EQ(WorkerSession::SeqAfter(0), 1);
+  EXPECT_EQ(WorkerSession::SeqAfter(std::numeric_limits<int>::max()), 0);
+}
+
+TEST_F(ClusterTest, AnotherAppsWorkerCannotJoinAnAppsSocket) {
+  auto first = sockets_->Acquire({"a", 1, true}, {"127.0.0.1", 0, 4, 0, 0});
+  ASSERT_GE(first.fd, 0);
+  sockaddr_in bound{};
+  socklen_t length = sizeof bound;
+  ASSERT_EQ(getsockname(first.fd, reinterpret_cast<sockaddr*>(&bound), &length), 0);
+  int port = ntohs(bound.sin_port);
+  auto same_app = sockets_->Acquire({"a", 2, true}, {"127.0.0.1", 0, 4, 0, 0});
+  EXPECT_EQ(same_app.fd, first.fd);
+  auto other_app = sockets_->Acquire({"b", 3, true}, {"127.0.0.1", port, 4, 0, 0});
+  EXPECT_EQ(other_app.fd, -1);
+  EXPECT_EQ(other_app.uv_errno, -EADDRINUSE);
+  // Port 0 is a free port: each app gets its own.
+  auto a_any = sockets_->Acquire({"a", 1, true}, {"127.0.0.1", 0, 4, 1, 0});
+  auto b_any = sockets_->Acquire({"b", 3, true}, {"127.0.0.1", 0, 4, 1, 0});
+  ASSERT_GE(a_any.fd, 0);
+  ASSERT_GE(b_any.fd, 0);
+  EXPECT_NE(a_any.fd, b_any.fd);
+}
+
 TEST_F(ClusterTest, ReportsLifecycleEventsAndSurvivesGarbage) {
   WorkerSession session(*channel_, *sockets_, {"app", 1, true, /*round_robin=*/false}, [] {});
   EXPECT_EQ(session.Handle(R"({"cmd":"NODE_CLUSTER","act":"online","seq":0})").value(),
@@ -305,7 +332,7 @@ TEST_F(ClusterTest, AWorkerThatClosesItsServerReleasesItsSocket) {
     ASSERT_TRUE(session.Handle(R"({"cmd":"NODE_CLUSTER","act":"queryServer","address":"127.0.0.1",)"
                                R"("port":0,"addressType":4,"index":0,"seq":1})").ok());
     ASSERT_EQ(sockets_->open_sockets(), 1u);
-    ASSERT_TRUE(session.Handle(R"({"cmd":"NODE_CLUSTER","act":"close","key":"127.0.0.1:0:4:0"})").ok());
+    ASSERT_TRUE(session.Handle(R"({"cmd":"NODE_CLUSTER","act":"close","key":"app/127.0.0.1:0:4:0"})").ok());
     RunFor(kGrace * 5);
     EXPECT_EQ(sockets_->open_sockets(), 0u);
     ASSERT_TRUE(session.Handle(R"({"cmd":"NODE_CLUSTER","act":"queryServer","address":"127.0.0.1",)"

@@ -92,5 +92,40 @@ TEST_F(CronScheduleTest, BadExpressionsNameTheProblem) {
   }
 }
 
+// A zone with DST: every next time is after the one before, through both changes.
+class CronAcrossDstTest : public CronScheduleTest {
+ protected:
+  void SetUp() override {
+    setenv("TZ", "America/New_York", 1);
+    tzset();
+  }
+};
+
+TEST_F(CronAcrossDstTest, EveryNextTimeIsLaterThroughTheFallBack) {
+  // 2026-11-01 06:00 UTC is 01:00 EST, the start of the repeated hour (05:00 UTC: 01:00 EDT).
+  absl::StatusOr<CronSchedule> schedule = CronSchedule::Parse("*/5 * * * * *");
+  ASSERT_TRUE(schedule.ok());
+  time_t at = At(2026, 11, 1, 4, 50);
+  while (at < At(2026, 11, 1, 8)) {
+    time_t next = schedule->Next(at);
+    ASSERT_GT(next, at) << "after " << at;
+    ASSERT_LE(next, at + 5) << "after " << at;  // every 5 s, in both passes of the hour
+    at = next;
+  }
+  // From inside the second pass of the hour too, not only by stepping into it.
+  for (time_t from = At(2026, 11, 1, 6); from < At(2026, 11, 1, 7); from += 97) {
+    EXPECT_GT(schedule->Next(from), from);
+  }
+}
+
+TEST_F(CronAcrossDstTest, ATimeInTheRepeatedHourIsNamedInBothPassesAndASkippedOneNot) {
+  time_t first = Next("30 1 * * *", At(2026, 11, 1, 4));  // 00:00 EDT
+  EXPECT_EQ(first, At(2026, 11, 1, 5, 30));                // 01:30 EDT
+  EXPECT_EQ(Next("30 1 * * *", first), At(2026, 11, 1, 6, 30));  // 01:30 EST
+  EXPECT_EQ(Next("30 1 * * *", At(2026, 11, 1, 6, 30)), At(2026, 11, 2, 6, 30));
+  // 2026-03-08: 02:00 EST springs to 03:00 EDT, so 02:30 does not exist that day.
+  EXPECT_EQ(Next("30 2 * * *", At(2026, 3, 8, 5)), At(2026, 3, 9, 6, 30));  // 02:30 EDT
+}
+
 }  // namespace
 }  // namespace tend::cron

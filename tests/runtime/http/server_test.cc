@@ -13,6 +13,7 @@
 
 #include "gtest/gtest.h"
 #include "runtime/loop/cross_thread.h"
+#include "tests/testing/faults.h"
 
 namespace tend::http {
 namespace {
@@ -55,18 +56,26 @@ class ServerTest : public ::testing::Test {
 
   // A connection from `from` (any address of 127.0.0.0/8 is this machine).
   int Connect(const char* from = "127.0.0.1") {
+    int fd = Bound(from);
+    ConnectBound(fd);
+    return fd;
+  }
+  // A socket bound to `from`, to connect later (when the process may have no descriptor left).
+  int Bound(const char* from) {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in local{};
     local.sin_family = AF_INET;
     inet_pton(AF_INET, from, &local.sin_addr);
     EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local), 0);
+    clients_.push_back(fd);
+    return fd;
+  }
+  void ConnectBound(int fd) {
     sockaddr_in server{};
     server.sin_family = AF_INET;
     server.sin_port = htons(server_->port());
     inet_pton(AF_INET, "127.0.0.1", &server.sin_addr);
     EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&server), sizeof server), 0);
-    clients_.push_back(fd);
-    return fd;
   }
   void Send(int fd, const std::string& bytes) {
     ASSERT_EQ(write(fd, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
@@ -228,6 +237,27 @@ TEST_F(ServerTest, AnIdleKeptAliveConnectionIsClosedAfterTheIdleTimeout) {
   auto sent = std::chrono::steady_clock::now();
   EXPECT_EQ(Receive(fd, 5s).rfind("HTTP/1.1 200", 0), 0u);  // Receive ends at the close
   EXPECT_LT(std::chrono::steady_clock::now() - sent, 2s);
+}
+
+// Out of descriptors, a connection taken on the reserve descriptor and then refused (its
+// address is full of connections being answered) gives the reserve back, so the next
+// client, the kubelet's probe, is still answered on it.
+TEST_F(ServerTest, AConnectionRefusedOnTheReserveGivesItBack) {
+  Limits limits;
+  limits.max_connections_per_address = 1;
+  Start(limits);
+  int busy = Connect("127.0.0.3");
+  Send(busy, "GET /later/3000 HTTP/1.1\r\n\r\n");
+  int refused = Bound("127.0.0.3");
+  int probe = Bound("127.0.0.4");
+  std::this_thread::sleep_for(100ms);
+  testing::NoDescriptorsLeft exhausted;
+  ASSERT_TRUE(exhausted.ok());
+  ConnectBound(refused);
+  EXPECT_TRUE(Closed(refused, 1s)) << "refused: its address is full";
+  ConnectBound(probe);
+  Send(probe, "GET /livez HTTP/1.1\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(Receive(probe).rfind("HTTP/1.1 200", 0), 0u);
 }
 
 }  // namespace

@@ -2,12 +2,14 @@
 
 #include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "runtime/fd/unique_fd.h"
 #include "tests/testing/faults.h"
 
 namespace tend::loop {
@@ -122,6 +124,40 @@ TEST_F(EventLoopTest, TimersThatFireTogetherMayCancelEachOther) {
   auto stop = loop_->After(milliseconds(30), [&] { loop_->Stop(); });
   ASSERT_TRUE(loop_->Run().ok());
   EXPECT_FALSE(second_fired);
+}
+
+// CPU time this thread has used.
+milliseconds ThreadCpu() {
+  rusage usage;
+  getrusage(RUSAGE_THREAD, &usage);
+  return milliseconds(usage.ru_utime.tv_sec * 1000 + usage.ru_utime.tv_usec / 1000 +
+                      usage.ru_stime.tv_sec * 1000 + usage.ru_stime.tv_usec / 1000);
+}
+
+// Reading paused and nothing to write (a connection waiting for its answer) when the peer
+// resets: epoll reports the hang-up at every turn, which spun the loop. It waits, out of
+// the way, for the owner to watch the descriptor again.
+TEST_F(EventLoopTest, AHangUpNobodyWatchesForDoesNotSpinTheLoop) {
+  int pair[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), 0);
+  UniqueFd ours(pair[0]), theirs(pair[1]);
+  ASSERT_TRUE(loop_->Watch(ours.get(), nullptr).ok());
+  theirs.reset();  // the peer is gone: EPOLLHUP
+  milliseconds before = ThreadCpu();
+  auto stop = loop_->After(milliseconds(300), [&] { loop_->Stop(); });
+  ASSERT_TRUE(loop_->Run().ok());
+  EXPECT_LT(ThreadCpu() - before, milliseconds(100)) << "the loop spun on the hang-up";
+  // Watched again, the owner hears of it.
+  bool heard = false;
+  ASSERT_TRUE(loop_->Watch(ours.get(), [&] {
+    char byte;
+    heard = read(ours.get(), &byte, 1) == 0;
+    loop_->Stop();
+  }).ok());
+  auto give_up = loop_->After(milliseconds(1000), [&] { loop_->Stop(); });
+  ASSERT_TRUE(loop_->Run().ok());
+  EXPECT_TRUE(heard);
+  loop_->Unwatch(ours.get());
 }
 
 }  // namespace

@@ -1,6 +1,10 @@
 // The apps' own metrics folded by prom-client's rules, from the JSON prom-client writes.
 #include "runtime/metrics/app_metrics.h"
 
+#include <sys/resource.h>
+
+#include <chrono>
+
 #include "gtest/gtest.h"
 #include "runtime/metrics/exposition.h"
 
@@ -98,6 +102,61 @@ TEST(AppAggregationTest, SeriesPastTheBoundAreDropped) {
   ASSERT_EQ(families.size(), 1u);
   EXPECT_EQ(families[0].series.size(), AppAggregation::kMaxSeries);
   EXPECT_EQ(aggregation.drops().at(AppMetricsDrop::kTooLarge), 1u);
+}
+
+// A worker that answers with one series of 300,000 labels (inside the 4 MiB a worker may
+// send): the labels are checked in linear time, not pairwise (which froze tend's loop for
+// seconds), and the series is refused for having more than kMaxLabelsPerSeries.
+TEST(AppAggregationTest, ASeriesWithTooManyLabelsIsRefusedInLinearTime) {
+  std::string labels;
+  for (int i = 0; i < 300000; ++i) labels += (i ? ",\"l" : "\"l") + std::to_string(i) + "\":\"\"";
+  AppAggregation aggregation("web", false);
+  auto began = std::chrono::steady_clock::now();
+  aggregation.AddWorker(0, R"([{"name":"g","type":"gauge","values":[{"value":1,"labels":{)" +
+                               labels + "}},{\"value\":2,\"labels\":{\"ok\":\"1\"}}]}]");
+  EXPECT_LT(std::chrono::steady_clock::now() - began, std::chrono::seconds(2));
+  std::string text = AppExposition(aggregation.Take());
+  EXPECT_EQ(text, "# HELP g \n# TYPE g gauge\ng{app=\"web\",ok=\"1\"} 2\n");
+  EXPECT_EQ(aggregation.drops().at(AppMetricsDrop::kInvalid), 1u);
+}
+
+// Nesting prom-client never writes, 4 MiB of '[': refused at once, with no document built
+// (a DOM of it cost about 156 MiB).
+TEST(AppAggregationTest, DeepNestingIsRefusedWithoutBuildingADocument) {
+  rusage before;
+  getrusage(RUSAGE_SELF, &before);
+  AppAggregation aggregation("web", false);
+  aggregation.AddWorker(0, std::string(4 << 20, '['));
+  aggregation.AddWorker(0, R"([{"name":"g","type":"gauge","values":[{"value":1,"labels":)" +
+                               std::string(1000, '[') + "}]}]");
+  rusage after;
+  getrusage(RUSAGE_SELF, &after);
+  EXPECT_LT(after.ru_maxrss - before.ru_maxrss, 16 * 1024) << "KiB";
+  EXPECT_TRUE(aggregation.Take().empty());
+  EXPECT_EQ(aggregation.drops().at(AppMetricsDrop::kInvalid), 2u);
+}
+
+TEST(AppAggregationTest, FamiliesPastTheBoundOfOneAnswerAreDropped) {
+  std::string families;
+  for (size_t i = 0; i < AppAggregation::kMaxFamiliesPerAnswer + 5; ++i) {
+    families += (i ? ",{\"name\":\"f" : "{\"name\":\"f") + std::to_string(i) +
+                R"(","type":"gauge","values":[{"value":1}]})";
+  }
+  AppAggregation aggregation("web", false);
+  aggregation.AddWorker(0, "[" + families + "]");
+  EXPECT_EQ(aggregation.Take().size(), AppAggregation::kMaxFamiliesPerAnswer);
+  EXPECT_EQ(aggregation.drops().at(AppMetricsDrop::kTooLarge), 1u);
+}
+
+// Workers may write a series' labels in any order: it is one series.
+TEST(AppAggregationTest, LabelOrderDoesNotSplitASeries) {
+  AppAggregation aggregation("web", false);
+  aggregation.AddWorker(0, R"([{"name":"c","type":"counter","values":[
+    {"value":1,"labels":{"a":"1","b":"2"}}],"aggregator":"sum"}])");
+  aggregation.AddWorker(1, R"([{"name":"c","type":"counter","values":[
+    {"labels":{"b":"2","a":"1"},"value":2}]}])");
+  EXPECT_EQ(AppExposition(aggregation.Take()),
+            "# HELP c \n# TYPE c counter\nc{app=\"web\",a=\"1\",b=\"2\"} 3\n");
 }
 
 // prom-client's default metrics share names with tend's own process_* families: those of the

@@ -95,6 +95,14 @@ TEST_F(ScaleTest, AbsoluteCountStartsAndStopsWorkers) {
   EXPECT_TRUE(RunUntil([&] { return AllGone(removed); }));
 }
 
+TEST_F(ScaleTest, AScaleUpStartsAFewWorkersATurnNotAllInOne) {
+  // Workers that are ready at once (fork mode) hold no turn of the pacing for long: were
+  // they all spawned in the call, a scale to thousands would stall the loop for seconds.
+  ASSERT_TRUE(supervisor_->Scale("sleeper", 66, false).ok());
+  EXPECT_LE(Pids().size(), 2 + App::kSpawnsPerTurn);
+  ASSERT_TRUE(RunUntil([this] { return Pids().size() == 66; }));
+}
+
 TEST_F(ScaleTest, RelativeCountsAddAndRemove) {
   ASSERT_TRUE(supervisor_->Scale("sleeper", +3, /*relative=*/true).ok());
   EXPECT_TRUE(RunUntil([this] { return Pids().size() == 5; }));
