@@ -26,6 +26,7 @@
 #include "runtime/loop/cross_thread.h"
 #include "runtime/loop/event_loop.h"
 #include "runtime/net/listen.h"
+#include "runtime/net/tls.h"
 #include "runtime/process/cpus.h"
 #include "runtime/process/descriptor_limit.h"
 #include "runtime/supervise/command.h"
@@ -43,6 +44,17 @@ std::vector<std::string> Environment() {
   std::vector<std::string> env;
   for (char** var = environ; *var; ++var) env.emplace_back(*var);
   return env;
+}
+
+// tend's own lines that had to wait for a slow reader go out as soon as it has room. On the
+// loop's thread only.
+void WatchDiagnostics(loop::EventLoop& loop) {
+  int fd = logs::DiagnosticsFd();
+  if (!loop.Watch(fd, nullptr).ok()) return;  // then with the next line, or at exit
+  absl::Status watched = loop.WatchWritable(fd, [&loop, fd] {
+    if (logs::FlushDiagnostics()) loop.Unwatch(fd);
+  });
+  if (!watched.ok()) loop.Unwatch(fd);
 }
 
 // An endpoint that could not start, by the rule in config/endpoints.h: false when fatal.
@@ -64,12 +76,32 @@ int RunSupervised(const v1::Config& config, loop::EventLoop& loop, init::Init& i
     logs::Error(absl::StrCat("--control-token-file: ", token.status().message()));
     return kInternalError;
   }
+  // TLS for --grpc, loaded now so that files that do not load stop tend before anything runs.
+  std::shared_ptr<net::TlsContext> tls;
+  if (!endpoints.grpc_tls_cert().empty()) {
+    absl::StatusOr<std::unique_ptr<net::TlsContext>> loaded = net::TlsContext::Load(
+        {endpoints.grpc_tls_cert(), endpoints.grpc_tls_key(), endpoints.grpc_client_ca()});
+    if (!loaded.ok()) {
+      logs::Error(absl::StrCat("--grpc-tls-cert: ", loaded.status().message()));
+      return kUsageError;
+    }
+    tls = std::move(*loaded);
+  } else if (!token->empty() && !endpoints.grpc().empty() &&
+             !config::IsLoopback(endpoints.grpc())) {
+    logs::Warn(absl::StrCat("--control-token-file: the token crosses the network in plaintext on ",
+                            endpoints.grpc(), "; give --grpc-tls-cert and --grpc-tls-key"));
+  }
   supervise::Supervisor supervisor(config, loop, Environment());
   auto bridge = loop::CrossThread::Create(loop);
   if (!bridge.ok()) {
     logs::Error(bridge.status().message());
     return kInternalError;
   }
+  // gRPC's threads may log too: the loop's watch is set from the loop's thread, while the
+  // bridge lives.
+  logs::SetDiagnosticsWake([bridge = bridge->get(), &loop] {
+    bridge->Post([&loop] { WatchDiagnostics(loop); });
+  });
   auto snapshot = [&](bool with_usage) {
     http::Snapshot now;
     now.apps = supervisor.Status(with_usage);
@@ -102,7 +134,8 @@ int RunSupervised(const v1::Config& config, loop::EventLoop& loop, init::Init& i
       http::Server::ForConnections(loop, http::Routes(snapshot, &app_metrics));
   std::unique_ptr<control::Plane> plane;
   control::Listeners listeners{endpoints.control(), endpoints.grpc(), endpoints.grpc_reflection(),
-                               [&unix_http](UniqueFd fd) { unix_http->Adopt(std::move(fd), "unix"); }};
+                               [&unix_http](UniqueFd fd) { unix_http->Adopt(std::move(fd), "unix"); },
+                               tls};
   if (!listeners.unix_path.empty() || !listeners.tcp_address.empty()) {
     auto started = control::Plane::Start(loop, **bridge, supervisor, config,
                                          [&init] { return init.stopping(); }, listeners, *token);
@@ -121,6 +154,7 @@ int RunSupervised(const v1::Config& config, loop::EventLoop& loop, init::Init& i
     }
   }
   int exit_code = init.Run(supervisor);
+  logs::SetDiagnosticsWake([&loop] { WatchDiagnostics(loop); });  // the bridge goes now
   (*bridge)->Close();  // calls still in flight get their answer at once
   return exit_code;
 }
@@ -144,9 +178,18 @@ int main(int argc, char** argv) {
     logs::Error(blocked.message());
     return kInternalError;
   }
-  absl::StatusOr<CommandLine> parsed =
-      config::LoadConfiguration(std::vector<std::string>(argv + 1, argv + argc),
-                                config::CpuCount([] { return process::AvailableCpus(); }));
+  // The reaper before the configuration: a JavaScript ecosystem file runs node, and what
+  // that leaves behind (a detached child) is tend's to end.
+  std::string why_not_reaper;
+  init::ReaperRole role = init::TakeReaperRole(&why_not_reaper);
+  std::unique_ptr<init::Descendants> descendants = init::DescendantsFor(role);
+  std::vector<std::string> args(argv + 1, argv + argc);
+  bool evaluates = config::MayEvaluateJavaScript(args);
+  std::vector<pid_t> inherited;  // what tend did not start: never its to end
+  if (evaluates) inherited = init::ListDescendants(getpid());
+  absl::StatusOr<CommandLine> parsed = config::LoadConfiguration(
+      args, config::CpuCount([] { return process::AvailableCpus(); }));
+  if (evaluates) init::EndAllBut(inherited);
   if (!parsed.ok()) {
     if (absl::IsInvalidArgument(parsed.status())) {
       logs::Info(absl::StrCat(parsed.status().message(), " (see tend --help)"));
@@ -165,6 +208,10 @@ int main(int argc, char** argv) {
   }
   for (const std::string& warning : parsed->warnings) logs::Warn(warning);
   const v1::Config& config = parsed->config;
+  if (role == init::ReaperRole::kNone) {
+    logs::Warn(absl::StrCat("not PID 1 and cannot become a child subreaper (", why_not_reaper,
+                            "): orphans will not be reaped"));
+  }
 
   if (!process::RaiseDescriptorLimit()) {
     logs::Warn(absl::StrCat("cannot raise the descriptor limit (RLIMIT_NOFILE): ", strerror(errno)));
@@ -176,22 +223,7 @@ int main(int argc, char** argv) {
     logs::Error(!signals.ok() ? signals.status().message() : loop.status().message());
     return kInternalError;
   }
-  // tend's own lines that had to wait for a slow reader go out as soon as it has room.
-  logs::SetDiagnosticsWake([&event_loop = **loop] {
-    int fd = logs::DiagnosticsFd();
-    if (!event_loop.Watch(fd, nullptr).ok()) return;  // then with the next line, or at exit
-    absl::Status watched = event_loop.WatchWritable(fd, [&event_loop, fd] {
-      if (logs::FlushDiagnostics()) event_loop.Unwatch(fd);
-    });
-    if (!watched.ok()) event_loop.Unwatch(fd);
-  });
-  std::string why_not_reaper;
-  init::ReaperRole role = init::TakeReaperRole(&why_not_reaper);
-  if (role == init::ReaperRole::kNone) {
-    logs::Warn(absl::StrCat("not PID 1 and cannot become a child subreaper (", why_not_reaper,
-                            "): orphans will not be reaped"));
-  }
-  std::unique_ptr<init::Descendants> descendants = init::DescendantsFor(role);
+  logs::SetDiagnosticsWake([&event_loop = **loop] { WatchDiagnostics(event_loop); });
 
   init::Init init(config.init(), **loop, **signals, *descendants);
   int exit_code;

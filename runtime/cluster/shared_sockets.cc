@@ -70,8 +70,10 @@ size_t SharedSockets::SocketsOfApp(const std::string& app) const {
 SharedSockets::Listening SharedSockets::Acquire(const Holder& holder, const Request& request) {
   // Apps never share a socket: another app's worker asking for a port one app holds binds
   // its own, and the kernel says EADDRINUSE, as it would to the worker binding it itself.
-  std::string key = absl::StrCat(holder.app, "/", request.address, ":", request.port, ":",
-                                 request.address_type, ":", request.index);
+  // The app's name goes first with its length, so no name or address can make another
+  // app's key.
+  std::string key = absl::StrCat(holder.app.size(), ":", holder.app, "/", request.address, ":",
+                                 request.port, ":", request.address_type, ":", request.index);
   if (request.port < 0 || request.port > 65535) return {-1, -EINVAL, key};
   // What the kernel would say to the worker binding the port itself.
   if (request.port > 0 && request.port < unprivileged_port_start_ && !holder.may_bind_privileged) {

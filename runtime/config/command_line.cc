@@ -127,6 +127,13 @@ Endpoints (served while tend supervises workers; `-- CMD` opens nothing):
                             files); the Unix socket always serves it.
       --control-token-file FILE
                             The bearer token that Control over TCP requires.
+      --grpc-tls-cert FILE, --grpc-tls-key FILE
+                            TLS on --grpc, with this certificate chain and key (PEM),
+                            read again when the files change. Plaintext connections on
+                            the port then get health only (the kubelet's gRPC probe
+                            speaks no TLS); Control needs TLS and the token.
+      --grpc-client-ca FILE With TLS, also require a client certificate that chains to
+                            these CAs (mutual TLS).
       --min-ready N         Ready workers an app needs for /readyz (default 1).
       --shutdown-delay MS   On SIGTERM, turn /readyz to 503 at once and wait MS before
                             draining workers, so load balancers stop sending first
@@ -225,6 +232,31 @@ Apply Endpoint(absl::string_view flag, void (*set)(CommandLine&, std::string)) {
                    : absl::StrCat(address.empty() ? "0.0.0.0" : address, ":", port));
     return absl::OkStatus();
   };
+}
+
+// A PEM file for --grpc's TLS.
+Apply TlsFile(absl::string_view flag, void (v1::Endpoints::*set)(const std::string&)) {
+  return [flag, set](absl::string_view value, CommandLine& parsed) {
+    if (value.empty()) return Invalid(flag, "the path is empty");
+    (parsed.config.mutable_endpoints()->*set)(std::string(value));
+    return absl::OkStatus();
+  };
+}
+
+// TLS needs its certificate and key together, and a TCP port to serve.
+absl::Status CheckTls(const v1::Endpoints& endpoints) {
+  bool cert = !endpoints.grpc_tls_cert().empty(), key = !endpoints.grpc_tls_key().empty();
+  if (cert != key) {
+    return Invalid(cert ? "--grpc-tls-cert" : "--grpc-tls-key",
+                   cert ? "needs --grpc-tls-key too" : "needs --grpc-tls-cert too");
+  }
+  if (!endpoints.grpc_client_ca().empty() && !cert) {
+    return Invalid("--grpc-client-ca", "needs --grpc-tls-cert and --grpc-tls-key");
+  }
+  if (cert && endpoints.grpc().empty()) {
+    return Invalid("--grpc-tls-cert", "TLS is for --grpc, which is off");
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ParseListen(absl::string_view value, CommandLine& parsed) {
@@ -342,6 +374,10 @@ const std::vector<Flag>& Flags() {
          parsed.config.mutable_endpoints()->set_control_token_file(std::string(value));
          return absl::OkStatus();
        }},
+      {'\0', "grpc-tls-cert", true, TlsFile("--grpc-tls-cert", &v1::Endpoints::set_grpc_tls_cert)},
+      {'\0', "grpc-tls-key", true, TlsFile("--grpc-tls-key", &v1::Endpoints::set_grpc_tls_key)},
+      {'\0', "grpc-client-ca", true,
+       TlsFile("--grpc-client-ca", &v1::Endpoints::set_grpc_client_ca)},
       {'\0', "shutdown-delay", true,
        Millis("--shutdown-delay",
               [](CommandLine& p, uint32_t ms) { p.config.mutable_init()->set_shutdown_delay_ms(ms); })},
@@ -454,6 +490,21 @@ bool IsEcosystemFileName(const std::string& path) {
   }
   return false;
 }
+
+}  // namespace
+
+bool MayEvaluateJavaScript(const std::vector<std::string>& args) {
+  for (const std::string& arg : args) {
+    if (arg == "--") return false;
+    if (absl::EndsWith(arg, ".config.js") || absl::EndsWith(arg, ".config.cjs") ||
+        absl::EndsWith(arg, ".config.mjs")) {
+      return true;
+    }
+  }
+  return false;
+}
+
+namespace {
 
 bool IsNode(const std::string& program) {
   std::string base = program.substr(program.rfind('/') + 1);
@@ -589,6 +640,7 @@ absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& arg
     parsed.supervised |= flag->worker;
   }
   if (parsed.action != CommandLine::Action::kRun) return parsed;
+  if (absl::Status tls = CheckTls(parsed.config.endpoints()); !tls.ok()) return tls;
   if (saw_start && script.empty()) {
     script = "start";
     parsed.supervised = true;

@@ -66,6 +66,10 @@ constexpr uint32_t kDefaultListenTimeoutMs = 30000;
 
 // Parses tend's arguments (without argv[0]); `available_cpus` is what `-i max` means. An
 // error names the offending argument in one line; the caller prints it and exits 2.
+// Whether loading `args` may run node on a JavaScript ecosystem file (a cheap look at the
+// words: a false yes costs a look at /proc, never a wrong result).
+bool MayEvaluateJavaScript(const std::vector<std::string>& args);
+
 absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& args,
                                              const CpuCount& available_cpus = 1);
 

@@ -18,4 +18,10 @@ inline bool ControlIsOnlyTheDefault(std::string_view control, std::string_view g
   return control == kDefaultControl && grpc.empty();
 }
 
+// Whether "ADDR:PORT" (as the flags store it) listens on loopback only: a token sent there
+// never crosses a network.
+inline bool IsLoopback(std::string_view address) {
+  return address.rfind("127.", 0) == 0 || address.rfind("[::1]:", 0) == 0;
+}
+
 }  // namespace tend::config

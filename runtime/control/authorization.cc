@@ -19,6 +19,7 @@ bool ConstantTimeEquals(absl::string_view a, absl::string_view b) {
 
 std::string Authorization::Check(absl::string_view header) const {
   if (open_) return "";
+  if (!closed_.empty()) return closed_;
   if (token_.empty()) {
     return "Control over TCP is off: start tend with --control-token-file, or use the Unix "
            "control socket";

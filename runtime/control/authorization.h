@@ -14,15 +14,19 @@ class Authorization {
  public:
   static Authorization Open() { return Authorization(true, ""); }
   static Authorization Token(std::string token) { return Authorization(false, std::move(token)); }
+  // Nobody, for `why` (Control on plaintext TCP once TLS is on).
+  static Authorization Closed(std::string why) { return Authorization(false, "", std::move(why)); }
 
   // `header`: the authorization metadata, empty when absent. The empty string when allowed,
   // otherwise why not.
   std::string Check(absl::string_view header) const;
 
  private:
-  Authorization(bool open, std::string token) : open_(open), token_(std::move(token)) {}
+  Authorization(bool open, std::string token, std::string closed = "")
+      : open_(open), token_(std::move(token)), closed_(std::move(closed)) {}
   bool open_;
   std::string token_;
+  std::string closed_;  // set: every call is refused, for this reason
 };
 
 // Whether `a` equals `b`, taking as long whatever differs (no early exit on a mismatch).

@@ -251,16 +251,30 @@ grpc::ServerWriteReactor<v1::LogLine>* ControlService::Logs(grpc::CallbackServer
     if (!app.empty() && !supervisor_.HasApp(app)) {
       return absl::NotFoundError(absl::StrCat("no app named '", app, "'"));
     }
-    // The backlog is bounded by the buffer, not by the queue: it is sent whole.
+    // The backlog is bounded by the buffer, not by the stream's own queue; what the budget
+    // of all log streams has no room for is left out, and said.
     std::vector<logs::KeptLine> backlog = buffer.Last(app, instance, lines);
+    uint64_t dropped = 0;
     for (size_t i = 0; i < backlog.size(); ++i) {
-      outbox->Send(ToProto(backlog[i], 0), !follow && i + 1 == backlog.size(), false);
+      bool last = !follow && i + 1 == backlog.size();
+      if (outbox->Send(ToProto(backlog[i], dropped), last, false)) {
+        dropped = 0;
+      } else {
+        ++dropped;
+      }
     }
     if (!follow) {
-      if (backlog.empty()) outbox->End(grpc::Status::OK);
+      if (dropped > 0) {
+        outbox->End(grpc::Status(
+            grpc::StatusCode::RESOURCE_EXHAUSTED,
+            absl::StrCat("tend holds at most ", StreamLimits::kLogStreamsBytes,
+                         " bytes for all log streams at once: ", dropped,
+                         " lines were left out; ask for fewer --lines, or again later")));
+      } else if (backlog.empty()) {
+        outbox->End(grpc::Status::OK);
+      }
       return absl::OkStatus();
     }
-    uint64_t dropped = 0;
     *follower = buffer.Follow([outbox, app, instance, dropped](const logs::KeptLine& line) mutable {
       if (!app.empty() && line.source.app != app) return;
       if (instance && line.source.instance != *instance) return;
@@ -278,7 +292,7 @@ grpc::ServerWriteReactor<v1::LogLine>* ControlService::Logs(grpc::CallbackServer
   feeding.headers_when_subscribed = request->follow();
   return OpenFeedStream(bridge_, streams_.logs,
                         {StreamLimits::kMaxQueuedLogLines, StreamLimits::kMaxQueuedLogBytes,
-                         &streams_.log_bytes},
+                         streams_.log_bytes, StreamLimits::kOwnLogBytes},
                         Overflow::kDrop, "log lines", std::move(feeding));
 }
 

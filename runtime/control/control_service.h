@@ -25,9 +25,12 @@ struct StreamLimits {
   static constexpr size_t kMaxQueuedLogLines = 1024;
   static constexpr size_t kMaxQueuedLogBytes = 1 << 20;
   static constexpr size_t kLogStreamsBytes = 16 << 20;
+  // Each stream's first bytes are its own, not the budget's: one that takes all of the
+  // budget cannot starve the others.
+  static constexpr size_t kOwnLogBytes = 64 << 10;
   StreamLimit events{kMaxEventStreams, "event streams (StreamEvents and Reload)"};
   StreamLimit logs{kMaxLogStreams, "log streams (Logs)"};
-  ByteBudget log_bytes{kLogStreamsBytes};
+  std::shared_ptr<ByteBudget> log_bytes = std::make_shared<ByteBudget>(kLogStreamsBytes);
 };
 
 class ControlService final : public v1::Control::CallbackService {

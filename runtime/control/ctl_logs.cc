@@ -17,8 +17,9 @@ std::string Format(const v1::LogLine& line, bool json) {
     return logs::FormatLine({logs::LineFormat::kJson}, source, line.stderr(), line.text(),
                             line.unix_ms());
   }
-  return absl::StrCat(line.app(), ":", line.instance(), line.stderr() ? "|err| " : "|out| ",
-                      line.text(), "\n");
+  // For a person's terminal: what a worker wrote cannot drive it.
+  return absl::StrCat(logs::Inert(line.app()), ":", line.instance(),
+                      line.stderr() ? "|err| " : "|out| ", logs::Inert(line.text()), "\n");
 }
 
 std::string DroppedMark(uint64_t dropped, bool json) {

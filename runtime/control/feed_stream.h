@@ -29,7 +29,10 @@ class Outbox {
   // `what` names the messages in the error that ends a stream that fell behind.
   Outbox(Reactor* reactor, QueueBounds bounds, Overflow overflow, std::string what)
       : reactor_(reactor), bounds_(bounds), overflow_(overflow), what_(std::move(what)) {}
-  ~Outbox() { GiveBack(queued_bytes_); }
+  ~Outbox() {  // what the client never took
+    queued_bytes_ = 0;
+    GiveBack();
+  }
 
   // Queues a message to write; `last`: finish with OK once it is written. False when it was
   // not queued: the stream is ending, or is full (kDrop: dropped; kEnd: the stream ends).
@@ -45,7 +48,8 @@ class Outbox {
       if (ending_) return false;
       bool full = bounded && (queue_.size() >= bounds_.messages ||
                               queued_bytes_ + bytes > bounds_.bytes);
-      if (full || (bounds_.shared && !bounds_.shared->Take(bytes))) {
+      size_t from_shared = SharedFor(queued_bytes_ + bytes) - shared_held_;
+      if (full || (from_shared > 0 && !bounds_.shared->Take(from_shared))) {
         if (overflow_ == Overflow::kDrop) return false;
         finish = EndLocked(grpc::Status(
             grpc::StatusCode::RESOURCE_EXHAUSTED,
@@ -54,6 +58,7 @@ class Outbox {
       } else {
         queue_.push_back({std::move(message), bytes});
         queued_bytes_ += bytes;
+        shared_held_ += from_shared;
         queued = true;
         if (last) ending_ = grpc::Status::OK;
         write = StartLocked();
@@ -125,19 +130,28 @@ class Outbox {
 
   void PopFrontLocked() {
     queued_bytes_ -= queue_.front().bytes;
-    GiveBack(queue_.front().bytes);
     queue_.pop_front();
+    GiveBack();
   }
   // Drops all but the first `kept` queued messages.
   void KeepLocked(size_t kept) {
     while (queue_.size() > kept) {
       queued_bytes_ -= queue_.back().bytes;
-      GiveBack(queue_.back().bytes);
       queue_.pop_back();
     }
+    GiveBack();
   }
-  void GiveBack(size_t bytes) {
-    if (bounds_.shared) bounds_.shared->Give(bytes);
+  // What of `queued` bytes comes out of the shared budget: all past the stream's own.
+  size_t SharedFor(size_t queued) const {
+    return bounds_.shared && queued > bounds_.own ? queued - bounds_.own : 0;
+  }
+  // The shared bytes the queue no longer needs go back.
+  void GiveBack() {
+    size_t needed = SharedFor(queued_bytes_);
+    if (shared_held_ > needed) {
+      bounds_.shared->Give(shared_held_ - needed);
+      shared_held_ = needed;
+    }
   }
 
   std::optional<grpc::Status> EndLocked(grpc::Status status) {
@@ -166,6 +180,7 @@ class Outbox {
   std::mutex mutex_;
   std::deque<Queued> queue_;  // front() is in flight while writing_
   size_t queued_bytes_ = 0;   // of queue_'s messages
+  size_t shared_held_ = 0;    // of them, taken from bounds_.shared
   bool writing_ = false;
   bool wrote_ = false;  // a write has started (it carried the headers)
   bool sending_headers_ = false;

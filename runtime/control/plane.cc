@@ -30,7 +30,11 @@ Plane::Plane(loop::CrossThread& bridge, supervise::Supervisor& supervisor,
     : supervisor_(supervisor),
       unix_control_(bridge, supervisor, config, stopping, Authorization::Open(), streams_),
       tcp_control_(bridge, supervisor, config, stopping, Authorization::Token(token),
-                   streams_) {}
+                   streams_),
+      plaintext_control_(bridge, supervisor, config, stopping,
+                         Authorization::Closed("Control over --grpc needs TLS: plaintext "
+                                               "connections get health alone"),
+                         streams_) {}
 
 absl::StatusOr<std::unique_ptr<Plane>> Plane::Start(
     loop::EventLoop& loop, loop::CrossThread& bridge, supervise::Supervisor& supervisor,
@@ -38,7 +42,8 @@ absl::StatusOr<std::unique_ptr<Plane>> Plane::Start(
     const std::string& token) {
   std::unique_ptr<Plane> plane(new Plane(bridge, supervisor, config, stopping, token));
   absl::StatusOr<std::unique_ptr<Server>> server =
-      Server::Start(loop, listeners, &plane->unix_control_, &plane->tcp_control_);
+      Server::Start(loop, listeners, &plane->unix_control_, &plane->tcp_control_,
+                    &plane->plaintext_control_);
   if (!server.ok()) return server.status();
   plane->server_ = std::move(*server);
   plane->health_ = std::make_unique<HealthPublisher>(supervisor, stopping, *plane->server_);

@@ -46,6 +46,7 @@ class Plane {
   StreamLimits streams_;
   ControlService unix_control_;
   ControlService tcp_control_;
+  ControlService plaintext_control_;  // with TLS on TCP: for plaintext clients, refusing all
   std::unique_ptr<Server> server_;  // ends before the services it calls
   std::unique_ptr<HealthPublisher> health_;
 };

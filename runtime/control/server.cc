@@ -33,7 +33,16 @@ void DropGrpcLog(gpr_log_func_args*) {}
 
 struct Server::Undecided {
   UniqueFd fd;
+  std::string address;
   std::unique_ptr<loop::Timer> deadline;
+};
+
+// A connection handed to gRPC: gRPC tells nobody when it closes one, and a descriptor number
+// may be reused by another socket, so its inode tells it apart.
+struct Handed {
+  int fd;
+  ino_t inode;
+  std::string address;
 };
 
 struct Server::Endpoint {
@@ -41,14 +50,12 @@ struct Server::Endpoint {
   std::unique_ptr<ReflectionService> reflection;
   std::unique_ptr<net::Acceptor> acceptor;
   std::unique_ptr<grpc::Server> grpc;  // from the first connection on, until idle
-  // The connections handed to gRPC, as (descriptor, socket inode): gRPC tells nobody when
-  // it closes one, and a descriptor number may be reused by another socket.
-  std::vector<std::pair<int, ino_t>> handed;
+  std::vector<Handed> handed;
   size_t forget_at = GrpcLimits::kForgetClosedAt;  // a length of `handed` that prunes it
   std::unique_ptr<loop::Timer> idle_check;
   std::map<int, Undecided> undecided;  // by descriptor: yet to send their first byte
   std::deque<int> undecided_order;     // oldest first
-  uint64_t refused = 0;                // connections closed at kMaxConnections
+
 };
 
 Server::Server(loop::EventLoop& loop)
@@ -58,7 +65,8 @@ Server::Server(loop::EventLoop& loop)
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(loop::EventLoop& loop,
                                                       const Listeners& listeners,
                                                       grpc::Service* unix_control,
-                                                      grpc::Service* tcp_control) {
+                                                      grpc::Service* tcp_control,
+                                                      grpc::Service* plaintext_control) {
   std::unique_ptr<Server> server(new Server(loop));
   server->unix_http_ = listeners.unix_http;
   std::vector<std::string> names = {"tend.v1.Control", "grpc.health.v1.Health"};
@@ -89,6 +97,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(loop::EventLoop& loop,
     if (!listening.ok()) return listening.status();
     server->tcp_port_ = listening->port;
     server->tcp_ = endpoint(tcp_control, listeners.tcp_reflection);
+    if (listeners.tls) {
+      server->tls_ = listeners.tls;
+      server->tcp_plaintext_ = endpoint(plaintext_control, false);
+    }
     if (absl::Status served = server->Serve(*server->tcp_, std::move(listening->fd));
         !served.ok()) {
       return served;
@@ -99,28 +111,52 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(loop::EventLoop& loop,
 
 absl::Status Server::Serve(Endpoint& endpoint, UniqueFd listener) {
   auto acceptor = net::Acceptor::Start(
-      loop_, std::move(listener), [this, &endpoint](UniqueFd connection, const sockaddr_storage&) {
-        Sniff(endpoint, std::move(connection));
+      loop_, std::move(listener),
+      [this, &endpoint](UniqueFd connection, const sockaddr_storage& peer) {
+        Sniff(endpoint, std::move(connection), net::AddressOf(peer));
       });
   if (!acceptor.ok()) return acceptor.status();
   endpoint.acceptor = std::move(*acceptor);
   return absl::OkStatus();
 }
 
-void Server::OnConnection(Endpoint& endpoint, UniqueFd connection) {
+bool Server::MayHand(Endpoint& endpoint, const std::string& address) {
+  bool tcp = &endpoint != unix_.get();
+  std::vector<Endpoint*> listener = {tcp ? tcp_.get() : unix_.get()};
+  if (tcp && tcp_plaintext_) listener.push_back(tcp_plaintext_.get());
+  auto count = [&] {
+    size_t all = 0, from = 0;
+    for (Endpoint* each : listener) {
+      all += each->handed.size();
+      for (const Handed& handed : each->handed) from += handed.address == address;
+    }
+    return std::make_pair(all, tcp ? from : 0);
+  };
+  auto [all, from] = count();
+  if (all >= GrpcLimits::kMaxConnections || from >= GrpcLimits::kMaxConnectionsPerAddress) {
+    for (Endpoint* each : listener) ForgetClosed(*each);
+    std::tie(all, from) = count();
+  }
+  if (all < GrpcLimits::kMaxConnections && from < GrpcLimits::kMaxConnectionsPerAddress) {
+    return true;
+  }
+  uint64_t& refused = tcp ? refused_tcp_ : refused_unix_;
+  if (refused++ == 0) {
+    logs::Warn(absl::StrCat(tcp ? "--grpc" : "the control socket", ": gRPC holds ",
+                            all >= GrpcLimits::kMaxConnections
+                                ? absl::StrCat(GrpcLimits::kMaxConnections, " connections")
+                                : absl::StrCat(GrpcLimits::kMaxConnectionsPerAddress,
+                                               " connections from ", address),
+                            ": closing new ones until some end (said once)"));
+  }
+  return false;
+}
+
+void Server::OnConnection(Endpoint& endpoint, UniqueFd connection, const std::string& address) {
   // What tells this connection apart once gRPC holds it (ForgetClosed); without it, the
   // connection closes: it could not be known to be gone.
   struct stat about {};
   if (fstat(connection.get(), &about) != 0) return;
-  if (endpoint.handed.size() >= GrpcLimits::kMaxConnections) ForgetClosed(endpoint);
-  if (endpoint.handed.size() >= GrpcLimits::kMaxConnections) {
-    if (endpoint.refused++ == 0) {
-      logs::Warn(absl::StrCat("gRPC holds ", GrpcLimits::kMaxConnections, " connections on ",
-                              &endpoint == tcp_.get() ? "--grpc" : "the control socket",
-                              ": closing new ones until some end"));
-    }
-    return;  // the connection closes
-  }
   if (!endpoint.grpc) {
     gpr_set_log_function(DropGrpcLog);
     grpc::EnableDefaultHealthCheckService(true);
@@ -129,6 +165,9 @@ void Server::OnConnection(Endpoint& endpoint, UniqueFd connection) {
     builder.SetMaxReceiveMessageSize(GrpcLimits::kMaxMessageBytes);
     builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
                                GrpcLimits::kStreamsPerConnection);
+    builder.AddChannelArgument(
+        GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+        static_cast<int>(std::chrono::milliseconds(GrpcLimits::kMaxConnectionIdle).count()));
     grpc::ResourceQuota quota("tend-control");
     quota.Resize(GrpcLimits::kMemoryBytes);
     builder.SetResourceQuota(quota);
@@ -138,7 +177,7 @@ void Server::OnConnection(Endpoint& endpoint, UniqueFd connection) {
   }
   // Clients that connect and leave faster than the idle check come must not grow the list.
   if (endpoint.handed.size() >= endpoint.forget_at) ForgetClosed(endpoint);
-  endpoint.handed.emplace_back(connection.get(), about.st_ino);
+  endpoint.handed.push_back({connection.get(), about.st_ino, address});
   grpc::AddInsecureChannelFromFd(endpoint.grpc.get(), connection.release());  // gRPC owns it
   if (!endpoint.idle_check) CheckIdle(endpoint);
 }
@@ -146,10 +185,10 @@ void Server::OnConnection(Endpoint& endpoint, UniqueFd connection) {
 void Server::ForgetClosed(Endpoint& endpoint) {
   auto& handed = endpoint.handed;
   handed.erase(std::remove_if(handed.begin(), handed.end(),
-                              [](const std::pair<int, ino_t>& connection) {
+                              [](const Handed& connection) {
                                 struct stat about {};
-                                return fstat(connection.first, &about) != 0 ||
-                                       about.st_ino != connection.second;
+                                return fstat(connection.fd, &about) != 0 ||
+                                       about.st_ino != connection.inode;
                               }),
                handed.end());
   // Twice what is open: the scan costs once per as many new connections as it kept.
@@ -172,7 +211,7 @@ void Server::CheckIdle(Endpoint& endpoint) {
   });
 }
 
-void Server::Sniff(Endpoint& endpoint, UniqueFd connection) {
+void Server::Sniff(Endpoint& endpoint, UniqueFd connection, std::string address) {
   if (endpoint.undecided.size() >= GrpcLimits::kMaxUndecided) {
     Forget(endpoint, endpoint.undecided_order.front());  // closes the oldest
   }
@@ -180,6 +219,7 @@ void Server::Sniff(Endpoint& endpoint, UniqueFd connection) {
   if (!loop_.Watch(fd, [this, &endpoint, fd] { Decide(endpoint, fd); }).ok()) return;
   Undecided& waiting = endpoint.undecided[fd];
   waiting.fd = std::move(connection);
+  waiting.address = std::move(address);
   waiting.deadline = loop_.After(GrpcLimits::kFirstByteDeadline,
                                  [this, &endpoint, fd] { Forget(endpoint, fd); });
   endpoint.undecided_order.push_back(fd);
@@ -197,24 +237,52 @@ void Server::Decide(Endpoint& endpoint, int fd) {
   ssize_t n = recv(fd, &first, 1, MSG_PEEK);
   if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
   UniqueFd connection = std::move(endpoint.undecided.at(fd).fd);
+  std::string address = std::move(endpoint.undecided.at(fd).address);
   Forget(endpoint, fd);
   if (n != 1) return;  // closed before a byte came: it closes here
+  bool tcp = &endpoint == tcp_.get();
   if (first == 'P') {  // HTTP/2's connection preface: "PRI * HTTP/2.0"
-    OnConnection(endpoint, std::move(connection));
+    Endpoint& serving = tcp && tls_ ? *tcp_plaintext_ : endpoint;
+    if (MayHand(serving, address)) OnConnection(serving, std::move(connection), address);
+  } else if (first == 0x16 && tcp && tls_) {  // a TLS handshake record
+    if (MayHand(*tcp_, address)) Tunnel(std::move(connection), address);
   } else if (&endpoint == unix_.get() && unix_http_) {
     unix_http_(std::move(connection));
   }  // else no gRPC client: it closes here
 }
 
+void Server::Tunnel(UniqueFd connection, const std::string& address) {
+  // A token bucket of handshakes: the loop's time for key work is bounded.
+  auto now = std::chrono::steady_clock::now();
+  handshake_tokens_ = std::min<double>(
+      GrpcLimits::kHandshakesPerSecond,
+      handshake_tokens_ +
+          std::chrono::duration<double>(now - tokens_at_).count() * GrpcLimits::kHandshakesPerSecond);
+  tokens_at_ = now;
+  if (handshake_tokens_ < 1) return;  // it closes here
+  handshake_tokens_ -= 1;
+  int pair[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair) != 0) return;
+  UniqueFd ours(pair[0]), grpcs(pair[1]);
+  uint64_t id = next_tunnel_++;
+  absl::StatusOr<std::unique_ptr<net::TlsTunnel>> tunnel = net::TlsTunnel::Start(
+      loop_, tls_->Current(), std::move(connection), std::move(ours),
+      [this, id] { tunnels_.erase(id); });
+  if (!tunnel.ok()) return;
+  tunnels_.emplace(id, std::move(*tunnel));
+  OnConnection(*tcp_, std::move(grpcs), address);
+}
+
 void Server::SetServing(bool serving) {
   serving_ = serving;
-  for (Endpoint* endpoint : {unix_.get(), tcp_.get()}) {
+  for (Endpoint* endpoint : {unix_.get(), tcp_.get(), tcp_plaintext_.get()}) {
     if (endpoint && endpoint->grpc) endpoint->grpc->GetHealthCheckService()->SetServingStatus(serving);
   }
 }
 
 Server::~Server() {
-  for (Endpoint* endpoint : {unix_.get(), tcp_.get()}) {
+  tunnels_.clear();  // their clients' connections close
+  for (Endpoint* endpoint : {unix_.get(), tcp_.get(), tcp_plaintext_.get()}) {
     if (!endpoint) continue;
     for (const auto& [fd, waiting] : endpoint->undecided) loop_.Unwatch(fd);
     endpoint->acceptor.reset();

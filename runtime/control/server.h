@@ -11,6 +11,7 @@
 #include "runtime/control/stream_limit.h"
 #include "runtime/loop/event_loop.h"
 #include "runtime/net/acceptor.h"
+#include "runtime/net/tls.h"
 
 namespace tend::control {
 
@@ -20,6 +21,8 @@ struct Listeners {
   bool tcp_reflection = false;  // reflection on TCP too (it is always on the Unix socket)
   // Takes the Unix socket's HTTP/1.1 connections (`tend probe`); null: gRPC only.
   std::function<void(UniqueFd)> unix_http;
+  // TLS on TCP (--grpc-tls-cert); null: plaintext, Control with the token.
+  std::shared_ptr<net::TlsContext> tls;
 };
 
 // What gRPC may hold for its clients, all listeners together, and what a client past a
@@ -33,8 +36,16 @@ struct GrpcLimits {
   // closed, and one silent for kFirstByteDeadline is closed too.
   static constexpr size_t kMaxUndecided = 64;
   static constexpr std::chrono::seconds kFirstByteDeadline{5};
-  // Connections of one listener held by gRPC; past it a new one is closed at once.
+  // Connections of one listener held by gRPC (TLS and plaintext ones together), and on TCP
+  // from one address; past either a new one is closed at once. One that runs no call for
+  // kMaxConnectionIdle is closed by gRPC (a client reconnects by itself), so a client that
+  // holds connections open and idle gives them back.
   static constexpr size_t kMaxConnections = 512;
+  static constexpr size_t kMaxConnectionsPerAddress = 32;
+  static constexpr std::chrono::seconds kMaxConnectionIdle{60};
+  // TLS handshakes (each costs the loop about a millisecond of key work): a burst of this
+  // many, then this many a second; a connection past it is closed.
+  static constexpr int kHandshakesPerSecond = 100;
   // How often a running gRPC server is checked for clients; with none, it is shut down.
   static constexpr std::chrono::seconds kIdleCheck{10};
   // Connections handed to gRPC are remembered for the idle check; from this many on, those
@@ -53,15 +64,19 @@ struct GrpcLimits {
 // a tend nobody asks pays nothing for gRPC. A connection reaches gRPC only once its first
 // byte has come. On the Unix socket, one whose first byte is not HTTP/2's preface
 // ("PRI * HTTP/2.0") is HTTP/1.1, handed to `unix_http`: `tend probe`, every 10 s in a
-// HEALTHCHECK, never starts gRPC; on TCP it is closed.
+// HEALTHCHECK, never starts gRPC; on TCP it is closed. With TLS on TCP, a connection whose
+// first byte begins a TLS handshake (0x16) is ended by tend (net::TlsTunnel) and its
+// plaintext handed to a gRPC server with Control; a plaintext one gets a server whose Control
+// refuses every call: health alone, for the kubelet's gRPC probe, which speaks no TLS.
 class Server {
  public:
   // `unix_control` and `tcp_control`: the Control service for each listener, each with its
-  // own authorization.
+  // own authorization; `plaintext_control`: TCP's for plaintext clients once TLS is on.
   static absl::StatusOr<std::unique_ptr<Server>> Start(loop::EventLoop& loop,
                                                        const Listeners& listeners,
                                                        grpc::Service* unix_control,
-                                                       grpc::Service* tcp_control);
+                                                       grpc::Service* tcp_control,
+                                                       grpc::Service* plaintext_control);
   ~Server();
 
   // Health's answer for every service name. Loop's thread.
@@ -73,12 +88,17 @@ class Server {
   struct Undecided;
   explicit Server(loop::EventLoop& loop);
   absl::Status Serve(Endpoint& endpoint, UniqueFd listener);
-  void OnConnection(Endpoint& endpoint, UniqueFd connection);
+  // `address`: the client's, for the bound per address on TCP.
+  void OnConnection(Endpoint& endpoint, UniqueFd connection, const std::string& address);
+  // Whether a connection from `address` may be handed to `endpoint`'s listener now.
+  bool MayHand(Endpoint& endpoint, const std::string& address);
   // A connection waits, bounded in number and time, for its first byte, before gRPC (or,
   // on the Unix socket, the HTTP server) gets it: a silent client holds nothing for long.
-  void Sniff(Endpoint& endpoint, UniqueFd connection);
+  void Sniff(Endpoint& endpoint, UniqueFd connection, std::string address);
   void Decide(Endpoint& endpoint, int fd);
   void Forget(Endpoint& endpoint, int fd);
+  // A TLS connection on TCP: tend ends TLS, and the TLS endpoint's gRPC gets the plaintext.
+  void Tunnel(UniqueFd connection, const std::string& address);
   void CheckIdle(Endpoint& endpoint);
   // Drops the handed connections gRPC has closed.
   void ForgetClosed(Endpoint& endpoint);
@@ -87,6 +107,13 @@ class Server {
   StreamLimit reflection_streams_;
   std::function<void(UniqueFd)> unix_http_;
   std::unique_ptr<Endpoint> unix_, tcp_;
+  std::unique_ptr<Endpoint> tcp_plaintext_;  // with TLS: for plaintext clients, health alone
+  uint64_t refused_unix_ = 0, refused_tcp_ = 0;  // connections closed at a bound
+  std::shared_ptr<net::TlsContext> tls_;
+  std::map<uint64_t, std::unique_ptr<net::TlsTunnel>> tunnels_;
+  uint64_t next_tunnel_ = 0;
+  double handshake_tokens_ = GrpcLimits::kHandshakesPerSecond;
+  std::chrono::steady_clock::time_point tokens_at_ = std::chrono::steady_clock::now();
   bool serving_ = false;
   std::string unix_path_;
   int tcp_port_ = 0;

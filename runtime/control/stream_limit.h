@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <memory>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -62,7 +63,11 @@ class ByteBudget {
 struct QueueBounds {
   size_t messages;
   size_t bytes;
-  ByteBudget* shared = nullptr;
+  // Shared: an outbox can outlive the service that made it (a follower's last lines at
+  // shutdown).
+  std::shared_ptr<ByteBudget> shared;
+  // The first bytes a stream holds that it need not take from `shared`.
+  size_t own = 0;
 };
 
 }  // namespace tend::control

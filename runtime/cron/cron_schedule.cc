@@ -171,7 +171,11 @@ time_t CronSchedule::Next(time_t after) const {
     } else if (!DayMatches(tm)) {
       next = LocalDayStart(tm, 1, 0);
     } else if (!hours_.test(tm.tm_hour)) {
-      next = t + 3600 - tm.tm_min * 60 - tm.tm_sec;  // zones change offset on the hour
+      next = t + 3600 - tm.tm_min * 60 - tm.tm_sec;
+      // A zone whose offset changes within the hour (Chatham's at :45) is stepped by the
+      // minute there, or the hour's end would be missed.
+      std::tm then;
+      if (localtime_r(&next, &then) && then.tm_gmtoff != tm.tm_gmtoff) next = t + 60 - tm.tm_sec;
     } else if (!minutes_.test(tm.tm_min)) {
       next = t + 60 - tm.tm_sec;
     } else if (!seconds_.test(tm.tm_sec)) {

@@ -4,7 +4,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <fstream>
 
 #include "absl/strings/numbers.h"
@@ -78,6 +80,24 @@ std::vector<pid_t> ListDescendants(pid_t root, const std::string& proc_root) {
     }
   }
   return found;
+}
+
+void EndAllBut(const std::vector<pid_t>& kept) {
+  auto leftovers = [&kept] {
+    std::vector<pid_t> left;
+    for (pid_t pid : ListDescendants(getpid())) {
+      if (std::find(kept.begin(), kept.end(), pid) == kept.end()) left.push_back(pid);
+    }
+    return left;
+  };
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  for (std::vector<pid_t> left = leftovers(); !left.empty(); left = leftovers()) {
+    for (pid_t pid : left) kill(pid, SIGKILL);
+    ReapExited();
+    if (std::chrono::steady_clock::now() >= deadline) break;
+    usleep(10000);
+  }
+  ReapExited();
 }
 
 std::unique_ptr<Descendants> DescendantsFor(ReaperRole role) {

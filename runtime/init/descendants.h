@@ -26,6 +26,10 @@ std::vector<pid_t> ChildrenOf(pid_t parent, const std::string& proc_root = "/pro
 // The live (non-zombie) processes below `root`, read from `proc_root`, nearest first.
 std::vector<pid_t> ListDescendants(pid_t root, const std::string& proc_root = "/proc");
 
+// SIGKILLs every descendant but `kept` and reaps them, waiting up to 1 s: for when tend has
+// started nothing of its own yet (what a JavaScript config's evaluation left running).
+void EndAllBut(const std::vector<pid_t>& kept);
+
 // As PID 1 every other process of the namespace is a descendant: kill(-1) reaches them all.
 // Otherwise the tree under tend is read from /proc, when /proc shows it.
 std::unique_ptr<Descendants> DescendantsFor(ReaperRole role);

@@ -23,15 +23,17 @@ class DiagnosticsWriter {
     return *writer;
   }
 
-  void Write(absl::string_view level, absl::string_view message) {
+  void Write(absl::string_view level, absl::string_view message, bool always) {
     std::function<void()> wake;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      if (!Admit()) return;
+      // Errors are few and say why tend stops: never rate-limited.
+      if (!Admit() && !always) return;
       std::string line;
       if (suppressed_ > 0) {
         absl::StrAppend(&line, "tend: warning: ", suppressed_, " of tend's own lines dropped (more "
                         "than ", kDiagnosticsPerSecond, " a second)\n");
+        dropped_ += suppressed_;
         suppressed_ = 0;
       }
       absl::StrAppend(&line, "tend: ", level, message, "\n");
@@ -47,15 +49,19 @@ class DiagnosticsWriter {
         return;
       }
       waiting_ += line;
-      if (!was_waiting) wake = wake_;
+      // Watched only on a descriptor of its own: tend's stderr itself may be the relay's.
+      if (!was_waiting && !shared_) wake = wake_;
     }
     if (wake) wake();
   }
 
+  // A line at a time, so that a partial write never leaves half a line for a worker's to
+  // follow.
   bool Flush() {
     if (fd_ < 0) Open();
     while (!waiting_.empty()) {
-      ssize_t n = WriteSome(waiting_);
+      size_t line = waiting_.find('\n') + 1;  // every waiting line ends with one
+      ssize_t n = WriteSome(absl::string_view(waiting_).substr(0, line));
       if (n <= 0) break;
       waiting_.erase(0, static_cast<size_t>(n));
     }
@@ -70,6 +76,12 @@ class DiagnosticsWriter {
   void FinalFlush(std::chrono::milliseconds budget) {
     auto deadline = std::chrono::steady_clock::now() + budget;
     std::lock_guard<std::mutex> lock(mutex_);
+    if (suppressed_ > 0) {
+      waiting_ += absl::StrCat("tend: warning: ", suppressed_, " of tend's own lines dropped (more "
+                               "than ", kDiagnosticsPerSecond, " a second)\n");
+      dropped_ += suppressed_;
+      suppressed_ = 0;
+    }
     while (!Flush() && std::chrono::steady_clock::now() < deadline) {
       pollfd writable{fd_, POLLOUT, 0};
       if (poll(&writable, 1, 10) < 0 && errno != EINTR) break;
@@ -165,9 +177,11 @@ class DiagnosticsWriter {
 
 }  // namespace
 
-void Info(absl::string_view message) { DiagnosticsWriter::Get().Write("", message); }
-void Warn(absl::string_view message) { DiagnosticsWriter::Get().Write("warning: ", message); }
-void Error(absl::string_view message) { DiagnosticsWriter::Get().Write("error: ", message); }
+void Info(absl::string_view message) { DiagnosticsWriter::Get().Write("", message, false); }
+void Warn(absl::string_view message) {
+  DiagnosticsWriter::Get().Write("warning: ", message, false);
+}
+void Error(absl::string_view message) { DiagnosticsWriter::Get().Write("error: ", message, true); }
 
 uint64_t DroppedDiagnostics() { return DiagnosticsWriter::Get().dropped(); }
 void SetDiagnosticsWake(std::function<void()> wake) {

@@ -13,8 +13,9 @@ namespace tend::logs {
 // in one write(2), so it never interleaves with a worker's output, and none ever blocks: a
 // stalled log collector must not stall PID 1. What the reader has not taken waits, up to
 // kMaxWaitingDiagnosticBytes; a line past that is dropped. Past kDiagnosticsBurst lines in a
-// row at more than kDiagnosticsPerSecond, lines are dropped too, and the next line that goes
-// out says how many were. Every dropped line is counted.
+// row at more than kDiagnosticsPerSecond, lines are dropped too (never errors, which are few
+// and say why tend stops), and the next line that goes out, or the last at exit, says how
+// many were. Every dropped line is counted.
 void Info(absl::string_view message);
 void Warn(absl::string_view message);   // "tend: warning: ..."
 void Error(absl::string_view message);  // "tend: error: ..."
@@ -29,7 +30,8 @@ uint64_t DroppedDiagnostics();
 // The event loop's side. `wake` is called, on the thread whose line had to wait, once each
 // time lines begin to wait: the loop should then call FlushDiagnostics() whenever
 // DiagnosticsFd() is writable, until it returns true (nothing waits any more). Without a
-// wake, waiting lines go out with the next line, or at FinalFlushDiagnostics.
+// wake, or where tend's stderr could not be reopened for tend's lines alone, waiting lines
+// go out with the next line, or at FinalFlushDiagnostics.
 void SetDiagnosticsWake(std::function<void()> wake);
 int DiagnosticsFd();
 bool FlushDiagnostics();

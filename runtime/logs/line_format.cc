@@ -3,6 +3,7 @@
 #include <ctime>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "nlohmann/json.hpp"
 
 namespace tend::logs {
@@ -19,6 +20,26 @@ std::string Timestamp(int64_t unix_ms) {
 }
 
 }  // namespace
+
+std::string Inert(absl::string_view text) {
+  std::string shown;
+  shown.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    // C1 controls are U+0080 to U+009F: 0xC2 then 0x80 to 0x9F in UTF-8.
+    bool c1 = c == 0xC2 && i + 1 < text.size() &&
+              static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
+              static_cast<unsigned char>(text[i + 1]) <= 0x9F;
+    if ((c < 0x20 && c != '\t') || c == 0x7F) {
+      absl::StrAppendFormat(&shown, "\\x%02x", c);
+    } else if (c1) {
+      absl::StrAppendFormat(&shown, "\\u%04x", static_cast<unsigned char>(text[++i]));
+    } else {
+      shown += static_cast<char>(c);
+    }
+  }
+  return shown;
+}
 
 int64_t NowUnixMs() {
   timespec now;

@@ -28,6 +28,11 @@ struct LineFormat {
 std::string FormatLine(const LineFormat& format, const Source& source, bool is_stderr,
                        absl::string_view text, int64_t unix_ms);
 
+// A worker's text made inert for an operator's terminal: control characters (C0 but tab,
+// DEL, and C1 as UTF-8 writes them) shown as \xNN, so a line cannot move the cursor, set the
+// title, write the clipboard (OSC 52) or hide what came before it.
+std::string Inert(absl::string_view text);
+
 // Now, in milliseconds since the epoch.
 int64_t NowUnixMs();
 

@@ -292,7 +292,7 @@ void AppAggregation::AddWorker(int instance, absl::string_view json) {
     Drop(AppMetricsDrop::kInvalid);
     return;
   }
-  for (uint64_t i = 0; i < reader.invalid(); ++i) Drop(AppMetricsDrop::kInvalid);
+  if (reader.invalid() > 0) drops_[AppMetricsDrop::kInvalid] += reader.invalid();
   if (reader.too_many()) Drop(AppMetricsDrop::kTooLarge);
   for (ReadFamily& family : families) AddFamily(instance, family);
 }

@@ -94,14 +94,19 @@ void App::Start() {
 void App::StartPaced() {
   if (in_start_paced_) return;  // a start that ended at once re-enters: the loop below goes on
   in_start_paced_ = true;
-  pace_timer_.reset();
   size_t limit = context_.start_concurrency > 0 ? context_.start_concurrency : slots_.size();
-  size_t spawned = 0;
   while (!stopping_ && !unstarted_.empty() && first_starting_ < limit) {
-    if (spawned == kSpawnsPerTurn) {
+    if (spawned_this_turn_ == kSpawnsPerTurn) {
       // Workers ready at once (fork mode) do not hold a turn for long: the rest start on
       // later loop turns, so a scale to thousands never stalls probes, signals or reaping.
-      pace_timer_ = context_.loop.After(Millis(0), [this] { StartPaced(); });
+      // The count starts again when the loop comes back to this timer.
+      if (!pace_timer_) {
+        pace_timer_ = context_.loop.After(Millis(0), [this] {
+          pace_timer_.reset();
+          spawned_this_turn_ = 0;
+          StartPaced();
+        });
+      }
       break;
     }
     size_t index = unstarted_.front();
@@ -110,7 +115,7 @@ void App::StartPaced() {
     if (index >= slots_.size() || slots_[index]->worker) continue;
     slots_[index]->first_start = true;
     ++first_starting_;
-    ++spawned;
+    ++spawned_this_turn_;
     StartSlot(index);  // may end its first start at once (ready, or failed)
   }
   in_start_paced_ = false;
@@ -136,8 +141,12 @@ void App::StartSlot(size_t index) {
                                                                slot.spawn_backoff * 2));
       logs::Warn(absl::StrCat(Label(index), ": ", started.message(), "; trying again in ",
                               slot.spawn_backoff.count(), " ms"));
-      slot.restart_timer =
-          context_.loop.After(slot.spawn_backoff, [this, index] { StartSlot(index); });
+      // Then in its turn of the paced start, as a new instance would.
+      slot.restart_timer = context_.loop.After(slot.spawn_backoff, [this, index] {
+        slots_[index]->restart_timer.reset();
+        unstarted_.push_back(index);
+        StartPaced();
+      });
       return;
     }
     logs::Error(absl::StrCat(Label(index), ": ", started.message()));

@@ -165,6 +165,7 @@ class App : public WorkerListener {
   std::deque<size_t> unstarted_;  // first start and scale-up: instances waiting their turn
   size_t first_starting_ = 0;     // first start: workers started and not yet ready or failed
   bool in_start_paced_ = false;
+  size_t spawned_this_turn_ = 0;             // paced spawns since the pace timer last fired
   std::unique_ptr<loop::Timer> pace_timer_;  // the next turn's paced starts
   std::unique_ptr<loop::Timer> memory_timer_;
   std::unique_ptr<FileWatcher> watcher_;

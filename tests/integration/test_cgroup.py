@@ -41,16 +41,20 @@ def cpu_quota(cpus):
     try:
         yield group / "cgroup.procs"
     finally:
-        # The tests end their processes first; the group is removed once it is empty.
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                group.rmdir()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+        remove_when_empty(group)
+
+
+def remove_when_empty(group):
+    """The tests end their processes first; a group is removed once it is empty."""
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            group.rmdir()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def test_max_instances_follow_the_cpu_quota(start_tend):
@@ -77,15 +81,7 @@ def pids_limit(limit):
     try:
         yield group
     finally:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                group.rmdir()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+        remove_when_empty(group)
 
 
 def test_a_spawn_short_of_pids_is_tried_again_not_given_up(start_tend, tmp_path):

@@ -104,3 +104,13 @@ def test_a_stalled_follower_costs_tend_no_memory(start_tend, tmp_path):
     finally:
         follower.kill()
         follower.wait()
+
+
+def test_what_a_worker_prints_cannot_drive_the_operators_terminal(start_tend, tmp_path):
+    # OSC 52 (write the clipboard), then C1's CSI: shown, not obeyed, by `tend ctl logs`.
+    tend, port, socket = start(start_tend, tmp_path, startup_lines=0)
+    assert get(port, "/say/%1B%5D52%3Bc%3BaGk%3D%07%C2%9B2J") is not None
+    wait_until(lambda: "aGk=" in ctl(socket, "logs", "--lines", "1000")[1], what="the line")
+    out = ctl(socket, "logs", "--lines", "1000")[1]
+    assert "|out| \\x1b]52;c;aGk=\\x07\\u009b2J" in out
+    assert "\x1b" not in out and "\x07" not in out and "\u009b" not in out

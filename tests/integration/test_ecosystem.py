@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import HELPERS, TEND, children_of, free_port, run_tend, wait_until
+from conftest import (HELPERS, TEND, children_of, descendants_of, free_port, proc_state, run_tend,
+                      wait_until)
 
 ENV_APP = str(HELPERS / "env_app.js")
 
@@ -430,5 +431,32 @@ def test_increment_var_gives_each_fork_instance_its_own_port(start_tend, tmp_pat
     assert ports(tend) == [base, base + 1]
     assert {ask(base)["env"]["NODE_APP_INSTANCE"], ask(base + 1)["env"]["NODE_APP_INSTANCE"]} == {
         "0", "1"}
+    tend.signal(signal.SIGTERM)
+    assert tend.wait() == 0
+
+
+def test_what_a_js_config_leaves_running_is_ended(start_tend, tmp_path, mode):
+    # A config file's evaluation that starts a detached helper: tend, the reaper before it
+    # reads the file, ends it once the file is read, before anything of its own starts. A
+    # process tend inherited (started before it, in the same process) is not its to end.
+    path = write(tmp_path, "spawns.config.js",
+                 "const { spawn } = require('child_process');\n"
+                 "spawn('sleep', ['1000'], { detached: true, stdio: 'ignore' }).unref();\n"
+                 f"module.exports = {{apps: [{{name: 'api', script: {json.dumps(ENV_APP)}}}]}};\n")
+    inherit = ["sh", "-c", 'sleep 1001 & exec "$0" "$@"']
+    tend = start_tend([path], pid1=mode, env=dict(os.environ, PORT="0"), exec_from=inherit)
+    wait_until(lambda: ready(tend, "api") == 1, what="the app")
+
+    def sleeping(seconds):
+        found = []
+        for pid in descendants_of(tend.pid):
+            try:
+                if open(f"/proc/{pid}/cmdline").read() == f"sleep\0{seconds}\0":
+                    found.append(pid)
+            except OSError:
+                pass
+        return found
+    assert not sleeping(1000), "the evaluation's helper was ended before the app started"
+    assert sleeping(1001), "the inherited process runs on"
     tend.signal(signal.SIGTERM)
     assert tend.wait() == 0

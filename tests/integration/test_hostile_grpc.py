@@ -90,6 +90,29 @@ def test_log_streams_past_their_bound_are_refused_alone(start_tend, stubs, tmp_p
         followers.close()
 
 
+def test_one_address_cannot_take_every_grpc_connection(start_tend, stubs, tmp_path):
+    # Connections that send HTTP/2's preface and then nothing, from one address: past 32 they
+    # are closed at once, and the kubelet's probe from another address is still answered.
+    tend = Tend(start_tend, stubs, tmp_path, ["-i", "1", APP])
+    preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes.fromhex("000000040000000000")
+    idle = []
+    try:
+        for _ in range(40):
+            connection = socket.socket()
+            connection.bind(("127.0.0.9", 0))
+            connection.connect(("127.0.0.1", tend.port))
+            connection.sendall(preface)
+            idle.append(connection)
+        time.sleep(1)
+        closed = sum(closed_by_peer(connection) for connection in idle)
+        assert closed == 40 - 32, f"{closed} of 40 closed"
+        assert serving(stubs, tend) == stubs.health.HealthCheckResponse.SERVING
+        assert any("32 connections from 127.0.0.9" in line for line in tend.process.stderr)
+    finally:
+        for connection in idle:
+            connection.close()
+
+
 def closed_by_peer(connection):
     connection.setblocking(False)
     try:
@@ -149,6 +172,11 @@ def test_log_followers_that_never_read_hold_a_bounded_number_of_bytes(start_tend
         # 16 MiB of queued lines in all, and gRPC's own buffers (its 64 MiB quota) at most.
         assert grown_mib < 120, f"tend grew by {grown_mib:.0f} MiB"
         assert all(follower.poll() is None for follower in followers)
+        # With the budget of all log streams spent, a backlog of 1,000 such lines cannot be
+        # sent whole: the call ends, saying so, instead of hanging without its last line.
+        done = subprocess.run([TEND, "ctl", "--control", f"unix:{tend.socket}", "logs", "--lines",
+                               "1000"], capture_output=True, text=True, timeout=30)
+        assert done.returncode == 1 and "lines were left out" in done.stderr, done.stderr[-300:]
     finally:
         for follower in followers:
             follower.kill()

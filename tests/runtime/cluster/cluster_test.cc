@@ -202,6 +202,10 @@ TEST_F(ClusterTest, AnotherAppsWorkerCannotJoinAnAppsSocket) {
   auto other_app = sockets_->Acquire({"b", 3, true}, {"127.0.0.1", port, 4, 0, 0});
   EXPECT_EQ(other_app.fd, -1);
   EXPECT_EQ(other_app.uv_errno, -EADDRINUSE);
+  // Names and addresses cannot be chosen to make another app's key ("a" asking for
+  // address "b/x" is not app "a/b" asking for "x").
+  auto slash = sockets_->Acquire({"a/b", 4, true}, {"127.0.0.1", port, 4, 0, 0});
+  EXPECT_EQ(slash.uv_errno, -EADDRINUSE);
   // Port 0 is a free port: each app gets its own.
   auto a_any = sockets_->Acquire({"a", 1, true}, {"127.0.0.1", 0, 4, 1, 0});
   auto b_any = sockets_->Acquire({"b", 3, true}, {"127.0.0.1", 0, 4, 1, 0});
@@ -332,7 +336,7 @@ TEST_F(ClusterTest, AWorkerThatClosesItsServerReleasesItsSocket) {
     ASSERT_TRUE(session.Handle(R"({"cmd":"NODE_CLUSTER","act":"queryServer","address":"127.0.0.1",)"
                                R"("port":0,"addressType":4,"index":0,"seq":1})").ok());
     ASSERT_EQ(sockets_->open_sockets(), 1u);
-    ASSERT_TRUE(session.Handle(R"({"cmd":"NODE_CLUSTER","act":"close","key":"app/127.0.0.1:0:4:0"})").ok());
+    ASSERT_TRUE(session.Handle(R"({"cmd":"NODE_CLUSTER","act":"close","key":"3:app/127.0.0.1:0:4:0"})").ok());
     RunFor(kGrace * 5);
     EXPECT_EQ(sockets_->open_sockets(), 0u);
     ASSERT_TRUE(session.Handle(R"({"cmd":"NODE_CLUSTER","act":"queryServer","address":"127.0.0.1",)"

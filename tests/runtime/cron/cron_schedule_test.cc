@@ -127,5 +127,24 @@ TEST_F(CronAcrossDstTest, ATimeInTheRepeatedHourIsNamedInBothPassesAndASkippedOn
   EXPECT_EQ(Next("30 2 * * *", At(2026, 3, 8, 5)), At(2026, 3, 9, 6, 30));  // 02:30 EDT
 }
 
+// Chatham's clocks change at 02:45 and 03:45, not on the hour: stepping by the hour there
+// passed over times that exist.
+class CronOffTheHourTest : public CronScheduleTest {
+ protected:
+  void SetUp() override {
+    setenv("TZ", "Pacific/Chatham", 1);
+    tzset();
+  }
+};
+
+TEST_F(CronOffTheHourTest, TimesNearAChangeWithinTheHourAreFound) {
+  // 2026-04-05: 03:45 CHADT falls back to 02:45 CHAST, so 02:45 comes twice.
+  time_t first = Next("45 2 * * *", At(2026, 4, 4, 10, 15));  // 00:00 local
+  EXPECT_EQ(first, At(2026, 4, 4, 13, 0));
+  EXPECT_EQ(Next("45 2 * * *", first), At(2026, 4, 4, 14, 0));
+  // 2026-09-27: 02:45 CHAST springs to 03:45 CHADT; 03:50 exists.
+  EXPECT_EQ(Next("50 3 * * *", At(2026, 9, 26, 11, 15)), At(2026, 9, 26, 14, 5));
+}
+
 }  // namespace
 }  // namespace tend::cron
