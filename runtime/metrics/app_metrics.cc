@@ -224,10 +224,7 @@ class RegistryReader {
         value_ = {};
         return Enter(At::kValue);
       case At::kValue:
-        if (key_ == "labels" && object) {
-          value_.has_labels = true;
-          return Enter(At::kLabels);
-        }
+        if (key_ == "labels" && object) return Enter(At::kLabels);
         return Skip();
       case At::kLabels:
         value_.invalid = true;  // a label whose value is an object or an array

@@ -63,7 +63,6 @@ class AppAggregation {
     std::vector<std::pair<std::string, std::string>> labels;
     double value = 0;
     bool has_value = false;  // a number (NaN and infinities reach JSON as null)
-    bool has_labels = false;
     bool invalid = false;    // a label that is no string, number or boolean, or too many
   };
   struct ReadFamily {
