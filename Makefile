@@ -14,7 +14,7 @@ RUN_CONTROL ?= $(CURDIR)/.deps/run/control.sock
 APT_PACKAGES := build-essential pkg-config dpkg-dev bazel-bootstrap bazel-rules-java \
 	libabsl-dev libprotobuf-dev protobuf-compiler libgrpc++-dev libgrpc-dev \
 	protobuf-compiler-grpc grpc-proto libgtest-dev libssl-dev libre2-dev libc-ares-dev \
-	zlib1g-dev nlohmann-json3-dev libyaml-cpp-dev libhttp-parser-dev nodejs procps util-linux python3 python3-pytest python3-yaml tini dumb-init wrk curl tmux \
+	zlib1g-dev nlohmann-json3-dev rapidjson-dev libyaml-cpp-dev libhttp-parser-dev nodejs procps util-linux python3 python3-pytest python3-yaml tini dumb-init wrk curl tmux \
 	prometheus python3-grpcio python3-grpc-tools openssl podman runc conmon fuse-overlayfs buildah \
 	slirp4netns uidmap catatonit containernetworking-plugins golang-github-containers-common
 

@@ -60,9 +60,51 @@ function appRegistry() {
   return null;
 }
 
-// Answers in pieces that each fit an IPC message tend accepts (64 KiB, even with every
-// character escaped); tend bounds the whole.
-const METRICS_CHUNK_CHARS = 8192;
+// Answers in messages of whole families, or of a family's values in parts, each within an
+// IPC message tend accepts (64 KiB even if every character takes 3 bytes). Sent as objects,
+// not as JSON text, so that they are serialized once here and read once by tend.
+const METRICS_MESSAGE_CHARS = 16000;
+
+function* metricsMessages(families) {
+  let batch = [];
+  let chars = 0;
+  const add = function* (family, size) {
+    if (chars + size > METRICS_MESSAGE_CHARS && batch.length > 0) {
+      yield batch;
+      batch = [];
+      chars = 0;
+    }
+    batch.push(family);
+    chars += size + 1;
+  };
+  for (const family of families) {
+    const size = JSON.stringify(family).length;
+    if (size <= METRICS_MESSAGE_CHARS) {
+      yield* add(family, size);
+      continue;
+    }
+    // A large family goes as several of the same name, each with a part of its values.
+    const { values, ...head } = family;
+    const headSize = JSON.stringify(head).length + 12;
+    let part = [];
+    let partSize = headSize;
+    for (const value of values) {
+      const valueSize = JSON.stringify(value).length + 1;
+      if (headSize + valueSize > METRICS_MESSAGE_CHARS) {
+        throw new Error(`a series of ${family.name} is over ${METRICS_MESSAGE_CHARS} characters`);
+      }
+      if (partSize + valueSize > METRICS_MESSAGE_CHARS) {
+        yield* add({ ...head, values: part }, partSize);
+        part = [];
+        partSize = headSize;
+      }
+      part.push(value);
+      partSize += valueSize;
+    }
+    yield* add({ ...head, values: part }, partSize);
+  }
+  if (batch.length > 0) yield batch;
+}
 
 function sendMetrics(id) {
   const answer = (fields) => {
@@ -73,16 +115,10 @@ function sendMetrics(id) {
   Promise.resolve()
     .then(() => register.getMetricsAsJSON())
     .then((families) => {
-      const text = JSON.stringify(families);
-      let at = 0;
-      do {
-        let end = Math.min(at + METRICS_CHUNK_CHARS, text.length);
-        // Never between the halves of a surrogate pair: each piece must be valid UTF-16.
-        const code = text.charCodeAt(end - 1);
-        if (end < text.length && code >= 0xd800 && code <= 0xdbff) end -= 1;
-        answer({ chunk: text.slice(at, end), last: end >= text.length });
-        at = end;
-      } while (at < text.length);
+      // Every message is built before the first is sent: one that fails sends none.
+      const messages = [...metricsMessages(families)];
+      messages.forEach((part, i) => answer({ families: part, last: i === messages.length - 1 }));
+      if (messages.length === 0) answer({ families: [], last: true });
     })
     .catch((error) => answer({ error: String(error && error.message), last: true }));
 }

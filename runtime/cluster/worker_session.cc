@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 #include "runtime/net/listen.h"
@@ -65,6 +66,8 @@ Json SocketName(int fd) {
 }  // namespace
 
 absl::StatusOr<WorkerSession::Event> WorkerSession::Handle(const std::string& line) {
+  // The one message that may be large is read in one pass, with no document built.
+  if (absl::StartsWith(line, kAppMetricsMessageStart)) return OnAppMetrics(line);
   Json message = Json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (message.is_discarded()) return absl::InvalidArgumentError("a message that is not JSON");
   if (message.is_string()) {
@@ -84,7 +87,9 @@ absl::StatusOr<WorkerSession::Event> WorkerSession::Handle(const std::string& li
   }
   if (cmd == "NODE_TEND_DRAINED") return Event::kDrained;
   if (cmd == "NODE_TEND_PRELOADED") return Event::kPreloaded;
-  if (cmd == "NODE_TEND_METRICS") return OnAppMetrics(message);
+  if (cmd == "NODE_TEND_METRICS") {
+    return absl::InvalidArgumentError("app metrics not in the form tend's preload writes");
+  }
   if (cmd != "NODE_CLUSTER") return Event::kNone;  // the app's own messages
 
   std::string act = Field<std::string>(message, "act", "");
@@ -182,27 +187,24 @@ void WorkerSession::RequestAppMetrics(size_t max_bytes) {
   wake_();
 }
 
-absl::StatusOr<WorkerSession::Event> WorkerSession::OnAppMetrics(const Json& message) {
-  int64_t id = Field<int64_t>(message, "id", -1);
-  if (id <= 0 || id > metrics_asked_) {
+absl::StatusOr<WorkerSession::Event> WorkerSession::OnAppMetrics(const std::string& line) {
+  bool awaited = false;
+  AppMetricsPiece piece = ReadAppMetricsPiece(
+      line,
+      [this, &awaited](int64_t id) {
+        awaited = metrics_pending_ && id == metrics_asked_;
+        return awaited ? &metrics_ : nullptr;
+      },
+      metrics_max_bytes_);
+  if (piece.id <= 0 || piece.id > metrics_asked_) {
     return absl::InvalidArgumentError("app metrics tend did not ask for");
   }
   // The late rest of an answer tend gave up on: the worker was slow, not wrong.
-  if (id != metrics_asked_ || !metrics_pending_) return Event::kNone;
-  auto chunk = message.find("chunk");
-  if (chunk != message.end() && chunk->is_string() && !metrics_.too_large) {
-    const std::string& piece = chunk->get_ref<const std::string&>();
-    if (metrics_.json.size() + piece.size() > metrics_max_bytes_) {
-      metrics_.too_large = true;
-      std::string().swap(metrics_.json);
-    } else {
-      metrics_.json += piece;
-    }
-  }
-  if (IsTrue(message, "none")) metrics_.none = true;
-  metrics_.error = Field<std::string>(message, "error", "");
-  if (!metrics_.error.empty()) metrics_.json.clear();
-  if (!IsTrue(message, "last")) return Event::kNone;
+  if (!awaited) return Event::kNone;
+  // A part that cannot be read spoils the answer: it ends at once, counted as invalid.
+  if (!piece.read) metrics_.error = "a part of the answer that is not as the preload writes it";
+  if (!metrics_.error.empty()) std::vector<prom_client::Family>().swap(metrics_.registry.families);
+  if (piece.read && !piece.last) return Event::kNone;
   metrics_pending_ = false;
   return Event::kAppMetrics;
 }

@@ -5,7 +5,6 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "nlohmann/json_fwd.hpp"
 #include "runtime/cluster/app_metrics.h"
 #include "runtime/cluster/ipc_channel.h"
 #include "runtime/cluster/shared_sockets.h"
@@ -27,9 +26,9 @@ class WorkerSession {
     kAppMetrics,  // the preload's answer to RequestAppMetrics() is complete: TakeAppMetrics()
   };
 
-  // What one worker's answer may hold at most: the bytes past its bound are dropped, never
-  // buffered.
-  static constexpr size_t kMaxAppMetricsBytes = 4 << 20;
+  // What one worker's answer may hold at most, as prom_client::RegistryReader counts what it
+  // keeps: past it the answer is too large, and the rest is read but never kept.
+  static constexpr size_t kMaxAppMetricsBytes = 8 << 20;
 
   // `wake`: tend queued a message on the channel outside the worker's own turn (a
   // connection handed to it): the worker's owner arranges for it to be written soon. It must
@@ -69,7 +68,7 @@ class WorkerSession {
   void Reply(int ack, int uv_errno, const std::string& key);
   // Round-robin: queues a newconn with `connection`; its seq, or -1.
   int HandOver(const std::string& key, int connection);
-  absl::StatusOr<Event> OnAppMetrics(const nlohmann::json& message);
+  absl::StatusOr<Event> OnAppMetrics(const std::string& line);
 
   IpcChannel& channel_;
   SharedSockets& sockets_;

@@ -46,12 +46,12 @@ void AppCollector::OnAnswer(Collection& collection, const std::string& app, int 
   auto aggregation = collection.aggregations.find(app);
   if (aggregation == collection.aggregations.end()) return;
   ++collection.answered[app];
-  if (answer.too_large) {
+  if (answer.registry.too_large) {
     aggregation->second.Drop(AppMetricsDrop::kTooLarge);
   } else if (!answer.error.empty()) {
     aggregation->second.Drop(AppMetricsDrop::kInvalid);
   } else if (!answer.none) {
-    aggregation->second.AddWorker(instance, answer.json);
+    aggregation->second.AddWorker(instance, answer.registry);
   }
   if (--collection.outstanding == 0) Finish();
 }

@@ -1,19 +1,14 @@
 #include "runtime/metrics/app_metrics.h"
 
 #include <algorithm>
-#include <charconv>
-#include <cmath>
 #include <optional>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "nlohmann/json.hpp"
 
 namespace tend::metrics {
 namespace {
-
-using Json = nlohmann::json;
 
 bool IsNameChar(char c, bool first, bool colon) {
   return absl::ascii_isalpha(static_cast<unsigned char>(c)) || c == '_' || (colon && c == ':') ||
@@ -62,16 +57,6 @@ bool IsSampleOf(const std::string& sample, const std::string& family, const std:
   return false;
 }
 
-// A number as JavaScript's String() writes it, near enough (le="0.1", major="20"), and
-// Prometheus's names for the values JSON cannot hold.
-std::string FormatNumber(double value) {
-  if (std::isnan(value)) return "NaN";
-  if (std::isinf(value)) return value > 0 ? "+Inf" : "-Inf";
-  char buffer[32];
-  auto [end, error] = std::to_chars(buffer, buffer + sizeof buffer, value);
-  return error == std::errc() ? std::string(buffer, end) : "NaN";
-}
-
 std::string Escape(absl::string_view text, bool quotes) {
   std::string escaped;
   escaped.reserve(text.size());
@@ -89,186 +74,6 @@ std::string Escape(absl::string_view text, bool quotes) {
   return escaped;
 }
 
-}  // namespace
-
-const char* AppMetricsDropName(AppMetricsDrop reason) {
-  switch (reason) {
-    case AppMetricsDrop::kTooLarge: return "too_large";
-    case AppMetricsDrop::kInvalid: return "invalid";
-    case AppMetricsDrop::kNameClash: return "name_clash";
-  }
-  return "invalid";
-}
-
-namespace {
-
-// One worker's registry as it is parsed (nlohmann's SAX interface): no document is built,
-// so the cost is linear in the answer and bounded by it, whatever its shape. The families
-// are kept as read, then merged once the whole answer has parsed: an answer that turns out
-// not to be JSON adds nothing. prom-client writes a family's aggregator after its values,
-// so a family is judged when its object ends.
-class RegistryReader {
- public:
-  using Value = AppAggregation::ReadValue;
-  using Family = AppAggregation::ReadFamily;
-
-  explicit RegistryReader(std::vector<Family>& families) : families_(families) {}
-
-  // Whether the answer was a JSON array; `invalid` counts the entries in it that were not
-  // families, `too_many` whether families past kMaxFamiliesPerAnswer were left out.
-  bool whole() const { return whole_; }
-  uint64_t invalid() const { return invalid_; }
-  bool too_many() const { return too_many_; }
-
-  bool null() { return Scalar(nullptr); }
-  bool boolean(bool value) { return Scalar(value ? "true" : "false"); }
-  bool number_integer(int64_t value) { return Number(static_cast<double>(value)); }
-  bool number_unsigned(uint64_t value) { return Number(static_cast<double>(value)); }
-  bool number_float(double value, const std::string&) { return Number(value); }
-  bool string(std::string& value) { return Text(value); }
-  bool binary(nlohmann::json::binary_t&) { return Scalar(nullptr); }
-  bool start_object(size_t) { return Open(true); }
-  bool start_array(size_t) { return Open(false); }
-  bool end_object() { return Close(); }
-  bool end_array() { return Close(); }
-  bool key(std::string& name) {
-    key_ = std::move(name);
-    return true;
-  }
-  bool parse_error(size_t, const std::string&, const nlohmann::detail::exception&) {
-    whole_ = false;
-    return false;
-  }
-
- private:
-  // Where the parser is: what the next value means.
-  enum class At { kTop, kRegistry, kFamily, kValues, kValue, kLabels, kSkipped };
-
-  // A value in the document: what it means where it stands.
-  bool Scalar(const char* text) {
-    if (at_ == At::kRegistry) ++invalid_;  // a family that is no object
-    if (at_ == At::kLabels) Label(text);
-    if (at_ == At::kTop) whole_ = false;
-    return at_ != At::kTop;
-  }
-  bool Number(double value) {
-    if (at_ == At::kValue && key_ == "value") {
-      value_.value = value;
-      value_.has_value = true;
-      return true;
-    }
-    if (at_ == At::kLabels) {
-      Label(nullptr, &value);
-      return true;
-    }
-    return Scalar(nullptr);
-  }
-  bool Text(std::string& text) {
-    if (at_ == At::kFamily) {
-      if (key_ == "name") family_.name = std::move(text);
-      if (key_ == "help") family_.help = std::move(text);
-      if (key_ == "type") family_.type = std::move(text);
-      if (key_ == "aggregator") family_.aggregator = std::move(text);
-      return true;
-    }
-    if (at_ == At::kValue && key_ == "metricName") {
-      value_.sample = std::move(text);
-      return true;
-    }
-    if (at_ == At::kLabels) {
-      Label(text.c_str());
-      return true;
-    }
-    return Scalar(nullptr);
-  }
-  // A label's value: a string, or a number or boolean prom-client formats; anything else
-  // makes the value invalid. Past kMaxLabelsPerSeries the value is invalid too, and its
-  // further labels are not kept.
-  void Label(const char* text, const double* number = nullptr) {
-    if (value_.labels.size() >= AppAggregation::kMaxLabelsPerSeries || (!text && !number)) {
-      value_.invalid = true;
-      return;
-    }
-    value_.labels.emplace_back(key_, number ? FormatNumber(*number) : std::string(text));
-  }
-
-  bool Open(bool object) {
-    if (depth_ == kMaxDepth) {  // deeper than prom-client ever writes: not its JSON
-      whole_ = false;
-      return false;
-    }
-    ++depth_;
-    switch (at_) {
-      case At::kTop:
-        if (object) {
-          whole_ = false;
-          return false;
-        }
-        whole_ = true;
-        return Enter(At::kRegistry);
-      case At::kRegistry:
-        if (!object) {
-          ++invalid_;
-          return Skip();
-        }
-        family_ = {};
-        return Enter(At::kFamily);
-      case At::kFamily:
-        if (key_ == "values" && !object) {
-          family_.has_values = true;
-          return Enter(At::kValues);
-        }
-        return Skip();
-      case At::kValues:
-        if (!object) return Skip();
-        value_ = {};
-        return Enter(At::kValue);
-      case At::kValue:
-        if (key_ == "labels" && object) return Enter(At::kLabels);
-        return Skip();
-      case At::kLabels:
-        value_.invalid = true;  // a label whose value is an object or an array
-        return Skip();
-      case At::kSkipped:
-        return Enter(At::kSkipped);
-    }
-    return false;
-  }
-  bool Enter(At at) {
-    stack_.push_back(at_);
-    at_ = at;
-    return true;
-  }
-  bool Skip() { return Enter(At::kSkipped); }
-  bool Close() {
-    --depth_;
-    At closed = at_;
-    at_ = stack_.back();
-    stack_.pop_back();
-    if (closed == At::kFamily) {
-      if (families_.size() >= AppAggregation::kMaxFamiliesPerAnswer) {
-        too_many_ = true;
-      } else {
-        families_.push_back(std::move(family_));
-      }
-    }
-    if (closed == At::kValue && value_.has_value) family_.values.push_back(std::move(value_));
-    return true;
-  }
-
-  static constexpr int kMaxDepth = 8;
-  std::vector<Family>& families_;
-  std::vector<At> stack_;
-  At at_ = At::kTop;
-  int depth_ = 0;
-  std::string key_;
-  Family family_;
-  Value value_;
-  bool whole_ = false;
-  bool too_many_ = false;
-  uint64_t invalid_ = 0;
-};
-
 // Sorted by name: the key of a series does not depend on the order a worker wrote its labels
 // in, and a repeated name is next to its twin.
 bool SortedAndDistinct(std::vector<std::pair<std::string, std::string>>& labels) {
@@ -281,20 +86,22 @@ bool SortedAndDistinct(std::vector<std::pair<std::string, std::string>>& labels)
 
 }  // namespace
 
-void AppAggregation::AddWorker(int instance, absl::string_view json) {
-  std::vector<ReadFamily> families;
-  RegistryReader reader(families);
-  bool parsed = Json::sax_parse(json.begin(), json.end(), &reader);
-  if (!parsed || !reader.whole()) {
-    Drop(AppMetricsDrop::kInvalid);
-    return;
+const char* AppMetricsDropName(AppMetricsDrop reason) {
+  switch (reason) {
+    case AppMetricsDrop::kTooLarge: return "too_large";
+    case AppMetricsDrop::kInvalid: return "invalid";
+    case AppMetricsDrop::kNameClash: return "name_clash";
   }
-  if (reader.invalid() > 0) drops_[AppMetricsDrop::kInvalid] += reader.invalid();
-  if (reader.too_many()) Drop(AppMetricsDrop::kTooLarge);
-  for (ReadFamily& family : families) AddFamily(instance, family);
+  return "invalid";
 }
 
-void AppAggregation::AddFamily(int instance, ReadFamily& read) {
+void AppAggregation::AddWorker(int instance, prom_client::Registry& registry) {
+  if (registry.invalid > 0) drops_[AppMetricsDrop::kInvalid] += registry.invalid;
+  if (registry.too_many) Drop(AppMetricsDrop::kTooLarge);
+  for (prom_client::Family& family : registry.families) AddFamily(instance, family);
+}
+
+void AppAggregation::AddFamily(int instance, prom_client::Family& read) {
   std::optional<Aggregator> aggregator =
       AggregatorNamed(read.aggregator.empty() ? "sum" : read.aggregator);
   if (!IsValidName(read.name, true) || !IsKnownType(read.type) || !aggregator ||
@@ -307,7 +114,7 @@ void AppAggregation::AddFamily(int instance, ReadFamily& read) {
   if (family.type != read.type) return Drop(AppMetricsDrop::kInvalid);  // workers disagree
 
   bool invalid = false;
-  for (ReadValue& value : read.values) {
+  for (prom_client::Value& value : read.values) {
     // NaN and infinities reach JSON as null: prom-client's aggregation skips them too.
     std::string sample = value.sample.empty() ? read.name : std::move(value.sample);
     bool ok = !value.invalid && IsSampleOf(sample, read.name, read.type);
@@ -419,7 +226,7 @@ std::string AppExposition(const std::vector<const AppFamily*>& families) {
         absl::StrAppend(&text, separator, label, "=\"", Escape(value, true), "\"");
         separator = ",";
       }
-      absl::StrAppend(&text, series.labels.empty() ? "" : "}", " ", FormatNumber(series.value),
+      absl::StrAppend(&text, series.labels.empty() ? "" : "}", " ", prom_client::FormatNumber(series.value),
                       "\n");
     }
   }

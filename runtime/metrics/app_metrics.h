@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include "absl/strings/string_view.h"
+#include "runtime/prom_client/registry_reader.h"
 
 namespace tend::metrics {
 
@@ -38,7 +38,7 @@ enum class AppMetricsDrop {
 const char* AppMetricsDropName(AppMetricsDrop reason);
 
 // Folds the prom-client registries of one app's workers (getMetricsAsJSON(), the JSON that
-// prom-client's AggregatorRegistry gathers) into the families tend serves for the app, by
+// prom-client's AggregatorRegistry gathers, as prom_client::RegistryReader read it) into the families tend serves for the app, by
 // prom-client's rules: series are grouped by sample name and labels, and each group's value
 // is the family's aggregator over the workers (sum by default; first, min, max, average;
 // omit leaves the family out). Every series gets the label app; per worker, also
@@ -51,29 +51,11 @@ class AppAggregation {
   enum class Aggregator { kSum, kFirst, kMin, kMax, kAverage, kOmit };
   // Series kept for one app in one scrape; past it, the rest is dropped.
   static constexpr size_t kMaxSeries = 100000;
-  // What one worker's answer may hold: families (past it, the rest is dropped as too large)
-  // and labels a series (past it, that series is invalid). Reading an answer costs time and
-  // memory linear in its size (at most 4 MiB), whatever its shape.
-  static constexpr size_t kMaxFamiliesPerAnswer = 10000;
-  static constexpr size_t kMaxLabelsPerSeries = 64;
-
-  // A family as a worker's answer holds it, read and not yet judged.
-  struct ReadValue {
-    std::string sample;  // metricName; empty: the family's name
-    std::vector<std::pair<std::string, std::string>> labels;
-    double value = 0;
-    bool has_value = false;  // a number (NaN and infinities reach JSON as null)
-    bool invalid = false;    // a label that is no string, number or boolean, or too many
-  };
-  struct ReadFamily {
-    std::string name, help, type, aggregator;
-    std::vector<ReadValue> values;
-    bool has_values = false;  // "values" was a list
-  };
 
   AppAggregation(std::string app, bool per_worker) : app_(std::move(app)), per_worker_(per_worker) {}
 
-  void AddWorker(int instance, absl::string_view json);
+  // One worker's answer, as its preload's messages were read (cluster::WorkerSession).
+  void AddWorker(int instance, prom_client::Registry& registry);
   // Counts an answer left out before it got here (too large).
   void Drop(AppMetricsDrop reason) { ++drops_[reason]; }
   // The families, in the order the first worker had them.
@@ -92,7 +74,7 @@ class AppAggregation {
     std::vector<Group> groups;
     std::unordered_map<std::string, size_t> index;  // group key -> position in groups
   };
-  void AddFamily(int instance, ReadFamily& family);
+  void AddFamily(int instance, prom_client::Family& family);
 
   const std::string app_;
   const bool per_worker_;

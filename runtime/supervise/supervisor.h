@@ -55,7 +55,7 @@ class Supervisor : public init::Workload, public EventListener {
   // App::RequestAppMetrics); says how many workers of each app were asked. The answers of
   // one request hold at most kMaxAppMetricsBytes in all, shared evenly by the workers asked
   // (each between 64 KiB and WorkerSession::kMaxAppMetricsBytes).
-  static constexpr size_t kMaxAppMetricsBytes = 16 << 20;
+  static constexpr size_t kMaxAppMetricsBytes = 32 << 20;
   using AppMetricsAnswer = std::function<void(const std::string& app, int instance,
                                               cluster::AppMetricsAnswer metrics)>;
   std::vector<cluster::AppMetricsAsked> RequestAppMetrics(const AppMetricsAnswer& answer);

@@ -6,14 +6,19 @@
 
 #include "absl/strings/str_split.h"
 #include "runtime/metrics/app_metrics.h"
+#include "runtime/prom_client/registry_reader.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string text(reinterpret_cast<const char*>(data), size);
   for (bool per_worker : {false, true}) {
     tend::metrics::AppAggregation aggregation("app", per_worker);
-    aggregation.AddWorker(0, text);
-    aggregation.AddWorker(1, text.substr(0, size / 2));
-    aggregation.AddWorker(2, text);
+    const std::string answers[] = {text, text.substr(0, size / 2), text};
+    for (int instance = 0; instance < 3; ++instance) {
+      tend::prom_client::Registry registry;
+      if (tend::prom_client::ReadRegistry(answers[instance], registry, 1 << 20)) {
+        aggregation.AddWorker(instance, registry);
+      }
+    }
     std::string exposition = tend::metrics::AppExposition(aggregation.Take());
     for (absl::string_view line : absl::StrSplit(exposition, '\n', absl::SkipEmpty())) {
       if (line.substr(0, 2) == "# ") continue;

@@ -32,6 +32,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   int worker = channel->child_end();
   {
     WorkerSession session(*channel, sockets, {"app", 1, false}, [] {});
+    session.RequestAppMetrics(64 << 10);  // so that an answer's pieces are read, not ignored
     // The input goes in pieces, as a socket delivers it: split at its first byte's value.
     size_t piece = size > 0 ? 1 + data[0] % 64 : 1;
     for (size_t at = 0; at < size; at += piece) {

@@ -231,44 +231,72 @@ TEST_F(ClusterTest, ReportsLifecycleEventsAndSurvivesGarbage) {
   EXPECT_FALSE(session.Handle("not json").ok());
 }
 
-// The app's metrics come in pieces: they are joined, bounded, and only for what tend asked.
+// The app's metrics come in messages of families, read as they arrive: joined, bounded by
+// what they hold, and only for what tend asked.
 TEST_F(ClusterTest, AppMetricsArriveInPiecesForTheRequestAskedOnly) {
   WorkerSession session(*channel_, *sockets_, {"app", 1, true, /*round_robin=*/false}, [] {});
-  EXPECT_FALSE(session.Handle(R"({"cmd":"NODE_TEND_METRICS","id":1,"chunk":"[]","last":true})").ok());
+  auto piece = [](int id, const std::string& rest) {
+    return R"({"cmd":"NODE_TEND_METRICS","id":)" + std::to_string(id) + "," + rest + "}";
+  };
+  const std::string family = R"({"name":"g","type":"gauge","values":[{"value":1}]})";
+  EXPECT_FALSE(session.Handle(piece(1, R"("families":[],"last":true)")).ok());
   session.RequestAppMetrics();
   channel_->Flush();
   EXPECT_EQ(WorkerReads(), "{\"cmd\":\"NODE_TEND_METRICS\",\"id\":1}\n");
-  EXPECT_EQ(session.Handle(R"({"cmd":"NODE_TEND_METRICS","id":1,"chunk":"[{\"a\"","last":false})").value(),
+  EXPECT_EQ(session.Handle(piece(1, R"("families":[)" + family + R"(],"last":false)")).value(),
             Event::kNone);
-  EXPECT_EQ(session.Handle(R"({"cmd":"NODE_TEND_METRICS","id":1,"chunk":":1}]","last":true})").value(),
+  EXPECT_EQ(session.Handle(piece(1, R"("families":[)" + family + "," + family + R"(],"last":true)"))
+                .value(),
             Event::kAppMetrics);
-  EXPECT_EQ(session.TakeAppMetrics().json, R"([{"a":1}])");
+  AppMetricsAnswer answer = session.TakeAppMetrics();
+  ASSERT_EQ(answer.registry.families.size(), 3u);
+  EXPECT_EQ(answer.registry.families[2].name, "g");
+  EXPECT_EQ(answer.registry.families[2].values.size(), 1u);
+  EXPECT_TRUE(answer.error.empty());
   // A late piece of an answer already complete is ignored; an id never asked is an error.
-  EXPECT_EQ(session.Handle(R"({"cmd":"NODE_TEND_METRICS","id":1,"chunk":"x","last":true})").value(),
+  EXPECT_EQ(session.Handle(piece(1, R"("families":[)" + family + R"(],"last":true)")).value(),
             Event::kNone);
-  EXPECT_FALSE(session.Handle(R"({"cmd":"NODE_TEND_METRICS","id":2,"last":true})").ok());
+  EXPECT_FALSE(session.Handle(piece(2, R"("last":true)")).ok());
+  // The message in any other form is refused: the preload never writes it.
+  EXPECT_FALSE(session.Handle(R"({"id":1,"cmd":"NODE_TEND_METRICS","last":true})").ok());
 
-  session.RequestAppMetrics();
-  std::string piece(60000, 'x');
-  for (size_t sent = 0; sent <= WorkerSession::kMaxAppMetricsBytes; sent += piece.size()) {
-    ASSERT_EQ(session.Handle(R"({"cmd":"NODE_TEND_METRICS","id":2,"chunk":")" + piece + "\"}").value(),
-              Event::kNone);
-  }
-  EXPECT_EQ(session.Handle(R"({"cmd":"NODE_TEND_METRICS","id":2,"last":true})").value(),
+  // Past the bound of what an answer holds, read, the rest is read and not kept.
+  session.RequestAppMetrics(4096);
+  std::string many;
+  for (int i = 0; i < 40; ++i) many += (i ? "," : "") + family;
+  EXPECT_EQ(session.Handle(piece(2, R"("families":[)" + many + R"(],"last":false)")).value(),
+            Event::kNone);
+  EXPECT_EQ(session.Handle(piece(2, R"("families":[)" + many + R"(],"last":true)")).value(),
             Event::kAppMetrics);
   AppMetricsAnswer too_large = session.TakeAppMetrics();
-  EXPECT_TRUE(too_large.too_large);
-  EXPECT_TRUE(too_large.json.empty());
+  EXPECT_TRUE(too_large.registry.too_large);
+  EXPECT_TRUE(too_large.registry.families.empty());
 
-  session.RequestAppMetrics(100);  // a smaller share of the scrape's bound
-  EXPECT_EQ(session.Handle(R"({"cmd":"NODE_TEND_METRICS","id":3,"chunk":")" + std::string(101, 'x') +
-                           R"(","last":true})").value(),
+  // A part that is not the preload's JSON ends the answer at once, as invalid.
+  session.RequestAppMetrics();
+  EXPECT_EQ(session.Handle(piece(3, R"("families":[{"name":"g",)")).value(),
             Event::kAppMetrics);
-  EXPECT_TRUE(session.TakeAppMetrics().too_large);
+  AppMetricsAnswer broken = session.TakeAppMetrics();
+  EXPECT_FALSE(broken.error.empty());
+  EXPECT_TRUE(broken.registry.families.empty());
+  int id = 3;
+  const std::pair<std::string, std::string> wrongs[] = {
+      {R"("families":{},"last":true)", ""},
+      {R"("last":"yes")", ""},
+      {R"("unknown":1,"last":true)", ""},
+      {R"("families":[],"last":true)", " x"},
+      {R"("families":[],"last":true)", std::string(1, '\0') + "x"},
+      {"\"error\":\"\xff\",\"last\":true", ""},
+      {R"("families":[)" + std::string(20, '[') + std::string(20, ']') + "]", ""}};
+  for (const auto& [rest, after] : wrongs) {
+    session.RequestAppMetrics();
+    std::string wrong = piece(++id, rest) + after;
+    ASSERT_EQ(session.Handle(wrong).value(), Event::kAppMetrics) << wrong;
+    EXPECT_FALSE(session.TakeAppMetrics().error.empty()) << wrong;
+  }
 
   session.RequestAppMetrics();
-  EXPECT_EQ(session.Handle(R"({"cmd":"NODE_TEND_METRICS","id":4,"none":true,"last":true})").value(),
-            Event::kAppMetrics);
+  EXPECT_EQ(session.Handle(piece(++id, R"("none":true,"last":true)")).value(), Event::kAppMetrics);
   EXPECT_TRUE(session.TakeAppMetrics().none);
 }
 
