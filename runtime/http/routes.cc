@@ -1,5 +1,7 @@
 #include "runtime/http/routes.h"
 
+#include <algorithm>
+
 #include <chrono>
 #include <memory>
 #include <string>
@@ -20,25 +22,32 @@ struct RenderedMetrics {
   uint64_t collection = 0;
   std::chrono::steady_clock::time_point at;
   std::shared_ptr<const std::string> body;
+  std::vector<std::weak_ptr<const std::string>> held;  // bodies made, some still being read
 
   // Every scrape that joined a collection gets one body; so does one that comes while a
   // client is still reading the last body (for up to kReuseFor), so clients that never
-  // read can make tend hold a body a second at most, not one each.
+  // read can make tend hold a body a second at most, not one each. Slow readers that each
+  // still hold a body of their own make tend keep at most kMaxBodiesHeld: past it, the
+  // newest is shared, however old.
   static constexpr std::chrono::seconds kReuseFor{1};
-  bool Reusable(uint64_t for_collection) const {
+  static constexpr size_t kMaxBodiesHeld = 4;
+  bool Reusable(uint64_t for_collection, std::chrono::steady_clock::time_point now) {
     if (!body) return false;
     if (for_collection != 0 && for_collection == collection) return true;
-    return body.use_count() > 1 && std::chrono::steady_clock::now() - at < kReuseFor;
+    if (body.use_count() > 1 && now - at < kReuseFor) return true;
+    held.erase(std::remove_if(held.begin(), held.end(), [](auto& b) { return b.expired(); }),
+               held.end());
+    return held.size() >= kMaxBodiesHeld;
   }
 };
 
 }  // namespace
 
 Server::Handler Routes(std::function<Snapshot(bool)> snapshot,
-                       metrics::AppCollector* app_metrics) {
+                       metrics::AppCollector* app_metrics, Clock clock) {
   auto rendered = std::make_shared<RenderedMetrics>();
-  return [snapshot = std::move(snapshot), app_metrics, rendered](const Request& request,
-                                                                 Server::Respond respond) {
+  return [snapshot = std::move(snapshot), app_metrics, rendered, clock](const Request& request,
+                                                                        Server::Respond respond) {
     if (request.path == "/livez") {
       probes::Verdict verdict = probes::Judge("livez", {{"event-loop", true, ""}}, Verbose(request));
       return respond(Plain(verdict.ok, verdict.body));
@@ -51,14 +60,17 @@ Server::Handler Routes(std::function<Snapshot(bool)> snapshot,
     }
     if (request.path == "/metrics") {
       // The state of the moment the answer is made, after the workers have answered.
-      auto answer = [snapshot, respond, rendered](const metrics::AppMetricsHarvest* harvest) {
+      auto answer = [snapshot, respond, rendered,
+                     clock](const metrics::AppMetricsHarvest* harvest) {
         uint64_t collection = harvest ? harvest->collection : 0;
-        if (!rendered->Reusable(collection)) {
+        std::chrono::steady_clock::time_point at = clock();
+        if (!rendered->Reusable(collection, at)) {
           Snapshot now = snapshot(true);
           rendered->body = std::make_shared<const std::string>(
               metrics::Exposition(now.apps, now.init, harvest));
           rendered->collection = collection;
-          rendered->at = std::chrono::steady_clock::now();
+          rendered->at = at;
+          rendered->held.push_back(rendered->body);
         }
         Response response{200, "text/plain; version=0.0.4; charset=utf-8", ""};
         response.shared_body = rendered->body;

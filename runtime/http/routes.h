@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <vector>
 
@@ -24,8 +25,10 @@ struct Snapshot {
 // GET /metrics: the Prometheus exposition; with `app_metrics`, also the apps' own metrics,
 // gathered from the workers within the collector's budget.
 // `snapshot`'s argument says whether workers' memory and CPU are wanted (only /metrics shows
-// them).
+// them). `clock` tells when a body was made, to share it (tests give their own).
+using Clock = std::function<std::chrono::steady_clock::time_point()>;
 Server::Handler Routes(std::function<Snapshot(bool)> snapshot,
-                       metrics::AppCollector* app_metrics = nullptr);
+                       metrics::AppCollector* app_metrics = nullptr,
+                       Clock clock = std::chrono::steady_clock::now);
 
 }  // namespace tend::http

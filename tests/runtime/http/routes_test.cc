@@ -1,5 +1,8 @@
 #include "runtime/http/routes.h"
 
+#include <memory>
+#include <set>
+
 #include "gtest/gtest.h"
 
 namespace tend::http {
@@ -37,6 +40,38 @@ TEST(RoutesTest, LivezReadyzMetrics) {
             "[-]shutdown failed: tend is shutting down\n[+]app:api ok\nreadyz check failed\n");
   EXPECT_EQ(Get(snapshot, "/metrics").content_type, "text/plain; version=0.0.4; charset=utf-8");
   EXPECT_EQ(Get(snapshot, "/elsewhere").status, 404);
+}
+
+// A client still reading the last body shares it for a second; slow readers that each keep
+// a body of their own make tend hold at most four.
+TEST(RoutesTest, MetricsBodiesAreSharedAndBounded) {
+  Snapshot snapshot = OneApp(2, false);
+  std::chrono::steady_clock::time_point now{};
+  Server::Handler routes = Routes([&snapshot](bool) { return snapshot; }, nullptr,
+                                  [&now] { return now; });
+  auto scrape = [&routes] {
+    std::shared_ptr<const std::string> body;
+    routes({"GET", "/metrics", {}}, [&body](Response r) { body = r.shared_body; });
+    return body;
+  };
+  std::shared_ptr<const std::string> first = scrape();
+  now += std::chrono::milliseconds(900);
+  EXPECT_EQ(scrape(), first);
+  now += std::chrono::milliseconds(200);
+  EXPECT_NE(scrape(), first);  // over a second since it was made
+
+  std::vector<std::shared_ptr<const std::string>> readers{first};
+  std::set<const std::string*> distinct{first.get()};
+  for (int i = 0; i < 20; ++i) {
+    now += std::chrono::seconds(2);
+    readers.push_back(scrape());
+    distinct.insert(readers.back().get());
+  }
+  EXPECT_EQ(distinct.size(), 4u);
+  readers.clear();  // the readers are done: the next scrape is fresh again
+  std::shared_ptr<const std::string> last = scrape();
+  now += std::chrono::seconds(2);
+  EXPECT_NE(scrape(), last);
 }
 
 }  // namespace
