@@ -118,7 +118,8 @@ AppMetricsPiece ReadAppMetricsPiece(const std::string& line,
   // number: a line here is at most IpcChannel::kMaxMessageBytes.)
   rapidjson::StringStream stream(line.c_str());
   rapidjson::Reader reader;
-  reader.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(stream,
+  reader.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag |
+              rapidjson::kParseFullPrecisionFlag>(stream,
                                                                                        handler);
   AppMetricsPiece piece = handler.piece();
   piece.read = piece.read && !reader.HasParseError() && stream.Tell() == line.size();

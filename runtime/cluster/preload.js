@@ -120,7 +120,7 @@ function sendMetrics(id) {
       messages.forEach((part, i) => answer({ families: part, last: i === messages.length - 1 }));
       if (messages.length === 0) answer({ families: [], last: true });
     })
-    .catch((error) => answer({ error: String(error && error.message), last: true }));
+    .catch((error) => answer({ error: String((error && error.message) || error || 'error'), last: true }));
 }
 
 // NODE_-prefixed messages arrive as 'internalMessage': the app never sees them, and this

@@ -134,7 +134,8 @@ bool ReadRegistry(absl::string_view json, Registry& into, size_t max_bytes) {
   rapidjson::MemoryStream bytes(json.data(), json.size());
   rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> stream(bytes);
   rapidjson::Reader reader;
-  reader.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(stream,
+  reader.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag |
+              rapidjson::kParseFullPrecisionFlag>(stream,
                                                                                        handler);
   return !reader.HasParseError() && handler.done();
 }
