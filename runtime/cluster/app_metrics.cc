@@ -2,7 +2,7 @@
 
 #include <optional>
 
-#include "rapidjson/reader.h"
+#include "runtime/prom_client/whole_json.h"
 
 namespace tend::cluster {
 namespace {
@@ -113,16 +113,9 @@ AppMetricsPiece ReadAppMetricsPiece(const std::string& line,
                                     const std::function<AppMetricsAnswer*(int64_t id)>& answer_for,
                                     size_t max_bytes) {
   PieceReader handler(answer_for, max_bytes);
-  // RapidJSON reads to a NUL: one inside the line ends the text early, and is then no end.
-  // (1.1.0's exponent overflows, CVE-2024-38517 and -39684, need over 2^31 digits in one
-  // number: a line here is at most IpcChannel::kMaxMessageBytes.)
-  rapidjson::StringStream stream(line.c_str());
-  rapidjson::Reader reader;
-  reader.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag |
-              rapidjson::kParseFullPrecisionFlag>(stream,
-                                                                                       handler);
+  bool whole = prom_client::ReadWholeJson(line, handler);
   AppMetricsPiece piece = handler.piece();
-  piece.read = piece.read && !reader.HasParseError() && stream.Tell() == line.size();
+  piece.read = piece.read && whole;
   return piece;
 }
 

@@ -62,7 +62,8 @@ function appRegistry() {
 
 // Answers in messages of whole families, or of a family's values in parts, each within an
 // IPC message tend accepts (64 KiB even if every character takes 3 bytes). Sent as objects,
-// not as JSON text, so that they are serialized once here and read once by tend.
+// not as JSON text inside JSON, so that tend reads each once (here each family is also
+// stringified once, to size it).
 const METRICS_MESSAGE_CHARS = 16000;
 
 function* metricsMessages(families) {
@@ -120,7 +121,10 @@ function sendMetrics(id) {
       messages.forEach((part, i) => answer({ families: part, last: i === messages.length - 1 }));
       if (messages.length === 0) answer({ families: [], last: true });
     })
-    .catch((error) => answer({ error: String((error && error.message) || error || 'error'), last: true }));
+    .catch((error) => {
+      // Never empty: tend reads an empty error as none.
+      answer({ error: String((error && error.message) || error || 'error'), last: true });
+    });
 }
 
 // NODE_-prefixed messages arrive as 'internalMessage': the app never sees them, and this

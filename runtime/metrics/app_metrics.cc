@@ -226,8 +226,8 @@ std::string AppExposition(const std::vector<const AppFamily*>& families) {
         absl::StrAppend(&text, separator, label, "=\"", Escape(value, true), "\"");
         separator = ",";
       }
-      absl::StrAppend(&text, series.labels.empty() ? "" : "}", " ", prom_client::FormatNumber(series.value),
-                      "\n");
+      absl::StrAppend(&text, series.labels.empty() ? "" : "}", " ",
+                      prom_client::FormatNumber(series.value), "\n");
     }
   }
   return text;

@@ -3,9 +3,7 @@
 #include <charconv>
 #include <cmath>
 
-#include "rapidjson/memorystream.h"
-#include "rapidjson/encodedstream.h"
-#include "rapidjson/reader.h"
+#include "runtime/prom_client/whole_json.h"
 
 namespace tend::prom_client {
 
@@ -129,15 +127,9 @@ void RegistryReader::Charge(size_t bytes) {
   family_ = {};
 }
 
-bool ReadRegistry(absl::string_view json, Registry& into, size_t max_bytes) {
+bool ReadRegistry(const std::string& json, Registry& into, size_t max_bytes) {
   RegistryReader handler(into, max_bytes);
-  rapidjson::MemoryStream bytes(json.data(), json.size());
-  rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> stream(bytes);
-  rapidjson::Reader reader;
-  reader.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag |
-              rapidjson::kParseFullPrecisionFlag>(stream,
-                                                                                       handler);
-  return !reader.HasParseError() && handler.done();
+  return ReadWholeJson(json, handler) && handler.done();
 }
 
 std::string FormatNumber(double value) {

@@ -50,8 +50,6 @@ class RegistryReader {
 
   // Whether the array has been read to its end.
   bool done() const { return done_; }
-  // Nesting inside the array: 0 before it opens and once it closes.
-  int depth() const { return depth_; }
 
   bool Null() { return Scalar(nullptr); }
   bool Bool(bool value) { return Scalar(value ? "true" : "false"); }
@@ -99,7 +97,7 @@ class RegistryReader {
 
 // Reads `json`, a whole registry (tests and the fuzzer give one as text); false if it is not
 // a JSON array.
-bool ReadRegistry(absl::string_view json, Registry& into, size_t max_bytes);
+bool ReadRegistry(const std::string& json, Registry& into, size_t max_bytes);
 
 // A number as JavaScript's String() writes it, near enough (le="0.1", major="20"), and
 // Prometheus's names for the values JSON cannot hold.

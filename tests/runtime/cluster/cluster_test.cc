@@ -287,10 +287,11 @@ TEST_F(ClusterTest, AppMetricsArriveInPiecesForTheRequestAskedOnly) {
       {R"("families":[],"last":true)", " x"},
       {R"("families":[],"last":true)", std::string(1, '\0') + "x"},
       {"\"error\":\"\xff\",\"last\":true", ""},
+      {"\"error\":\"\xf0", ""},  // a lead byte with no tail
       {R"("families":[)" + std::string(20, '[') + std::string(20, ']') + "]", ""}};
   for (const auto& [rest, after] : wrongs) {
     session.RequestAppMetrics();
-    std::string wrong = piece(++id, rest) + after;
+    const std::string wrong(piece(++id, rest) + after);  // sized exactly, for ASan
     ASSERT_EQ(session.Handle(wrong).value(), Event::kAppMetrics) << wrong;
     EXPECT_FALSE(session.TakeAppMetrics().error.empty()) << wrong;
   }

@@ -11,7 +11,7 @@ namespace {
 
 // A worker's answer as the collector passes it on: read (bounded far above what these tests
 // send), and counted as invalid if it is not a registry.
-void AddAnswer(AppAggregation& aggregation, int instance, absl::string_view json) {
+void AddAnswer(AppAggregation& aggregation, int instance, const std::string& json) {
   prom_client::Registry registry;
   if (!prom_client::ReadRegistry(json, registry, size_t{1} << 30)) {
     aggregation.Drop(AppMetricsDrop::kInvalid);
