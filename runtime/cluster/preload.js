@@ -65,6 +65,39 @@ function appRegistry() {
 // not as JSON text inside JSON, so that tend reads each once (here each family is also
 // stringified once, to size it).
 const METRICS_MESSAGE_CHARS = 16000;
+// Help and error texts are cut to this: a long one must not make a message tend refuses.
+const TEXT_CHARS = 4000;
+
+// A lone surrogate (from a label cut mid-pair, say) reaches tend as U+FFFD, as a Buffer
+// would write it: JSON can escape one, UTF-8 cannot hold it.
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+function wellFormed(value) {
+  if (typeof value === 'string') return value.replace(LONE_SURROGATE, '\ufffd');
+  if (Array.isArray(value)) return value.map(wellFormed);
+  if (value === null || typeof value !== 'object') return value;
+  const copy = {};
+  for (const [key, inner] of Object.entries(value)) copy[wellFormed(key)] = wellFormed(inner);
+  return copy;
+}
+
+function cut(text) {
+  return typeof text === 'string' && text.length > TEXT_CHARS ? text.slice(0, TEXT_CHARS) : text;
+}
+
+// A family as tend reads it, and its JSON size.
+function sized(metric) {
+  if (metric === null || typeof metric !== 'object') return { family: null, size: 4 };
+  const { help, name, type, values, aggregator } = metric;
+  let family = { help: cut(help), name, type, values, aggregator };
+  // Stringify escapes lone surrogates, and only them, as \udxxx: the rare family that has
+  // one (or a backslash before "ud") is copied well-formed.
+  let text = JSON.stringify(family);
+  if (/\\ud[89a-f]/i.test(text)) {
+    family = wellFormed(family);
+    text = JSON.stringify(family);
+  }
+  return { family, size: text.length };
+}
 
 function* metricsMessages(families) {
   let batch = [];
@@ -78,15 +111,23 @@ function* metricsMessages(families) {
     batch.push(family);
     chars += size + 1;
   };
-  for (const family of families) {
-    const size = JSON.stringify(family).length;
+  for (const metric of families) {
+    const { family, size } = sized(metric);
     if (size <= METRICS_MESSAGE_CHARS) {
       yield* add(family, size);
       continue;
     }
-    // A large family goes as several of the same name, each with a part of its values.
+    // A large family goes as several of the same name, each with a part of its values
+    // (tend joins them). One whose values are no list goes without them: tend counts it.
     const { values, ...head } = family;
     const headSize = JSON.stringify(head).length + 12;
+    if (headSize > METRICS_MESSAGE_CHARS) {
+      throw new Error(`a family's name is over ${METRICS_MESSAGE_CHARS} characters`);
+    }
+    if (!Array.isArray(values)) {
+      yield* add(head, headSize);
+      continue;
+    }
     let part = [];
     let partSize = headSize;
     for (const value of values) {
@@ -107,6 +148,17 @@ function* metricsMessages(families) {
   if (batch.length > 0) yield batch;
 }
 
+// An error's message, never empty (tend reads an empty error as none), cut and well-formed.
+function errorText(error) {
+  let text;
+  try {
+    text = String((error && error.message) || error || 'error');
+  } catch {
+    text = 'error';  // a thrown value whose toString throws
+  }
+  return wellFormed(cut(text)) || 'error';
+}
+
 function sendMetrics(id) {
   const answer = (fields) => {
     if (process.connected) process.send({ cmd: 'NODE_TEND_METRICS', id, ...fields });
@@ -122,8 +174,7 @@ function sendMetrics(id) {
       if (messages.length === 0) answer({ families: [], last: true });
     })
     .catch((error) => {
-      // Never empty: tend reads an empty error as none.
-      answer({ error: String((error && error.message) || error || 'error'), last: true });
+      answer({ error: errorText(error), last: true });
     });
 }
 

@@ -31,7 +31,7 @@ struct Registry {
   uint64_t invalid = 0;   // entries that were not families
   bool too_many = false;  // families past kMaxFamilies were left out
   bool too_large = false;  // over its byte bound: `families` is emptied, the rest is skipped
-  size_t bytes = 0;        // what `families` holds, as RegistryReader counts it
+  size_t bytes = 0;        // the heap `families` takes, as RegistryReader counts it
 };
 
 // The bounds of one answer: families (past it, the rest is left out) and labels a series
@@ -43,7 +43,8 @@ inline constexpr size_t kMaxLabelsPerSeries = 64;
 // (its methods are RapidJSON's events), so that it can also read the array where it stands
 // in a larger message. No document is built: the cost is linear in the text whatever its
 // shape, nesting deeper than prom-client ever writes ends the read, and what is kept is
-// counted in `bytes` (strings' lengths plus each element's size) against `max_bytes`.
+// counted in `bytes` (the heap it takes) against `max_bytes`. Consecutive parts of one
+// family are joined; lone surrogates in strings become U+FFFD.
 class RegistryReader {
  public:
   RegistryReader(Registry& into, size_t max_bytes) : registry_(into), max_bytes_(max_bytes) {}
@@ -80,8 +81,11 @@ class RegistryReader {
   bool Open(bool object);
   bool Enter(At at);
   bool Close();
+  void KeepValue();
+  void KeepFamily();
   // Counts what a closed value or family keeps; past the bound the registry is too large.
   void Charge(size_t bytes);
+  void Release(size_t bytes);
 
   static constexpr int kMaxDepth = 8;
   Registry& registry_;
@@ -92,6 +96,7 @@ class RegistryReader {
   bool done_ = false;
   std::string key_;
   Family family_;
+  size_t family_bytes_ = 0;  // what family_'s values were charged
   Value value_;
 };
 

@@ -195,6 +195,52 @@ def test_a_series_no_message_can_carry_spoils_only_its_answer(start_tend, tmp_pa
     assert 0 < metric(text, 'app_requests_total{app="app",route="/"}') < 20  # worker 0's part
 
 
+def app_with(tmp_path, name, code):
+    """The example app with `code` run in worker 1 once prom-client is loaded."""
+    app = tmp_path / f"{name}.js"
+    app.write_text((REPO / APP).read_text().replace(
+        "const client = require('prom-client');",
+        "const client = require('prom-client');\n"
+        f"if (process.env.NODE_APP_INSTANCE === '1') {{ {code} }}"))
+    return str(app)
+
+
+def test_texts_no_message_can_carry_are_cut_and_made_well_formed(start_tend, tmp_path):
+    """Worker 1's registry has lone surrogates in labels and help texts of 100,000
+    characters, one of a family with no series: all served (help cut to 4,000 characters,
+    each lone surrogate as U+FFFD), and no message of its answer is over the IPC bound, which
+    would end the worker."""
+    tend, port, http_port = start(start_tend, ["--name", "app"], app=app_with(tmp_path, "texts", (
+        "const g = new client.Gauge({ name: 'lone', help: 'a\\ud800', labelNames: ['v'] });"
+        "g.set({ v: 'a\\ud800' }, 1); g.set({ v: '\\udc00b' }, 2);"
+        "new client.Gauge({ name: 'long_help', help: 'h'.repeat(100000) }).set(3);"
+        "new client.Gauge({ name: 'no_series', help: 'n'.repeat(100000), labelNames: ['v'] });")))
+    workers = serve(port, 20)
+    assert len(workers) == 2
+    text = fetch(http_port, "/metrics")[1]
+    assert metric(text, 'lone{app="app",v="a\ufffd"}') == 1
+    assert metric(text, 'lone{app="app",v="\ufffdb"}') == 2
+    assert "# HELP lone a\ufffd\n" in text
+    assert metric(text, 'long_help{app="app"}') == 3
+    assert f"# HELP long_help {'h' * 4000}\n" in text
+    for reason in ("invalid", "too_large"):
+        assert metric(text, f'tend_app_metrics_dropped_total{{app="app",reason="{reason}"}}') == 0
+    assert serve(port, 20) == workers  # worker 1 was not ended
+    promtool_accepts(text, tmp_path)
+
+
+def test_an_error_of_any_length_spoils_only_its_answer(start_tend, tmp_path):
+    """Worker 1's registry throws an error of 200,000 characters: its answer is counted as
+    invalid, worker 0's is served, and worker 1 serves on."""
+    tend, port, http_port = start(start_tend, ["--name", "app"], app=app_with(tmp_path, "error", (
+        "client.register.getMetricsAsJSON = async () => { throw new Error('e'.repeat(200000)); };")))
+    workers = serve(port, 20)
+    text = fetch(http_port, "/metrics")[1]
+    assert metric(text, 'tend_app_metrics_dropped_total{app="app",reason="invalid"}') == 1
+    assert metric(text, 'app_highest_instance{app="app"}') == 1  # worker 0's alone
+    assert serve(port, 20) == workers
+
+
 def test_the_workers_of_a_scrape_share_one_bound(start_tend):
     """About 3 MiB of JSON from each worker, about 6 MiB once read, fits the 8 MiB of one of
     two workers, but not the 4 MiB each of eight get of the 32 MiB a scrape may hold in all."""
