@@ -133,7 +133,11 @@ bool Server::MayHand(Endpoint& endpoint, const std::string& address) {
     return std::make_pair(all, tcp ? from : 0);
   };
   auto [all, from] = count();
-  if (all >= GrpcLimits::kMaxConnections || from >= GrpcLimits::kMaxConnectionsPerAddress) {
+  auto now = std::chrono::steady_clock::now();
+  auto& forgot_at = tcp ? forgot_tcp_at_ : forgot_unix_at_;
+  if ((all >= GrpcLimits::kMaxConnections || from >= GrpcLimits::kMaxConnectionsPerAddress) &&
+      now - forgot_at >= GrpcLimits::kForgetAtBoundEvery) {
+    forgot_at = now;
     for (Endpoint* each : listener) ForgetClosed(*each);
     std::tie(all, from) = count();
   }
@@ -165,9 +169,13 @@ void Server::OnConnection(Endpoint& endpoint, UniqueFd connection, const std::st
     builder.SetMaxReceiveMessageSize(GrpcLimits::kMaxMessageBytes);
     builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
                                GrpcLimits::kStreamsPerConnection);
-    builder.AddChannelArgument(
-        GRPC_ARG_MAX_CONNECTION_IDLE_MS,
-        static_cast<int>(std::chrono::milliseconds(GrpcLimits::kMaxConnectionIdle).count()));
+    auto ms = [](std::chrono::seconds time) {
+      return static_cast<int>(std::chrono::milliseconds(time).count());
+    };
+    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, ms(GrpcLimits::kPingEvery));
+    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, ms(GrpcLimits::kPingTimeout));
+    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+    builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);  // idle ones too
     grpc::ResourceQuota quota("tend-control");
     quota.Resize(GrpcLimits::kMemoryBytes);
     builder.SetResourceQuota(quota);

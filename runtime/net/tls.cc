@@ -156,7 +156,7 @@ absl::StatusOr<std::unique_ptr<TlsTunnel>> TlsTunnel::Start(loop::EventLoop& loo
     return watched;
   }
   raw->deadline_ = loop.After(kHandshakeDeadline, [raw] {
-    if (!raw->handshaken_) raw->Close();
+    if (!raw->spoke_) raw->Close();
   });
   return tunnel;
 }
@@ -184,7 +184,6 @@ bool TlsTunnel::Handshake() {
   int done = SSL_do_handshake(ssl_);
   if (done == 1) {
     handshaken_ = true;
-    deadline_.reset();
     return true;
   }
   int error = SSL_get_error(ssl_, done);
@@ -218,6 +217,8 @@ bool TlsTunnel::FromClient() {
     char buffer[kChunk];
     int read = SSL_read(ssl_, buffer, sizeof buffer);
     if (read > 0) {
+      if (!spoke_) deadline_.reset();
+      spoke_ = true;
       inbound_.append(buffer, static_cast<size_t>(read));
       ++chunks;
       continue;

@@ -53,7 +53,9 @@ class TlsContext {
 // One TLS connection ended on tend's loop: what the client sends is decrypted into
 // `plaintext` (tend's end of a socket pair whose other end gRPC serves), and what comes back
 // is encrypted for the client. At most kMaxBuffered bytes wait each way: the side that is
-// ahead is not read meanwhile. The handshake must be done within kHandshakeDeadline.
+// ahead is not read meanwhile. The handshake, and the first bytes it carries (HTTP/2's
+// preface), must come within kHandshakeDeadline, as a plaintext connection's first byte must:
+// until then gRPC holds no call and no timer of its own for the connection.
 // `on_closed` runs once, from the loop, when either side has gone or the handshake failed;
 // the owner then destroys the tunnel.
 class TlsTunnel {
@@ -90,6 +92,7 @@ class TlsTunnel {
   std::string inbound_;   // decrypted, for gRPC
   std::string outbound_;  // from gRPC, to encrypt
   bool handshaken_ = false;
+  bool spoke_ = false;  // a byte came through: the deadline is over
   bool closed_ = false;
   // What the last attempts waited for.
   bool client_read_ = false, client_write_ = false;

@@ -199,3 +199,96 @@ def test_a_token_over_plaintext_beyond_loopback_is_warned_of(start_tend, tmp_pat
     wait_until(lambda: any("serving gRPC on" in line for line in tend.stderr), what="gRPC")
     assert any(re.search(r"warning: --control-token-file: the token crosses the network in "
                          r"plaintext on 0\.0\.0\.0:0", line) for line in tend.stderr)
+
+
+def client_hello():
+    """The first flight of a real TLS client, as bytes to send on any socket."""
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    with pytest.raises(ssl.SSLWantReadError):
+        context.wrap_bio(incoming, outgoing, server_hostname=NAME).do_handshake()
+    return outgoing.read()
+
+
+def closed_within(connection, seconds):
+    """Whether tend closes `connection` within `seconds` (what it sends meanwhile is read)."""
+    connection.settimeout(seconds)
+    try:
+        while connection.recv(65536):
+            pass
+        return True
+    except ConnectionResetError:
+        return True
+    except (socket.timeout, TimeoutError):
+        return False
+
+
+def test_a_handshake_and_the_first_bytes_after_it_have_a_deadline(start_tend, stubs, tmp_path,
+                                                                  certs):
+    # Half a ClientHello, and a handshake done with nothing after it: gRPC would hold either
+    # for good (it has no call, so no idle timer), tend closes both within 5 s.
+    tend = TlsTend(start_tend, stubs, tmp_path, certs)
+    half = socket.create_connection(("127.0.0.1", tend.port))
+    half.sendall(client_hello()[:40])
+    context = ssl.create_default_context(cadata=tend.ca.decode())
+    context.set_alpn_protocols(["h2"])
+    silent = context.wrap_socket(socket.create_connection(("127.0.0.1", tend.port), timeout=5),
+                                 server_hostname=NAME)
+    began = time.monotonic()
+    try:
+        assert closed_within(half, 8)
+        assert closed_within(silent, 8)
+        assert time.monotonic() - began > 3  # the deadline, not a refusal
+    finally:
+        half.close()
+        silent.close()
+    _, health = tend.secure()
+    assert serving(stubs, health) == stubs.health.HealthCheckResponse.SERVING
+
+
+def test_handshakes_past_the_rate_are_refused_and_the_rate_refills(start_tend, stubs, tmp_path,
+                                                                  certs):
+    # 250 ClientHellos from 250 addresses, in a burst: at most the bucket of 100 plus 100 a
+    # second are answered; the rest are closed unanswered. A second later a client is served.
+    tend = TlsTend(start_tend, stubs, tmp_path, certs)
+    hello = client_hello()
+    connections, answered = [], 0
+    began = time.monotonic()
+    try:
+        for batch in range(5):  # in batches: 64 at most wait for their first byte
+            sent = []
+            for i in range(50):
+                connection = socket.socket()
+                connection.bind((f"127.0.{30 + batch}.{i + 1}", 0))
+                connection.connect(("127.0.0.1", tend.port))
+                connection.sendall(hello)
+                sent.append(connection)
+            for connection in sent:  # each answered (a ServerHello) or closed
+                connection.settimeout(5)
+                try:
+                    answered += connection.recv(1) == b"\x16"
+                except ConnectionResetError:
+                    pass
+            connections += sent
+        elapsed = time.monotonic() - began
+        assert 100 <= answered <= 100 + 100 * elapsed + 2, (answered, elapsed)
+    finally:
+        for connection in connections:
+            connection.close()
+    time.sleep(1)
+    _, health = tend.secure()
+    assert serving(stubs, health) == stubs.health.HealthCheckResponse.SERVING
+
+
+def test_tls_below_1_2_is_refused(start_tend, stubs, tmp_path, certs):
+    tend = TlsTend(start_tend, stubs, tmp_path, certs)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    context.set_ciphers("DEFAULT:@SECLEVEL=0")
+    context.minimum_version = ssl.TLSVersion.TLSv1
+    context.maximum_version = ssl.TLSVersion.TLSv1_1
+    with socket.create_connection(("127.0.0.1", tend.port), timeout=5) as raw:
+        with pytest.raises(ssl.SSLError) as refused:
+            context.wrap_socket(raw, server_hostname=NAME)
+    assert "version" in str(refused.value).lower()
