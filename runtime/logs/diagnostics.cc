@@ -28,7 +28,7 @@ class DiagnosticsWriter {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       // Errors are few and say why tend stops: never rate-limited.
-      if (!Admit() && !always) return;
+      if (!always && !Admit()) return;
       std::string line;
       if (suppressed_ > 0) {
         absl::StrAppend(&line, "tend: warning: ", suppressed_, " of tend's own lines dropped (more "

@@ -137,8 +137,7 @@ void App::StartSlot(size_t index) {
     if (errors::IsTransient(started)) {
       // Short of processes, memory or descriptors now: that may pass, so try again later,
       // backing off, and never give the instance up for it.
-      slot.spawn_backoff = std::min(kMaxSpawnBackoff, std::max(kFirstSpawnBackoff,
-                                                               slot.spawn_backoff * 2));
+      slot.spawn_backoff = SpawnBackoffAfter(slot.spawn_backoff);
       logs::Warn(absl::StrCat(Label(index), ": ", started.message(), "; trying again in ",
                               slot.spawn_backoff.count(), " ms"));
       // Then in its turn of the paced start, as a new instance would.

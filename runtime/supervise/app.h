@@ -48,6 +48,9 @@ class App : public WorkerListener {
   // 100 ms, then twice as long each time, up to 15 s.
   static constexpr Millis kFirstSpawnBackoff{100};
   static constexpr Millis kMaxSpawnBackoff{15000};
+  static Millis SpawnBackoffAfter(Millis last) {
+    return std::min(kMaxSpawnBackoff, std::max(kFirstSpawnBackoff, last * 2));
+  }
 
   // `next_worker_id` numbers workers across every app (Node's cluster worker ids). Fails
   // on a configuration it cannot run (a bad cron expression).

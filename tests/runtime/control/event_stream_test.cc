@@ -30,9 +30,14 @@ class Service final : public v1::Control::CallbackService {
   Subscriptions subscriptions_;
 };
 
-// A client that does not keep up: events past kMaxQueuedEvents end its stream with
-// RESOURCE_EXHAUSTED, instead of queueing in tend without bound.
-TEST(EventStreamTest, AClientThatDoesNotKeepUpLosesItsStreamNotTendsMemory) {
+struct Flooded {
+  grpc::Status status;
+  size_t received = 0;
+};
+
+// Once a client has subscribed, `count` events of app `app` in one turn of the loop: the
+// client cannot have taken them. What the client got, and how its stream ended.
+Flooded Flood(size_t count, const std::string& app) {
   auto loop = std::move(*loop::EventLoop::Create());
   auto bridge = std::move(*loop::CrossThread::Create(*loop));
   v1::Config config;
@@ -43,11 +48,11 @@ TEST(EventStreamTest, AClientThatDoesNotKeepUpLosesItsStreamNotTendsMemory) {
   builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  ASSERT_TRUE(server);
+  EXPECT_TRUE(server);
+  if (!server) return {};
 
   std::atomic<bool> subscribed{false};
-  size_t received = 0;
-  grpc::Status status;
+  Flooded flooded;
   std::thread client([&] {
     auto stub = v1::Control::NewStub(grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
                                                          grpc::InsecureChannelCredentials()));
@@ -57,25 +62,40 @@ TEST(EventStreamTest, AClientThatDoesNotKeepUpLosesItsStreamNotTendsMemory) {
     reader->WaitForInitialMetadata();
     subscribed = true;
     v1::Event event;
-    while (reader->Read(&event)) ++received;
-    status = reader->Finish();
+    while (reader->Read(&event)) ++flooded.received;
+    flooded.status = reader->Finish();
   });
-  // Once subscribed, three times the bound of events in one turn of the loop: the client
-  // cannot have taken them.
   auto poll = loop->Every(5ms, [&] {
     if (!subscribed) return;
-    for (size_t i = 0; i < 3 * kMaxQueuedEvents; ++i) {
-      supervisor.OnEvent({supervise::Event::Kind::kWorkerStarted, "app", 0, 1});
+    for (size_t i = 0; i < count; ++i) {
+      supervisor.OnEvent({supervise::Event::Kind::kWorkerStarted, app, 0, 1});
     }
     loop->Stop();
   });
   auto give_up = loop->After(20s, [&] { loop->Stop(); });
-  ASSERT_TRUE(loop->Run().ok());
+  EXPECT_TRUE(loop->Run().ok());
   client.join();
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
-  EXPECT_LE(received, kMaxQueuedEvents);
   server->Shutdown(std::chrono::system_clock::now());
   server->Wait();
+  return flooded;
+}
+
+// A client that does not keep up: events past kMaxQueuedEvents end its stream with
+// RESOURCE_EXHAUSTED, instead of queueing in tend without bound.
+TEST(EventStreamTest, AClientThatDoesNotKeepUpLosesItsStreamNotTendsMemory) {
+  Flooded flooded = Flood(3 * kMaxQueuedEvents, "app");
+  EXPECT_EQ(flooded.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << flooded.status.error_message();
+  EXPECT_LE(flooded.received, kMaxQueuedEvents);
+}
+
+// Fewer events than the count bound, but over kMaxQueuedEventBytes: the bytes end it.
+TEST(EventStreamTest, LargeEventsAreBoundedByBytes) {
+  const std::string app(8192, 'a');
+  Flooded flooded = Flood(kMaxQueuedEvents / 2, app);
+  EXPECT_EQ(flooded.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << flooded.status.error_message();
+  EXPECT_LE(flooded.received, kMaxQueuedEventBytes / app.size() + 1);
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "gtest/gtest.h"
 #include "runtime/loop/event_loop.h"
 #include "runtime/supervise/supervisor.h"
+#include "tests/testing/faults.h"
 
 namespace tend::supervise {
 namespace {
@@ -101,6 +102,28 @@ TEST_F(ScaleTest, AScaleUpStartsAFewWorkersATurnNotAllInOne) {
   ASSERT_TRUE(supervisor_->Scale("sleeper", 66, false).ok());
   EXPECT_LE(Pids().size(), 2 + App::kSpawnsPerTurn);
   ASSERT_TRUE(RunUntil([this] { return Pids().size() == 66; }));
+}
+
+// A spawn short of descriptors (EMFILE for real; ENOMEM, ENFILE and EAGAIN are the same
+// errors::IsTransient, tested there) is tried again later, and the instance is never given up.
+TEST_F(ScaleTest, ASpawnShortOfDescriptorsIsTriedAgainUntilItStarts) {
+  {
+    testing::NoDescriptorsLeft exhausted;
+    ASSERT_TRUE(exhausted.ok());
+    ASSERT_TRUE(supervisor_->Scale("sleeper", 3, false).ok());
+    EXPECT_EQ(Pids().size(), 2u);
+  }
+  ASSERT_TRUE(RunUntil([this] { return Pids().size() == 3; }));
+  EXPECT_FALSE(supervisor_->Finished());
+}
+
+TEST(SpawnBackoffTest, DoublesFrom100MsUpTo15s) {
+  std::vector<int64_t> steps;
+  for (Millis last{0}; steps.size() < 10; steps.push_back(last.count())) {
+    last = App::SpawnBackoffAfter(last);
+  }
+  EXPECT_EQ(steps, (std::vector<int64_t>{100, 200, 400, 800, 1600, 3200, 6400, 12800, 15000,
+                                         15000}));
 }
 
 TEST_F(ScaleTest, RelativeCountsAddAndRemove) {
