@@ -281,6 +281,7 @@ def test_handshakes_past_the_rate_are_refused_and_the_rate_refills(start_tend, s
     assert serving(stubs, health) == stubs.health.HealthCheckResponse.SERVING
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the old versions, on purpose
 def test_tls_below_1_2_is_refused(start_tend, stubs, tmp_path, certs):
     tend = TlsTend(start_tend, stubs, tmp_path, certs)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)

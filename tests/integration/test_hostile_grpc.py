@@ -91,19 +91,27 @@ def test_log_streams_past_their_bound_are_refused_alone(start_tend, stubs, tmp_p
         followers.close()
 
 
+# HTTP/2's connection preface and an empty SETTINGS frame: all a client must send first.
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes.fromhex("000000040000000000")
+
+
+def past_the_preface(port, source):
+    """A connection from address `source` that has sent the preface, and then nothing."""
+    connection = socket.socket()
+    connection.bind((source, 0))
+    connection.connect(("127.0.0.1", port))
+    connection.sendall(PREFACE)
+    return connection
+
+
 def test_one_address_cannot_take_every_grpc_connection(start_tend, stubs, tmp_path):
     # Connections that send HTTP/2's preface and then nothing, from one address: past 32 they
     # are closed at once, and the kubelet's probe from another address is still answered.
     tend = Tend(start_tend, stubs, tmp_path, ["-i", "1", APP])
-    preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes.fromhex("000000040000000000")
     idle = []
     try:
         for _ in range(40):
-            connection = socket.socket()
-            connection.bind(("127.0.0.9", 0))
-            connection.connect(("127.0.0.1", tend.port))
-            connection.sendall(preface)
-            idle.append(connection)
+            idle.append(past_the_preface(tend.port, "127.0.0.9"))
         time.sleep(1)
         closed = sum(closed_by_peer(connection) for connection in idle)
         assert closed == 40 - 32, f"{closed} of 40 closed"
@@ -120,7 +128,6 @@ def test_connections_that_answer_no_ping_are_closed_and_idle_clients_are_kept(st
     # for good: gRPC now pings every 20 s and closes it 10 s later. A real client idle as
     # long answers the pings, and its connection still serves.
     tend = Tend(start_tend, stubs, tmp_path, ["-i", "1", APP])
-    preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes.fromhex("000000040000000000")
     wait_until(lambda: serving(stubs, tend) == stubs.health.HealthCheckResponse.SERVING,
                what="serving")
     states = []
@@ -130,8 +137,7 @@ def test_connections_that_answer_no_ping_are_closed_and_idle_clients_are_kept(st
     assert health.Check(stubs.health.HealthCheckRequest(service=""), timeout=5).status == \
         stubs.health.HealthCheckResponse.SERVING
     channel.subscribe(states.append)
-    with socket.create_connection(("127.0.0.1", tend.port)) as mute:
-        mute.sendall(preface)
+    with past_the_preface(tend.port, "127.0.0.1") as mute:
         mute.settimeout(45)
         began = time.monotonic()
         while True:
@@ -159,23 +165,16 @@ def test_connections_refused_at_the_bound_cost_the_loop_little(start_tend, stubs
     # and each is closed at the bound. Looking for held ones that gRPC closed costs an fstat
     # each, and is done at most every 100 ms rather than for every connection refused.
     tend = Tend(start_tend, stubs, tmp_path, ["-i", "1", APP])
-    preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes.fromhex("000000040000000000")
     held = []
     try:
         for i in range(512):
-            connection = socket.socket()
-            connection.bind((f"127.0.{20 + i // 32}.{i % 32 + 1}", 0))
-            connection.connect(("127.0.0.1", tend.port))
-            connection.sendall(preface)
+            connection = past_the_preface(tend.port, f"127.0.{20 + i // 32}.{i % 32 + 1}")
             connection.settimeout(5)
             assert connection.recv(1) == b"\x00"  # gRPC's SETTINGS: gRPC holds it
             held.append(connection)
         before = loop_cpu_seconds(tend.process.pid)
         for _ in range(3000):
-            with socket.socket() as connection:
-                connection.bind(("127.0.60.1", 0))
-                connection.connect(("127.0.0.1", tend.port))
-                connection.sendall(preface)
+            with past_the_preface(tend.port, "127.0.60.1") as connection:
                 connection.settimeout(5)
                 try:
                     assert connection.recv(1) == b""  # closed at the bound
