@@ -41,7 +41,6 @@ class IpcChannel {
   void HandleAcknowledged();
   // Writes what the socket takes; true when nothing is left to write now.
   bool Flush();
-  bool HasUnsent() const { return !queue_.empty() && !awaiting_ack_; }
 
  private:
   struct Outgoing {

@@ -76,7 +76,6 @@ class Server {
   // Serves a connection accepted elsewhere, from `address` (for the per-address bound).
   void Adopt(UniqueFd connection, std::string address);
   int port() const { return port_; }
-  size_t connections() const { return connections_.size(); }
 
  private:
   struct Connection;

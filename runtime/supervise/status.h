@@ -63,10 +63,6 @@ struct AppStatus {
   std::vector<InstanceStatus> instances;
 };
 
-}  // namespace tend::supervise
-
-namespace tend::supervise {
-
 // Something that happened to an app, for the control API's event stream.
 struct Event {
   enum class Kind {

@@ -27,6 +27,10 @@ Worker::Worker(int id, int instance, const v1::App& app, Context context,
 
 Worker::~Worker() { CloseChannel(); }
 
+std::string Worker::Named() const {
+  return absl::StrCat(app_.name(), "[", instance_, "] pid ", pid_);
+}
+
 std::chrono::milliseconds Worker::Uptime() const {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
                                                                started_);
@@ -154,7 +158,7 @@ absl::Status Worker::Start() {
     state_ = State::kReady;
   } else {
     listen_timer_ = context_.loop.After(std::chrono::milliseconds(app_.listen_timeout_ms()), [this] {
-      logs::Warn(absl::StrCat(app_.name(), "[", instance_, "] pid ", pid_, " not ready after ",
+      logs::Warn(absl::StrCat(Named(), " not ready after ",
                               app_.listen_timeout_ms(), " ms: killing it"));
       Kill();
     });
@@ -169,7 +173,7 @@ void Worker::OnChannelReadable() {
   for (const std::string& message : messages) {
     absl::StatusOr<cluster::WorkerSession::Event> event = session_->Handle(message);
     if (!event.ok()) {
-      logs::Warn(absl::StrCat(app_.name(), "[", instance_, "] pid ", pid_, " sent ",
+      logs::Warn(absl::StrCat(Named(), " sent ",
                               event.status().message()));
     } else {
       OnEvent(*event);
@@ -177,7 +181,7 @@ void Worker::OnChannelReadable() {
     if (!channel_) return;  // an event retired the worker and closed the channel
   }
   if (status == cluster::IpcChannel::ReadStatus::kOversized) {
-    logs::Warn(absl::StrCat(app_.name(), "[", instance_, "] pid ", pid_,
+    logs::Warn(absl::StrCat(Named(),
                             " sent an IPC message over ", cluster::IpcChannel::kMaxMessageBytes,
                             " bytes: closing its channel"));
     CloseChannel();
@@ -225,7 +229,7 @@ void Worker::FlushChannel() {
   if (!watched.ok()) {
     // Nothing could wake the rest of the flush: the channel is unusable. Node ends a worker
     // whose channel closes, and the restart policy takes over.
-    logs::Warn(absl::StrCat(app_.name(), "[", instance_, "] pid ", pid_, ": ",
+    logs::Warn(absl::StrCat(Named(), ": ",
                             watched.message(), ": closing its channel"));
     CloseChannel();
   }
@@ -261,7 +265,7 @@ void Worker::Retire(int signo) {
   stop_signal_ = signo;
   if (session_) session_->SetServing(false);  // no new connection from now on
   kill_timer_ = context_.loop.After(std::chrono::milliseconds(app_.kill_timeout_ms()), [this] {
-    logs::Warn(absl::StrCat(app_.name(), "[", instance_, "] pid ", pid_, " still running ",
+    logs::Warn(absl::StrCat(Named(), " still running ",
                             app_.kill_timeout_ms(), " ms after stop: sending SIGKILL"));
     Kill();
   });

@@ -83,6 +83,8 @@ class Worker {
   std::optional<process::Usage> Usage() const;
 
  private:
+  // "app[0] pid 42", which begins each line tend writes about this worker.
+  std::string Named() const;
   std::vector<std::string> Environment() const;
   void OnChannelReadable();
   void OnEvent(cluster::WorkerSession::Event event);
