@@ -63,10 +63,12 @@ function appRegistry() {
 // Answers in messages of whole families, or of a family's values in parts, each within an
 // IPC message tend accepts (64 KiB even if every character takes 3 bytes). Sent as objects,
 // not as JSON text inside JSON, so that tend reads each once (here each family is also
-// stringified once, to size it).
+// stringified to size it: once, or twice if it holds a lone surrogate; a large one's values
+// once more each).
 const METRICS_MESSAGE_CHARS = 16000;
-// Help and error texts are cut to this: a long one must not make a message tend refuses.
-const TEXT_CHARS = 4000;
+// Help and error texts are cut to this: a long one must not make a message tend refuses (at
+// 6 JSON characters for a control character, one still fits in a message).
+const TEXT_CHARS = 2000;
 
 // A lone surrogate (from a label cut mid-pair, say) reaches tend as U+FFFD, as a Buffer
 // would write it: JSON can escape one, UTF-8 cannot hold it.
@@ -122,7 +124,7 @@ function* metricsMessages(families) {
     const { values, ...head } = family;
     const headSize = JSON.stringify(head).length + 12;
     if (headSize > METRICS_MESSAGE_CHARS) {
-      throw new Error(`a family's name is over ${METRICS_MESSAGE_CHARS} characters`);
+      throw new Error(`a family's name, type or aggregator is over ${METRICS_MESSAGE_CHARS} characters`);
     }
     if (!Array.isArray(values)) {
       yield* add(head, headSize);
@@ -131,7 +133,7 @@ function* metricsMessages(families) {
     let part = [];
     let partSize = headSize;
     for (const value of values) {
-      const valueSize = JSON.stringify(value).length + 1;
+      const valueSize = (JSON.stringify(value) ?? 'null').length + 1;  // undefined: null
       if (headSize + valueSize > METRICS_MESSAGE_CHARS) {
         throw new Error(`a series of ${family.name} is over ${METRICS_MESSAGE_CHARS} characters`);
       }

@@ -16,6 +16,7 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/resource_quota.h"
 #include "grpcpp/server_posix.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "runtime/control/reflection_service.h"
 #include "runtime/logs/diagnostics.h"
@@ -43,6 +44,7 @@ struct Handed {
   int fd;
   ino_t inode;
   std::string address;
+  uint64_t order;  // among all handed: the oldest is the lowest
 };
 
 struct Server::Endpoint {
@@ -113,47 +115,86 @@ absl::Status Server::Serve(Endpoint& endpoint, UniqueFd listener) {
   auto acceptor = net::Acceptor::Start(
       loop_, std::move(listener),
       [this, &endpoint](UniqueFd connection, const sockaddr_storage& peer) {
-        Sniff(endpoint, std::move(connection), net::AddressOf(peer));
+        Sniff(endpoint, std::move(connection), net::ClientOf(peer));
       });
   if (!acceptor.ok()) return acceptor.status();
   endpoint.acceptor = std::move(*acceptor);
   return absl::OkStatus();
 }
 
-bool Server::MayHand(Endpoint& endpoint, const std::string& address) {
+bool Server::MakeRoom(Endpoint& endpoint, const std::string& address) {
   bool tcp = &endpoint != unix_.get();
   std::vector<Endpoint*> listener = {tcp ? tcp_.get() : unix_.get()};
   if (tcp && tcp_plaintext_) listener.push_back(tcp_plaintext_.get());
+  // Every held connection by client: how many, and where its oldest is.
+  struct Held {
+    size_t count = 0;
+    Endpoint* endpoint = nullptr;
+    size_t oldest = 0;
+  };
+  absl::flat_hash_map<std::string, Held> clients;
+  size_t all = 0;
   auto count = [&] {
-    size_t all = 0, from = 0;
+    clients.clear();
+    all = 0;
     for (Endpoint* each : listener) {
       all += each->handed.size();
-      for (const Handed& handed : each->handed) from += handed.address == address;
+      for (size_t i = 0; i < each->handed.size(); ++i) {
+        Held& held = clients[tcp ? each->handed[i].address : std::string()];
+        if (held.count++ == 0 || each->handed[i].order < held.endpoint->handed[held.oldest].order) {
+          held.endpoint = each;
+          held.oldest = i;
+        }
+      }
     }
-    return std::make_pair(all, tcp ? from : 0);
   };
-  auto [all, from] = count();
+  auto from = [&] {
+    auto found = clients.find(tcp ? address : std::string());
+    return found == clients.end() ? 0 : found->second.count;
+  };
+  count();
   auto now = std::chrono::steady_clock::now();
   auto& forgot_at = tcp ? forgot_tcp_at_ : forgot_unix_at_;
-  if ((all >= GrpcLimits::kMaxConnections || from >= GrpcLimits::kMaxConnectionsPerAddress) &&
+  if ((all >= GrpcLimits::kMaxConnections || from() >= GrpcLimits::kMaxConnectionsPerAddress) &&
       now - forgot_at >= GrpcLimits::kForgetAtBoundEvery) {
     forgot_at = now;
     for (Endpoint* each : listener) ForgetClosed(*each);
-    std::tie(all, from) = count();
+    count();
   }
-  if (all < GrpcLimits::kMaxConnections && from < GrpcLimits::kMaxConnectionsPerAddress) {
-    return true;
+  if (tcp && from() >= GrpcLimits::kMaxConnectionsPerAddress) {
+    if ((tcp ? refused_tcp_ : refused_unix_)++ == 0) {
+      logs::Warn(absl::StrCat("--grpc: gRPC holds ", GrpcLimits::kMaxConnectionsPerAddress,
+                              " connections from ", address,
+                              ": closing new ones from it until some end (said once)"));
+    }
+    return false;
   }
-  uint64_t& refused = tcp ? refused_tcp_ : refused_unix_;
-  if (refused++ == 0) {
+  if (all < GrpcLimits::kMaxConnections) return true;
+  // Full: the client holding the most gives up its oldest (the first of those at a tie).
+  const Held* most = nullptr;
+  for (const auto& [client, held] : clients) {
+    if (!most || held.count > most->count ||
+        (held.count == most->count &&
+         held.endpoint->handed[held.oldest].order < most->endpoint->handed[most->oldest].order)) {
+      most = &held;
+    }
+  }
+  std::vector<Handed>& handed = most->endpoint->handed;
+  Handed victim = handed[most->oldest];
+  handed.erase(handed.begin() + static_cast<std::ptrdiff_t>(most->oldest));
+  struct stat about {};
+  // Still the socket it was (gRPC may have closed it, and the number gone to another): gRPC
+  // reads the end of it, and closes its side.
+  if (fstat(victim.fd, &about) == 0 && about.st_ino == victim.inode) {
+    shutdown(victim.fd, SHUT_RDWR);
+  }
+  if ((tcp ? evicted_tcp_ : evicted_unix_)++ == 0) {
     logs::Warn(absl::StrCat(tcp ? "--grpc" : "the control socket", ": gRPC holds ",
-                            all >= GrpcLimits::kMaxConnections
-                                ? absl::StrCat(GrpcLimits::kMaxConnections, " connections")
-                                : absl::StrCat(GrpcLimits::kMaxConnectionsPerAddress,
-                                               " connections from ", address),
-                            ": closing new ones until some end (said once)"));
+                            GrpcLimits::kMaxConnections,
+                            " connections: each new one takes the place of the oldest of the "
+                            "client that holds the most (said once)"));
   }
-  return false;
+  return true;
 }
 
 void Server::OnConnection(Endpoint& endpoint, UniqueFd connection, const std::string& address) {
@@ -169,13 +210,6 @@ void Server::OnConnection(Endpoint& endpoint, UniqueFd connection, const std::st
     builder.SetMaxReceiveMessageSize(GrpcLimits::kMaxMessageBytes);
     builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
                                GrpcLimits::kStreamsPerConnection);
-    auto ms = [](std::chrono::seconds time) {
-      return static_cast<int>(std::chrono::milliseconds(time).count());
-    };
-    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, ms(GrpcLimits::kPingEvery));
-    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, ms(GrpcLimits::kPingTimeout));
-    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-    builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);  // idle ones too
     grpc::ResourceQuota quota("tend-control");
     quota.Resize(GrpcLimits::kMemoryBytes);
     builder.SetResourceQuota(quota);
@@ -185,7 +219,7 @@ void Server::OnConnection(Endpoint& endpoint, UniqueFd connection, const std::st
   }
   // Clients that connect and leave faster than the idle check come must not grow the list.
   if (endpoint.handed.size() >= endpoint.forget_at) ForgetClosed(endpoint);
-  endpoint.handed.push_back({connection.get(), about.st_ino, address});
+  endpoint.handed.push_back({connection.get(), about.st_ino, address, handed_++});
   grpc::AddInsecureChannelFromFd(endpoint.grpc.get(), connection.release());  // gRPC owns it
   if (!endpoint.idle_check) CheckIdle(endpoint);
 }
@@ -251,9 +285,9 @@ void Server::Decide(Endpoint& endpoint, int fd) {
   bool tcp = &endpoint == tcp_.get();
   if (first == 'P') {  // HTTP/2's connection preface: "PRI * HTTP/2.0"
     Endpoint& serving = tcp && tls_ ? *tcp_plaintext_ : endpoint;
-    if (MayHand(serving, address)) OnConnection(serving, std::move(connection), address);
+    if (MakeRoom(serving, address)) OnConnection(serving, std::move(connection), address);
   } else if (first == 0x16 && tcp && tls_) {  // a TLS handshake record
-    if (MayHand(*tcp_, address)) Tunnel(std::move(connection), address);
+    if (MakeRoom(*tcp_, address)) Tunnel(std::move(connection), address);
   } else if (&endpoint == unix_.get() && unix_http_) {
     unix_http_(std::move(connection));
   }  // else no gRPC client: it closes here

@@ -37,15 +37,12 @@ struct GrpcLimits {
   static constexpr size_t kMaxUndecided = 64;
   static constexpr std::chrono::seconds kFirstByteDeadline{5};
   // Connections of one listener held by gRPC (TLS and plaintext ones together), and on TCP
-  // from one address; past either a new one is closed at once. gRPC pings each connection
-  // every kPingEvery, calls or not, and closes one that has not answered within
-  // kPingTimeout: a peer that is gone, or speaks no HTTP/2, gives its place back. (gRPC's
-  // idle timer, GRPC_ARG_MAX_CONNECTION_IDLE_MS, never fires on a connection added from a
-  // descriptor: tried on 1.51.)
+  // from one client (net::ClientOf). Past the first, a new connection takes the place of
+  // the oldest of the client that holds the most (gRPC's own idle timer,
+  // GRPC_ARG_MAX_CONNECTION_IDLE_MS, closed no connection added from a descriptor in 1.51,
+  // so held ones never leave by themselves); past the second, the new one is closed.
   static constexpr size_t kMaxConnections = 512;
   static constexpr size_t kMaxConnectionsPerAddress = 32;
-  static constexpr std::chrono::seconds kPingEvery{20};
-  static constexpr std::chrono::seconds kPingTimeout{10};
   // TLS handshakes (each costs the loop about a millisecond of key work): a burst of this
   // many, then this many a second; a connection past it is closed.
   static constexpr int kHandshakesPerSecond = 100;
@@ -54,8 +51,8 @@ struct GrpcLimits {
   // Connections handed to gRPC are remembered for the idle check; from this many on, those
   // closed are forgotten as new ones come, not only at the check.
   static constexpr size_t kForgetClosedAt = 1024;
-  // At a bound, those closed are looked for (an fstat each) at most this often, so that
-  // connections refused there cost the loop nothing more.
+  // At a bound, those gRPC closed are looked for (an fstat each) at most this often, so
+  // that connections arriving there cost the loop little more.
   static constexpr std::chrono::milliseconds kForgetAtBoundEvery{100};
 };
 
@@ -96,8 +93,9 @@ class Server {
   absl::Status Serve(Endpoint& endpoint, UniqueFd listener);
   // `address`: the client's, for the bound per address on TCP.
   void OnConnection(Endpoint& endpoint, UniqueFd connection, const std::string& address);
-  // Whether a connection from `address` may be handed to `endpoint`'s listener now.
-  bool MayHand(Endpoint& endpoint, const std::string& address);
+  // Whether a connection from `address` may be handed to `endpoint`'s listener now; at the
+  // listener's bound, it makes room.
+  bool MakeRoom(Endpoint& endpoint, const std::string& address);
   // A connection waits, bounded in number and time, for its first byte, before gRPC (or,
   // on the Unix socket, the HTTP server) gets it: a silent client holds nothing for long.
   void Sniff(Endpoint& endpoint, UniqueFd connection, std::string address);
@@ -115,6 +113,8 @@ class Server {
   std::unique_ptr<Endpoint> unix_, tcp_;
   std::unique_ptr<Endpoint> tcp_plaintext_;  // with TLS: for plaintext clients, health alone
   uint64_t refused_unix_ = 0, refused_tcp_ = 0;  // connections closed at a bound
+  uint64_t evicted_unix_ = 0, evicted_tcp_ = 0;  // held ones closed for a newcomer
+  uint64_t handed_ = 0;  // connections handed to gRPC so far: their order
   std::chrono::steady_clock::time_point forgot_unix_at_{}, forgot_tcp_at_{};
   std::shared_ptr<net::TlsContext> tls_;
   std::map<uint64_t, std::unique_ptr<net::TlsTunnel>> tunnels_;

@@ -249,7 +249,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(loop::EventLoop& loop,
   auto acceptor = net::Acceptor::Start(
       loop, std::move(listening->fd),
       [raw](UniqueFd fd, const sockaddr_storage& peer) {
-        Connection* admitted = raw->Admit(std::move(fd), net::AddressOf(peer));
+        Connection* admitted = raw->Admit(std::move(fd), net::ClientOf(peer));
         if (admitted && raw->accepting_on_reserve_) {
           admitted->on_reserve = true;
           raw->reserve_in_use_ = true;

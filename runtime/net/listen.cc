@@ -180,4 +180,21 @@ std::string AddressOf(const sockaddr_storage& peer) {
   return text;
 }
 
+std::string ClientOf(const sockaddr_storage& peer) {
+  if (peer.ss_family != AF_INET6) return AddressOf(peer);
+  const in6_addr& address = reinterpret_cast<const sockaddr_in6&>(peer).sin6_addr;
+  if (IN6_IS_ADDR_V4MAPPED(&address)) {
+    sockaddr_storage v4{};
+    auto& in = reinterpret_cast<sockaddr_in&>(v4);
+    in.sin_family = AF_INET;
+    std::memcpy(&in.sin_addr, &address.s6_addr[12], 4);
+    return AddressOf(v4);
+  }
+  in6_addr prefix{};
+  std::memcpy(prefix.s6_addr, address.s6_addr, 8);
+  char text[INET6_ADDRSTRLEN] = "?";
+  inet_ntop(AF_INET6, &prefix, text, sizeof text);
+  return absl::StrCat(text, "/64");
+}
+
 }  // namespace tend::net

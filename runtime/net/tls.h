@@ -53,9 +53,9 @@ class TlsContext {
 // One TLS connection ended on tend's loop: what the client sends is decrypted into
 // `plaintext` (tend's end of a socket pair whose other end gRPC serves), and what comes back
 // is encrypted for the client. At most kMaxBuffered bytes wait each way: the side that is
-// ahead is not read meanwhile. The handshake, and the first bytes it carries (HTTP/2's
-// preface), must come within kHandshakeDeadline, as a plaintext connection's first byte must:
-// until then gRPC holds no call and no timer of its own for the connection.
+// ahead is not read meanwhile. The handshake, and a first byte through it, must come within
+// kHandshakeDeadline, as a plaintext connection's first byte must (gRPC has no deadline of
+// its own for a connection that never speaks).
 // `on_closed` runs once, from the loop, when either side has gone or the handshake failed;
 // the owner then destroys the tunnel.
 class TlsTunnel {

@@ -156,13 +156,21 @@ bool RegistryReader::Close() {
 // What is kept is counted as the heap it takes: strings past the inline buffer, and lists
 // at their capacity.
 void RegistryReader::KeepValue() {
+  // Past the families' bound only a part of the last family is kept (its name comes before
+  // its values, as prom-client and the preload write them); the rest costs nothing.
+  const std::vector<Family>& families = registry_.families;
+  if (families.size() >= kMaxFamilies && family_.name != families.back().name) {
+    registry_.too_many = true;
+    return;
+  }
   size_t own = HeapOf(value_);
   Charge(own);
   if (registry_.too_large) return;
   size_t list = HeapOf(family_.values);
   family_.values.push_back(std::move(value_));
-  Charge(HeapOf(family_.values) - list);
-  family_bytes_ += own + HeapOf(family_.values) - list;
+  size_t growth = HeapOf(family_.values) - list;
+  family_bytes_ += own + growth;
+  Charge(growth);
 }
 
 void RegistryReader::KeepFamily() {

@@ -206,11 +206,12 @@ def app_with(tmp_path, name, code):
 
 
 def test_texts_no_message_can_carry_are_cut_and_made_well_formed(start_tend, tmp_path):
-    """Worker 1's registry has lone surrogates in labels and help texts of 100,000
-    characters, one of a family with no series: all served (help cut to 4,000 characters,
-    each lone surrogate as U+FFFD). One more family, of no series list and a type of 15,000
-    characters, is counted as invalid. No message of the answer is over the IPC bound, which
-    would end the worker."""
+    """Worker 1's registry has lone surrogates in labels, help texts of 100,000 characters
+    (one of a family with no series), and two families of its own making: one too large for a
+    message whose values are no list (counted as invalid) and one of 3,000 series with a hole
+    (`undefined`, which JSON writes as null). All else is served, help cut to 2,000
+    characters and each lone surrogate as U+FFFD, and no message of the answer is over the
+    IPC bound, which would end the worker."""
     tend, port, http_port = start(start_tend, ["--name", "app"], app=app_with(tmp_path, "texts", (
         "const g = new client.Gauge({ name: 'lone', help: 'a\\ud800', labelNames: ['v'] });"
         "g.set({ v: 'a\\ud800' }, 1); g.set({ v: '\\udc00b' }, 2);"
@@ -218,7 +219,9 @@ def test_texts_no_message_can_carry_are_cut_and_made_well_formed(start_tend, tmp
         "new client.Gauge({ name: 'no_series', help: 'n'.repeat(100000), labelNames: ['v'] });"
         "const json = client.register.getMetricsAsJSON.bind(client.register);"
         "client.register.getMetricsAsJSON = async () => "
-        "[...(await json()), { name: 'odd', type: 't'.repeat(15000) }];")))
+        "[...(await json()), { name: 'odd', type: 'gauge', values: { v: 'x'.repeat(20000) } },"
+        " { name: 'holes', help: 'h', type: 'gauge', values: [undefined, ...Array.from("
+        "{ length: 3000 }, (_, i) => ({ value: i, labels: { i: String(i) } }))] }];")))
     workers = serve(port, 20)
     assert len(workers) == 2
     text = fetch(http_port, "/metrics")[1]
@@ -226,7 +229,8 @@ def test_texts_no_message_can_carry_are_cut_and_made_well_formed(start_tend, tmp
     assert metric(text, 'lone{app="app",v="\ufffdb"}') == 2
     assert "# HELP lone a\ufffd\n" in text
     assert metric(text, 'long_help{app="app"}') == 3
-    assert f"# HELP long_help {'h' * 4000}\n" in text
+    assert f"# HELP long_help {'h' * 2000}\n" in text
+    assert metric(text, 'holes{app="app",i="2999"}') == 2999
     assert metric(text, 'tend_app_metrics_dropped_total{app="app",reason="invalid"}') == 1
     assert metric(text, 'tend_app_metrics_dropped_total{app="app",reason="too_large"}') == 0
     assert serve(port, 20) == workers  # worker 1 was not ended

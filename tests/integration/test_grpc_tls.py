@@ -292,4 +292,6 @@ def test_tls_below_1_2_is_refused(start_tend, stubs, tmp_path, certs):
     with socket.create_connection(("127.0.0.1", tend.port), timeout=5) as raw:
         with pytest.raises(ssl.SSLError) as refused:
             context.wrap_socket(raw, server_hostname=NAME)
-    assert "version" in str(refused.value).lower()
+    if "no protocols available" in str(refused.value):
+        pytest.skip("this machine's OpenSSL cannot offer TLS 1.1 either")
+    assert "version" in str(refused.value).lower()  # tend's alert: protocol version

@@ -35,8 +35,8 @@ struct Flooded {
   size_t received = 0;
 };
 
-// Once a client has subscribed, `count` events of app `app` in one turn of the loop: the
-// client cannot have taken them. What the client got, and how its stream ended.
+// Once a client has subscribed, `count` events of app `app` in one turn of the loop, which the
+// client reads only after. What the client got, and how its stream ended.
 Flooded Flood(size_t count, const std::string& app) {
   auto loop = std::move(*loop::EventLoop::Create());
   auto bridge = std::move(*loop::CrossThread::Create(*loop));
@@ -51,7 +51,7 @@ Flooded Flood(size_t count, const std::string& app) {
   EXPECT_TRUE(server);
   if (!server) return {};
 
-  std::atomic<bool> subscribed{false};
+  std::atomic<bool> subscribed{false}, sent{false};
   Flooded flooded;
   std::thread client([&] {
     auto stub = v1::Control::NewStub(grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
@@ -61,6 +61,8 @@ Flooded Flood(size_t count, const std::string& app) {
     auto reader = stub->StreamEvents(&context, v1::StreamEventsRequest());
     reader->WaitForInitialMetadata();
     subscribed = true;
+    // Nothing read until all is sent: the events wait in tend, not in this client.
+    while (!sent) std::this_thread::sleep_for(1ms);
     v1::Event event;
     while (reader->Read(&event)) ++flooded.received;
     flooded.status = reader->Finish();
@@ -70,9 +72,13 @@ Flooded Flood(size_t count, const std::string& app) {
     for (size_t i = 0; i < count; ++i) {
       supervisor.OnEvent({supervise::Event::Kind::kWorkerStarted, app, 0, 1});
     }
+    sent = true;
     loop->Stop();
   });
-  auto give_up = loop->After(20s, [&] { loop->Stop(); });
+  auto give_up = loop->After(20s, [&] {
+    sent = true;
+    loop->Stop();
+  });
   EXPECT_TRUE(loop->Run().ok());
   client.join();
   server->Shutdown(std::chrono::system_clock::now());

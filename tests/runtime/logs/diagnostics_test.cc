@@ -35,7 +35,7 @@ int Count(const std::string& text, const std::string& line) {
 }
 
 TEST(DiagnosticsTest, ABurstPastTheRateIsCutCountedAndSaid) {
-  const std::string path = std::string(getenv("TEST_TMPDIR")) + "/stderr";
+  const std::string path = ::testing::TempDir() + "/stderr";
   int file = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   ASSERT_GE(file, 0);
   ASSERT_EQ(dup2(file, STDERR_FILENO), STDERR_FILENO);  // before tend's first line
@@ -44,27 +44,32 @@ TEST(DiagnosticsTest, ABurstPastTheRateIsCutCountedAndSaid) {
   for (int i = 0; i < kDiagnosticsBurst + 100; ++i) Warn("burst");
   Error("an error past the rate");
   std::string text = Read(path);
-  EXPECT_EQ(Count(text, "tend: warning: burst"), kDiagnosticsBurst);
+  // (A token more may come back while the burst is written, on a slow machine.)
+  int burst = Count(text, "tend: warning: burst");
+  EXPECT_GE(burst, kDiagnosticsBurst);
+  EXPECT_LE(burst, kDiagnosticsBurst + 1);
   // The error goes out all the same, after the line that says what was dropped.
-  EXPECT_TRUE(absl::EndsWith(text, "tend: warning: 100 of tend's own lines dropped (more than "
-                                   "20 a second)\ntend: error: an error past the rate\n"))
+  const int dropped = kDiagnosticsBurst + 100 - burst;
+  EXPECT_TRUE(absl::EndsWith(text, absl::StrCat("tend: warning: ", dropped, " of tend's own lines "
+                                                "dropped (more than 20 a second)\ntend: error: "
+                                                "an error past the rate\n")))
       << text;
-  EXPECT_EQ(DroppedDiagnostics(), 100u);
+  EXPECT_EQ(DroppedDiagnostics(), static_cast<uint64_t>(dropped));
 
   // A second later, about a second's worth goes out again.
   std::this_thread::sleep_for(1s);
   for (int i = 0; i < 100; ++i) Warn("later");
   text = Read(path);
   int later = Count(text, "tend: warning: later");
-  EXPECT_GE(later, kDiagnosticsPerSecond - 1);
-  EXPECT_LE(later, kDiagnosticsPerSecond + 2);
+  EXPECT_GE(later, kDiagnosticsPerSecond);
+  EXPECT_LE(later, kDiagnosticsPerSecond + 5);  // sleep_for may oversleep
   // At exit, the last line says how many were dropped since.
   FinalFlushDiagnostics(100ms);
   text = Read(path);
   EXPECT_TRUE(absl::EndsWith(text, absl::StrCat("tend: warning: ", 100 - later, " of tend's own "
                                                  "lines dropped (more than 20 a second)\n")))
       << text;
-  EXPECT_EQ(DroppedDiagnostics(), 100u + 100 - later);
+  EXPECT_EQ(DroppedDiagnostics(), static_cast<uint64_t>(dropped + 100 - later));
 }
 
 }  // namespace

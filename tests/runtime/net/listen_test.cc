@@ -1,5 +1,7 @@
 #include "runtime/net/listen.h"
 
+#include <arpa/inet.h>
+
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -22,6 +24,26 @@ TEST(ListenTest, TheLogShowsTheAddressWithThePortBound) {
   EXPECT_EQ(WithPort("127.0.0.1:0", 40123), "127.0.0.1:40123");
   EXPECT_EQ(WithPort("[::1]:0", 40123), "[::1]:40123");
   EXPECT_EQ(WithPort("9615", 9615), "0.0.0.0:9615");
+}
+
+sockaddr_storage Peer(int family, const char* text) {
+  sockaddr_storage peer{};
+  peer.ss_family = family;
+  void* address = family == AF_INET6
+                      ? static_cast<void*>(&reinterpret_cast<sockaddr_in6&>(peer).sin6_addr)
+                      : static_cast<void*>(&reinterpret_cast<sockaddr_in&>(peer).sin_addr);
+  EXPECT_EQ(inet_pton(family, text, address), 1) << text;
+  return peer;
+}
+
+// One host may have a whole IPv6 /64: per-client bounds count the /64, or any address of it
+// would be a new client.
+TEST(ListenTest, APerClientBoundCountsAnIpv6HostByItsSlash64) {
+  EXPECT_EQ(ClientOf(Peer(AF_INET, "10.1.2.3")), "10.1.2.3");
+  EXPECT_EQ(ClientOf(Peer(AF_INET6, "::ffff:10.1.2.3")), "10.1.2.3");
+  EXPECT_EQ(ClientOf(Peer(AF_INET6, "2001:db8:1:2:aaaa::1")), "2001:db8:1:2::/64");
+  EXPECT_EQ(ClientOf(Peer(AF_INET6, "2001:db8:1:2:bbbb::7")), "2001:db8:1:2::/64");
+  EXPECT_EQ(ClientOf(Peer(AF_INET6, "::1")), "::/64");
 }
 
 TEST(ListenTest, AUnixSocketIsPrivateAndAStaleOneIsReplaced) {
