@@ -40,7 +40,7 @@ struct Server::Undecided {
 
 // A connection handed to gRPC: gRPC tells nobody when it closes one, and a descriptor number
 // may be reused by another socket, so its inode tells it apart.
-struct Handed {
+struct Server::Handed {
   int fd;
   ino_t inode;
   std::string address;
@@ -122,79 +122,97 @@ absl::Status Server::Serve(Endpoint& endpoint, UniqueFd listener) {
   return absl::OkStatus();
 }
 
+std::vector<Server::Endpoint*> Server::ListenerOf(Endpoint& endpoint) {
+  if (&endpoint == unix_.get()) return {unix_.get()};
+  std::vector<Endpoint*> listener = {tcp_.get()};
+  if (tcp_plaintext_) listener.push_back(tcp_plaintext_.get());
+  return listener;
+}
+
 bool Server::MakeRoom(Endpoint& endpoint, const std::string& address) {
-  bool tcp = &endpoint != unix_.get();
-  std::vector<Endpoint*> listener = {tcp ? tcp_.get() : unix_.get()};
-  if (tcp && tcp_plaintext_) listener.push_back(tcp_plaintext_.get());
-  // Every held connection by client: how many, and where its oldest is.
-  struct Held {
-    size_t count = 0;
-    Endpoint* endpoint = nullptr;
-    size_t oldest = 0;
+  const bool tcp = &endpoint != unix_.get();
+  const std::vector<Endpoint*> listener = ListenerOf(endpoint);
+  auto held = [&] {
+    size_t all = 0;
+    for (Endpoint* each : listener) all += each->handed.size();
+    auto client = tcp_clients_.find(address);
+    size_t from = tcp && client != tcp_clients_.end() ? client->second : 0;
+    return std::make_pair(all, from);
   };
-  absl::flat_hash_map<std::string, Held> clients;
-  size_t all = 0;
-  auto count = [&] {
-    clients.clear();
-    all = 0;
-    for (Endpoint* each : listener) {
-      all += each->handed.size();
-      for (size_t i = 0; i < each->handed.size(); ++i) {
-        Held& held = clients[tcp ? each->handed[i].address : std::string()];
-        if (held.count++ == 0 || each->handed[i].order < held.endpoint->handed[held.oldest].order) {
-          held.endpoint = each;
-          held.oldest = i;
-        }
-      }
-    }
+  auto [all, from] = held();
+  auto full = [&] {
+    return all >= GrpcLimits::kMaxConnections || from >= GrpcLimits::kMaxConnectionsPerAddress;
   };
-  auto from = [&] {
-    auto found = clients.find(tcp ? address : std::string());
-    return found == clients.end() ? 0 : found->second.count;
-  };
-  count();
   auto now = std::chrono::steady_clock::now();
   auto& forgot_at = tcp ? forgot_tcp_at_ : forgot_unix_at_;
-  if ((all >= GrpcLimits::kMaxConnections || from() >= GrpcLimits::kMaxConnectionsPerAddress) &&
-      now - forgot_at >= GrpcLimits::kForgetAtBoundEvery) {
+  if (full() && now - forgot_at >= GrpcLimits::kForgetAtBoundEvery) {
     forgot_at = now;
     for (Endpoint* each : listener) ForgetClosed(*each);
-    count();
+    std::tie(all, from) = held();
   }
-  if (tcp && from() >= GrpcLimits::kMaxConnectionsPerAddress) {
-    if ((tcp ? refused_tcp_ : refused_unix_)++ == 0) {
-      logs::Warn(absl::StrCat("--grpc: gRPC holds ", GrpcLimits::kMaxConnectionsPerAddress,
-                              " connections from ", address,
-                              ": closing new ones from it until some end (said once)"));
+  if (!full()) return true;
+  if (!tcp) {  // local clients, all one: refused rather than cut (the oldest may be a reload)
+    if (refused_unix_++ == 0) {
+      logs::Warn(absl::StrCat("the control socket: gRPC holds ", GrpcLimits::kMaxConnections,
+                              " connections: closing new ones until some end (said once)"));
     }
     return false;
   }
-  if (all < GrpcLimits::kMaxConnections) return true;
-  // Full: the client holding the most gives up its oldest (the first of those at a tie).
-  const Held* most = nullptr;
-  for (const auto& [client, held] : clients) {
-    if (!most || held.count > most->count ||
-        (held.count == most->count &&
-         held.endpoint->handed[held.oldest].order < most->endpoint->handed[most->oldest].order)) {
-      most = &held;
+  // A client at its bound gives up its own oldest; at the listener's, the client that holds
+  // the most gives up its oldest.
+  std::string client = address;
+  if (from < GrpcLimits::kMaxConnectionsPerAddress) {
+    size_t most = 0;
+    for (const auto& [each, count] : tcp_clients_) most = std::max(most, count);
+    client.clear();
+    uint64_t oldest = UINT64_MAX;
+    for (Endpoint* each : listener) {
+      for (const Handed& handed : each->handed) {
+        if (handed.order < oldest && tcp_clients_.at(handed.address) == most) {
+          oldest = handed.order;
+          client = handed.address;
+        }
+      }
     }
   }
-  std::vector<Handed>& handed = most->endpoint->handed;
-  Handed victim = handed[most->oldest];
-  handed.erase(handed.begin() + static_cast<std::ptrdiff_t>(most->oldest));
+  Evict(listener, client);
+  if (evicted_tcp_++ == 0) {
+    logs::Warn(absl::StrCat("--grpc: gRPC holds ", GrpcLimits::kMaxConnections,
+                            " connections, or ", GrpcLimits::kMaxConnectionsPerAddress,
+                            " from one client: a new one takes the place of the oldest of its "
+                            "client, or of the client that holds the most (said once)"));
+  }
+  return true;
+}
+
+void Server::Evict(const std::vector<Endpoint*>& listener, const std::string& client) {
+  Endpoint* in = nullptr;
+  size_t at = 0;
+  for (Endpoint* each : listener) {
+    for (size_t i = 0; i < each->handed.size(); ++i) {
+      if (each->handed[i].address == client &&
+          (!in || each->handed[i].order < in->handed[at].order)) {
+        in = each;
+        at = i;
+      }
+    }
+  }
+  if (!in) return;
+  Handed victim = in->handed[at];
+  in->handed.erase(in->handed.begin() + static_cast<std::ptrdiff_t>(at));
+  Forgotten(victim);
   struct stat about {};
   // Still the socket it was (gRPC may have closed it, and the number gone to another): gRPC
-  // reads the end of it, and closes its side.
+  // reads the end of it, and closes its side (a TLS tunnel then closes the client's).
   if (fstat(victim.fd, &about) == 0 && about.st_ino == victim.inode) {
     shutdown(victim.fd, SHUT_RDWR);
   }
-  if ((tcp ? evicted_tcp_ : evicted_unix_)++ == 0) {
-    logs::Warn(absl::StrCat(tcp ? "--grpc" : "the control socket", ": gRPC holds ",
-                            GrpcLimits::kMaxConnections,
-                            " connections: each new one takes the place of the oldest of the "
-                            "client that holds the most (said once)"));
-  }
-  return true;
+}
+
+void Server::Forgotten(const Handed& handed) {
+  auto client = tcp_clients_.find(handed.address);
+  if (client == tcp_clients_.end()) return;  // the Unix socket's
+  if (--client->second == 0) tcp_clients_.erase(client);
 }
 
 void Server::OnConnection(Endpoint& endpoint, UniqueFd connection, const std::string& address) {
@@ -220,19 +238,19 @@ void Server::OnConnection(Endpoint& endpoint, UniqueFd connection, const std::st
   // Clients that connect and leave faster than the idle check come must not grow the list.
   if (endpoint.handed.size() >= endpoint.forget_at) ForgetClosed(endpoint);
   endpoint.handed.push_back({connection.get(), about.st_ino, address, handed_++});
+  if (&endpoint != unix_.get()) ++tcp_clients_[address];
   grpc::AddInsecureChannelFromFd(endpoint.grpc.get(), connection.release());  // gRPC owns it
   if (!endpoint.idle_check) CheckIdle(endpoint);
 }
 
 void Server::ForgetClosed(Endpoint& endpoint) {
   auto& handed = endpoint.handed;
-  handed.erase(std::remove_if(handed.begin(), handed.end(),
-                              [](const Handed& connection) {
-                                struct stat about {};
-                                return fstat(connection.fd, &about) != 0 ||
-                                       about.st_ino != connection.inode;
-                              }),
-               handed.end());
+  auto open = std::stable_partition(handed.begin(), handed.end(), [](const Handed& connection) {
+    struct stat about {};
+    return fstat(connection.fd, &about) == 0 && about.st_ino == connection.inode;
+  });
+  for (auto closed = open; closed != handed.end(); ++closed) Forgotten(*closed);
+  handed.erase(open, handed.end());
   // Twice what is open: the scan costs once per as many new connections as it kept.
   endpoint.forget_at = std::max(GrpcLimits::kForgetClosedAt, 2 * handed.size());
 }
@@ -287,13 +305,14 @@ void Server::Decide(Endpoint& endpoint, int fd) {
     Endpoint& serving = tcp && tls_ ? *tcp_plaintext_ : endpoint;
     if (MakeRoom(serving, address)) OnConnection(serving, std::move(connection), address);
   } else if (first == 0x16 && tcp && tls_) {  // a TLS handshake record
-    if (MakeRoom(*tcp_, address)) Tunnel(std::move(connection), address);
+    // The token first: a connection refused for want of one takes no other's place.
+    if (TakeHandshakeToken() && MakeRoom(*tcp_, address)) Tunnel(std::move(connection), address);
   } else if (&endpoint == unix_.get() && unix_http_) {
     unix_http_(std::move(connection));
   }  // else no gRPC client: it closes here
 }
 
-void Server::Tunnel(UniqueFd connection, const std::string& address) {
+bool Server::TakeHandshakeToken() {
   // A token bucket of handshakes: the loop's time for key work is bounded.
   auto now = std::chrono::steady_clock::now();
   handshake_tokens_ = std::min<double>(
@@ -301,8 +320,12 @@ void Server::Tunnel(UniqueFd connection, const std::string& address) {
       handshake_tokens_ +
           std::chrono::duration<double>(now - tokens_at_).count() * GrpcLimits::kHandshakesPerSecond);
   tokens_at_ = now;
-  if (handshake_tokens_ < 1) return;  // it closes here
+  if (handshake_tokens_ < 1) return false;
   handshake_tokens_ -= 1;
+  return true;
+}
+
+void Server::Tunnel(UniqueFd connection, const std::string& address) {
   int pair[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair) != 0) return;
   UniqueFd ours(pair[0]), grpcs(pair[1]);

@@ -37,10 +37,11 @@ struct GrpcLimits {
   static constexpr size_t kMaxUndecided = 64;
   static constexpr std::chrono::seconds kFirstByteDeadline{5};
   // Connections of one listener held by gRPC (TLS and plaintext ones together), and on TCP
-  // from one client (net::ClientOf). Past the first, a new connection takes the place of
-  // the oldest of the client that holds the most (gRPC's own idle timer,
-  // GRPC_ARG_MAX_CONNECTION_IDLE_MS, closed no connection added from a descriptor in 1.51,
-  // so held ones never leave by themselves); past the second, the new one is closed.
+  // from one client (net::ClientOf). On TCP a new connection past the second takes the place
+  // of its client's oldest, and past the first of the oldest of the client that holds the
+  // most (gRPC's own idle timer, GRPC_ARG_MAX_CONNECTION_IDLE_MS, closed no connection added
+  // from a descriptor in 1.51, so held ones never leave by themselves); on the Unix socket,
+  // a new one past the first is closed.
   static constexpr size_t kMaxConnections = 512;
   static constexpr size_t kMaxConnectionsPerAddress = 32;
   // TLS handshakes (each costs the loop about a millisecond of key work): a burst of this
@@ -89,13 +90,20 @@ class Server {
  private:
   struct Endpoint;
   struct Undecided;
+  struct Handed;
   explicit Server(loop::EventLoop& loop);
   absl::Status Serve(Endpoint& endpoint, UniqueFd listener);
   // `address`: the client's, for the bound per address on TCP.
   void OnConnection(Endpoint& endpoint, UniqueFd connection, const std::string& address);
-  // Whether a connection from `address` may be handed to `endpoint`'s listener now; at the
-  // listener's bound, it makes room.
+  // The endpoints that share `endpoint`'s bounds: on TCP, the TLS and plaintext ones.
+  std::vector<Endpoint*> ListenerOf(Endpoint& endpoint);
+  // Whether a connection from `address` may be handed to `endpoint`'s listener now; on TCP,
+  // at a bound, it makes room.
   bool MakeRoom(Endpoint& endpoint, const std::string& address);
+  // Ends the oldest connection `client` has in `listener`.
+  void Evict(const std::vector<Endpoint*>& listener, const std::string& client);
+  void Forgotten(const Handed& handed);
+  bool TakeHandshakeToken();
   // A connection waits, bounded in number and time, for its first byte, before gRPC (or,
   // on the Unix socket, the HTTP server) gets it: a silent client holds nothing for long.
   void Sniff(Endpoint& endpoint, UniqueFd connection, std::string address);
@@ -112,8 +120,9 @@ class Server {
   std::function<void(UniqueFd)> unix_http_;
   std::unique_ptr<Endpoint> unix_, tcp_;
   std::unique_ptr<Endpoint> tcp_plaintext_;  // with TLS: for plaintext clients, health alone
-  uint64_t refused_unix_ = 0, refused_tcp_ = 0;  // connections closed at a bound
-  uint64_t evicted_unix_ = 0, evicted_tcp_ = 0;  // held ones closed for a newcomer
+  uint64_t refused_unix_ = 0;  // connections closed at the bound
+  uint64_t evicted_tcp_ = 0;  // held ones closed for a newcomer
+  std::map<std::string, size_t> tcp_clients_;  // connections held on TCP, by client
   uint64_t handed_ = 0;  // connections handed to gRPC so far: their order
   std::chrono::steady_clock::time_point forgot_unix_at_{}, forgot_tcp_at_{};
   std::shared_ptr<net::TlsContext> tls_;

@@ -183,7 +183,9 @@ std::string AddressOf(const sockaddr_storage& peer) {
 std::string ClientOf(const sockaddr_storage& peer) {
   if (peer.ss_family != AF_INET6) return AddressOf(peer);
   const in6_addr& address = reinterpret_cast<const sockaddr_in6&>(peer).sin6_addr;
-  if (IN6_IS_ADDR_V4MAPPED(&address)) {
+  static constexpr uint8_t kNat64[12] = {0, 0x64, 0xff, 0x9b};  // 64:ff9b::/96 (RFC 6052)
+  if (IN6_IS_ADDR_LOOPBACK(&address)) return "::1";
+  if (IN6_IS_ADDR_V4MAPPED(&address) || std::memcmp(address.s6_addr, kNat64, 12) == 0) {
     sockaddr_storage v4{};
     auto& in = reinterpret_cast<sockaddr_in&>(v4);
     in.sin_family = AF_INET;

@@ -37,8 +37,9 @@ std::optional<sockaddr_storage> LocalAddress(int fd);
 // An IP socket address's host as text ("?" for other families), and its port.
 std::string AddressOf(const sockaddr_storage& peer);
 int PortOf(const sockaddr_storage& address);
-// Who a per-client bound counts a peer as: its IPv4 address (an IPv4-mapped IPv6 one too),
-// or its IPv6 /64, which one host is given whole ("2001:db8:1:2::/64").
+// Who a per-client bound counts a peer as: its IPv4 address (one mapped or NAT64-translated
+// into IPv6 too), ::1, or its IPv6 /64, which one host may be given whole
+// ("2001:db8:1:2::/64").
 std::string ClientOf(const sockaddr_storage& peer);
 
 // "host:port", IPv6 as "[host]:port": a bound socket's address for the logs ("?" if none).

@@ -176,7 +176,13 @@ void TlsTunnel::Pump() {
   if (closed_) return;
   client_read_ = client_write_ = plain_read_ = plain_write_ = false;
   if (!handshaken_ && !Handshake()) return;
+  uint64_t sent = sent_;
   if (handshaken_ && (!FromClient() || !ToClient())) return;
+  if (outbound_.empty()) {
+    stall_.reset();
+  } else if (!stall_ || sent_ != sent) {
+    stall_ = loop_.After(kStallTimeout, [this] { Close(); });
+  }
   Watch();
 }
 
@@ -246,6 +252,7 @@ bool TlsTunnel::ToClient() {
     if (!outbound_.empty() && !client_behind) {
       int written = SSL_write(ssl_, outbound_.data(), static_cast<int>(outbound_.size()));
       if (written > 0) {
+        sent_ += static_cast<uint64_t>(written);
         outbound_.erase(0, static_cast<size_t>(written));
         continue;
       }
@@ -302,6 +309,7 @@ void TlsTunnel::Close() {
   loop_.Unwatch(client_.get());
   loop_.Unwatch(plaintext_.get());
   deadline_.reset();
+  stall_.reset();
   resume_.reset();
   std::function<void()> closed = std::move(on_closed_);
   closed();  // may destroy this tunnel: nothing after it

@@ -62,6 +62,9 @@ class TlsTunnel {
  public:
   static constexpr size_t kMaxBuffered = 64 * 1024;
   static constexpr std::chrono::seconds kHandshakeDeadline{5};
+  // A client that takes nothing of what waits for it for this long is closed: gRPC may have
+  // gone meanwhile, unheard while nothing more is read from it.
+  static constexpr std::chrono::seconds kStallTimeout{10};
 
   static absl::StatusOr<std::unique_ptr<TlsTunnel>> Start(loop::EventLoop& loop,
                                                           ssl_ctx_st* context, UniqueFd client,
@@ -88,6 +91,8 @@ class TlsTunnel {
   UniqueFd plaintext_;
   std::function<void()> on_closed_;
   std::unique_ptr<loop::Timer> deadline_;
+  std::unique_ptr<loop::Timer> stall_;  // armed while bytes wait for the client
+  uint64_t sent_ = 0;                    // bytes written to the client
   std::unique_ptr<loop::Timer> resume_;  // another pump soon: OpenSSL may hold decrypted data
   std::string inbound_;   // decrypted, for gRPC
   std::string outbound_;  // from gRPC, to encrypt

@@ -43,7 +43,8 @@ TEST(ListenTest, APerClientBoundCountsAnIpv6HostByItsSlash64) {
   EXPECT_EQ(ClientOf(Peer(AF_INET6, "::ffff:10.1.2.3")), "10.1.2.3");
   EXPECT_EQ(ClientOf(Peer(AF_INET6, "2001:db8:1:2:aaaa::1")), "2001:db8:1:2::/64");
   EXPECT_EQ(ClientOf(Peer(AF_INET6, "2001:db8:1:2:bbbb::7")), "2001:db8:1:2::/64");
-  EXPECT_EQ(ClientOf(Peer(AF_INET6, "::1")), "::/64");
+  EXPECT_EQ(ClientOf(Peer(AF_INET6, "64:ff9b::10.1.2.3")), "10.1.2.3");
+  EXPECT_EQ(ClientOf(Peer(AF_INET6, "::1")), "::1");
 }
 
 TEST(ListenTest, AUnixSocketIsPrivateAndAStaleOneIsReplaced) {
