@@ -295,3 +295,43 @@ def test_tls_below_1_2_is_refused(start_tend, stubs, tmp_path, certs):
     if "no protocols available" in str(refused.value):
         pytest.skip("this machine's OpenSSL cannot offer TLS 1.1 either")
     assert "version" in str(refused.value).lower()  # tend's alert: protocol version
+
+
+def test_tls_connections_count_against_the_bound_and_give_up_their_place(start_tend, stubs,
+                                                                         tmp_path, certs):
+    # 512 TLS connections past HTTP/2's preface from 16 addresses, then the kubelet's
+    # plaintext probe: it gets in, in the place of the oldest TLS one, whose tunnel closes.
+    tend = TlsTend(start_tend, stubs, tmp_path, certs)
+    context = ssl.create_default_context(cadata=tend.ca.decode())
+    context.set_alpn_protocols(["h2"])
+    preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes.fromhex("000000040000000000")
+    held = []
+    try:
+        for i in range(512):
+            raw = socket.socket()
+            raw.bind((f"127.0.{40 + i // 32}.1", 0))
+            raw.settimeout(5)
+            while True:  # past the burst, handshakes are refused until a token comes back
+                try:
+                    raw.connect(("127.0.0.1", tend.port))
+                    tls = context.wrap_socket(raw, server_hostname=NAME)
+                    break
+                except (ssl.SSLError, ConnectionResetError, OSError):
+                    raw.close()
+                    time.sleep(0.02)
+                    raw = socket.socket()
+                    raw.bind((f"127.0.{40 + i // 32}.1", 0))
+                    raw.settimeout(5)
+            tls.sendall(preface)
+            assert tls.recv(1) == b"\x00"  # gRPC's SETTINGS, through the tunnel
+            held.append(tls)
+        _, health = tend.plaintext()
+        assert serving(stubs, health) == stubs.health.HealthCheckResponse.SERVING
+        assert closed_within(held[0], 5)
+        held[1].setblocking(False)
+        with pytest.raises(ssl.SSLWantReadError):
+            while held[1].recv(4096):
+                pass  # what gRPC sent before; then nothing, and open
+    finally:
+        for connection in held:
+            connection.close()
