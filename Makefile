@@ -14,7 +14,7 @@ RUN_CONTROL ?= $(CURDIR)/.deps/run/control.sock
 APT_PACKAGES := build-essential pkg-config dpkg-dev bazel-bootstrap bazel-rules-java \
 	libabsl-dev libprotobuf-dev protobuf-compiler libgrpc++-dev libgrpc-dev \
 	protobuf-compiler-grpc grpc-proto libgtest-dev libssl-dev libre2-dev libc-ares-dev \
-	zlib1g-dev nlohmann-json3-dev rapidjson-dev libyaml-cpp-dev libhttp-parser-dev nodejs procps util-linux python3 python3-pytest python3-yaml tini dumb-init wrk curl tmux \
+	zlib1g-dev nlohmann-json3-dev rapidjson-dev libyaml-cpp-dev libhttp-parser-dev clang-format nodejs procps util-linux python3 python3-pytest python3-yaml tini dumb-init wrk curl tmux \
 	prometheus python3-grpcio python3-grpc-tools openssl podman runc conmon fuse-overlayfs buildah \
 	slirp4netns uidmap catatonit containernetworking-plugins golang-github-containers-common
 
@@ -29,7 +29,7 @@ PM2_RUNTIME := .deps/npm/node_modules/.bin/pm2-runtime
 # the app-metrics tests and examples/metrics.
 NPM_TEST_PACKAGES := .deps/npm/node_modules/.tend-test-packages-3
 
-.PHONY: help deps apt-packages build run test unit-test integration-test bench clean
+.PHONY: help deps apt-packages build run test format-check unit-test integration-test bench clean
 
 help:
 	@echo "make run    build tend and run it on the example app (installs what is missing)"
@@ -107,7 +107,11 @@ integration-test: build $(NPM_TEST_PACKAGES)
 	TEND=$(CURDIR)/$(TEND) TEND_ASAN=$(TEND_ASAN) NODE_PATH=$(CURDIR)/.deps/npm/node_modules \
 		$(PYTHON) -m pytest -q tests/integration
 
-test: unit-test integration-test
+test: format-check unit-test integration-test
+
+# The C++ as .clang-format says (Debian's clang-format); `clang-format -i FILE` mends a file.
+format-check: apt-packages
+	@git ls-files '*.cc' '*.h' | xargs clang-format --dry-run -Werror
 
 # Debian's npm only where the installed nodejs brings none (NodeSource's package does).
 NPM_INSTALL = command -v npm >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm; \

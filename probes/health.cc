@@ -12,9 +12,9 @@ std::vector<Check> ReadinessChecks(const std::vector<supervise::AppStatus>& apps
     if (app.errored) {
       checks.push_back({name, false, absl::StrCat(app.name, " is errored (crash loop)")});
     } else {
-      checks.push_back({name, app.ready >= app.min_ready,
-                        absl::StrCat(app.name, ": ", app.ready, " ready workers, ",
-                                     app.min_ready, " needed")});
+      checks.push_back(
+          {name, app.ready >= app.min_ready,
+           absl::StrCat(app.name, ": ", app.ready, " ready workers, ", app.min_ready, " needed")});
     }
   }
   return checks;

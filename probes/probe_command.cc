@@ -105,8 +105,10 @@ int RunProbe(const std::vector<std::string>& args) {
     } else if (which.empty() && (arg == "live" || arg == "ready")) {
       which = args[i];
     } else {
-      std::fprintf(stderr, "tend probe: unexpected '%s'\nUsage: tend probe "
-                   "[--control unix:PATH] live|ready\n", args[i].c_str());
+      std::fprintf(stderr,
+                   "tend probe: unexpected '%s'\nUsage: tend probe "
+                   "[--control unix:PATH] live|ready\n",
+                   args[i].c_str());
       return 2;
     }
   }

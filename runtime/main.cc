@@ -9,19 +9,16 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "probes/probe_command.h"
 #include "runtime/config/command_line.h"
 #include "runtime/config/ecosystem.h"
-#include "probes/probe_command.h"
 #include "runtime/control/ctl.h"
 #include "runtime/control/plane.h"
+#include "runtime/http/routes.h"
+#include "runtime/http/server.h"
 #include "runtime/init/descendants.h"
 #include "runtime/init/init.h"
 #include "runtime/init/reaper.h"
-#include "runtime/signals/signals.h"
-#include "runtime/startup/deferred_initializers.h"
-#include "runtime/startup/startup_pages.h"
-#include "runtime/http/routes.h"
-#include "runtime/http/server.h"
 #include "runtime/logs/diagnostics.h"
 #include "runtime/loop/cross_thread.h"
 #include "runtime/loop/event_loop.h"
@@ -29,6 +26,9 @@
 #include "runtime/net/tls.h"
 #include "runtime/process/cpus.h"
 #include "runtime/process/descriptor_limit.h"
+#include "runtime/signals/signals.h"
+#include "runtime/startup/deferred_initializers.h"
+#include "runtime/startup/startup_pages.h"
 #include "runtime/supervise/command.h"
 #include "runtime/supervise/supervisor.h"
 
@@ -99,9 +99,8 @@ int RunSupervised(const v1::Config& config, loop::EventLoop& loop, init::Init& i
   }
   // gRPC's threads may log too: the loop's watch is set from the loop's thread, while the
   // bridge lives.
-  logs::SetDiagnosticsWake([bridge = bridge->get(), &loop] {
-    bridge->Post([&loop] { WatchDiagnostics(loop); });
-  });
+  logs::SetDiagnosticsWake(
+      [bridge = bridge->get(), &loop] { bridge->Post([&loop] { WatchDiagnostics(loop); }); });
   auto snapshot = [&](bool with_usage) {
     http::Snapshot now;
     now.apps = supervisor.Status(with_usage);
@@ -111,10 +110,10 @@ int RunSupervised(const v1::Config& config, loop::EventLoop& loop, init::Init& i
     return now;
   };
   // The apps' own prom-client metrics, asked of the workers at each scrape.
-  metrics::AppCollector app_metrics(
-      loop, [&supervisor](const metrics::AppCollector::Answer& answer) {
-        return supervisor.RequestAppMetrics(answer);
-      });
+  metrics::AppCollector app_metrics(loop,
+                                    [&supervisor](const metrics::AppCollector::Answer& answer) {
+                                      return supervisor.RequestAppMetrics(answer);
+                                    });
   std::unique_ptr<http::Server> http_server;
   if (!endpoints.http().empty()) {
     auto started =
@@ -133,23 +132,23 @@ int RunSupervised(const v1::Config& config, loop::EventLoop& loop, init::Init& i
   std::unique_ptr<http::Server> unix_http =
       http::Server::ForConnections(loop, http::Routes(snapshot, &app_metrics));
   std::unique_ptr<control::Plane> plane;
-  control::Listeners listeners{endpoints.control(), endpoints.grpc(), endpoints.grpc_reflection(),
-                               [&unix_http](UniqueFd fd) { unix_http->Adopt(std::move(fd), "unix"); },
-                               tls};
+  control::Listeners listeners{
+      endpoints.control(), endpoints.grpc(), endpoints.grpc_reflection(),
+      [&unix_http](UniqueFd fd) { unix_http->Adopt(std::move(fd), "unix"); }, tls};
   if (!listeners.unix_path.empty() || !listeners.tcp_address.empty()) {
-    auto started = control::Plane::Start(loop, **bridge, supervisor, config,
-                                         [&init] { return init.stopping(); }, listeners, *token);
+    auto started = control::Plane::Start(
+        loop, **bridge, supervisor, config, [&init] { return init.stopping(); }, listeners, *token);
     if (started.ok()) {
       plane = std::move(*started);
       init.OnStopBegun([&plane] { plane->PublishHealth(); });
       if (!endpoints.grpc().empty()) {
-        logs::Info(absl::StrCat("serving gRPC on ",
-                                net::WithPort(endpoints.grpc(), plane->tcp_port())));
+        logs::Info(
+            absl::StrCat("serving gRPC on ", net::WithPort(endpoints.grpc(), plane->tcp_port())));
       }
-    } else if (!GoesOnWithout("--control", started.status(),
-                              config::ControlIsOnlyTheDefault(endpoints.control(),
-                                                              endpoints.grpc()),
-                              "the control socket")) {
+    } else if (!GoesOnWithout(
+                   "--control", started.status(),
+                   config::ControlIsOnlyTheDefault(endpoints.control(), endpoints.grpc()),
+                   "the control socket")) {
       return kInternalError;
     }
   }
@@ -187,8 +186,8 @@ int main(int argc, char** argv) {
   bool evaluates = config::MayEvaluateJavaScript(args);
   std::vector<pid_t> inherited;  // what tend did not start: never its to end
   if (evaluates) inherited = init::ListDescendants(getpid());
-  absl::StatusOr<CommandLine> parsed = config::LoadConfiguration(
-      args, config::CpuCount([] { return process::AvailableCpus(); }));
+  absl::StatusOr<CommandLine> parsed =
+      config::LoadConfiguration(args, config::CpuCount([] { return process::AvailableCpus(); }));
   if (evaluates) init::EndAllBut(inherited);
   if (!parsed.ok()) {
     if (absl::IsInvalidArgument(parsed.status())) {
@@ -214,7 +213,8 @@ int main(int argc, char** argv) {
   }
 
   if (!process::RaiseDescriptorLimit()) {
-    logs::Warn(absl::StrCat("cannot raise the descriptor limit (RLIMIT_NOFILE): ", strerror(errno)));
+    logs::Warn(
+        absl::StrCat("cannot raise the descriptor limit (RLIMIT_NOFILE): ", strerror(errno)));
   }
   // Signals blocked at the start now come from a signalfd.
   auto signals = signals::SignalChannel::Open();
@@ -233,13 +233,12 @@ int main(int argc, char** argv) {
     exit_code = RunSupervised(config, **loop, init);
   } else {
     const v1::App& app = config.apps(0);
-    supervise::Command command(
-        std::vector<std::string>(app.command().begin(), app.command().end()), Environment(),
-        config.init().process_group());
+    supervise::Command command(std::vector<std::string>(app.command().begin(), app.command().end()),
+                               Environment(), config.init().process_group());
     // Once the command has run a second, give back the pages only start-up used
     // (startup_pages.h); a command that ends sooner leaves nothing idle to make lean.
-    auto release = (*loop)->After(startup::kReleaseStartupPagesAfter,
-                                  [] { startup::ReleaseStartupPages(); });
+    auto release =
+        (*loop)->After(startup::kReleaseStartupPagesAfter, [] { startup::ReleaseStartupPages(); });
     exit_code = init.Run(command);
   }
   // Everything tend made is gone by now; the static destructors of gRPC, protobuf and Abseil

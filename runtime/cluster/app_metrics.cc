@@ -16,7 +16,9 @@ class PieceReader {
 
   const AppMetricsPiece& piece() const { return piece_; }
 
-  bool Null() { return families_ ? Forward([](auto& r) { return r.Null(); }) : false; }
+  bool Null() {
+    return families_ ? Forward([](auto& r) { return r.Null(); }) : false;
+  }
   bool Bool(bool value) {
     if (families_) return Forward([&](auto& r) { return r.Bool(value); });
     if (next_ == Next::kLast) piece_.last = value;

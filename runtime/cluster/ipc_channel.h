@@ -45,8 +45,8 @@ class IpcChannel {
  private:
   struct Outgoing {
     std::string bytes;
-    UniqueFd fd;   // none: no descriptor travels with the line
-    size_t sent;   // bytes of `bytes` already written
+    UniqueFd fd;  // none: no descriptor travels with the line
+    size_t sent;  // bytes of `bytes` already written
   };
   IpcChannel(UniqueFd fd, UniqueFd child_end)
       : fd_(std::move(fd)), child_end_(std::move(child_end)) {}

@@ -7,17 +7,16 @@ absl::StatusOr<std::unique_ptr<RoundRobin>> RoundRobin::Start(loop::EventLoop& l
   // Made non-blocking when bound (shared_sockets.cc), as the loop needs.
   std::unique_ptr<RoundRobin> round_robin(new RoundRobin());
   RoundRobin* raw = round_robin.get();
-  auto acceptor = net::Acceptor::Start(
-      loop, std::move(listening),
-      [raw](UniqueFd connection, const sockaddr_storage&) { raw->OnConnection(std::move(connection)); });
+  auto acceptor = net::Acceptor::Start(loop, std::move(listening),
+                                       [raw](UniqueFd connection, const sockaddr_storage&) {
+                                         raw->OnConnection(std::move(connection));
+                                       });
   if (!acceptor.ok()) return acceptor.status();
   round_robin->acceptor_ = std::move(*acceptor);
   return round_robin;
 }
 
-void RoundRobin::Add(int worker_id, Send send) {
-  workers_[worker_id].send = std::move(send);
-}
+void RoundRobin::Add(int worker_id, Send send) { workers_[worker_id].send = std::move(send); }
 
 void RoundRobin::Remove(int worker_id) {
   workers_.erase(worker_id);  // closes tend's copies of what it was handed

@@ -19,9 +19,10 @@ namespace tend::cluster {
 // The worker chosen is a serving one (ready, not draining) with the fewest connections
 // handed and not yet answered, in turn among equals. A connection a worker refuses goes to
 // another; one refused kMaxRefusals times is closed, so workers that refuse everything (a
-// hostile one, or the last one left shutting down) cannot keep tend handing it round. One that no worker can take now (none serving: a crash, a reload's gap) waits in
-// tend, up to kMaxWaiting; past that tend stops accepting, and the kernel's backlog holds
-// the rest: no connection is refused or dropped for want of a worker.
+// hostile one, or the last one left shutting down) cannot keep tend handing it round. One that no
+// worker can take now (none serving: a crash, a reload's gap) waits in tend, up to kMaxWaiting;
+// past that tend stops accepting, and the kernel's backlog holds the rest: no connection is refused
+// or dropped for want of a worker.
 class RoundRobin {
  public:
   static constexpr size_t kMaxWaiting = 1024;
@@ -58,7 +59,7 @@ class RoundRobin {
   struct Worker {
     Send send;
     bool serving = false;
-    bool full = false;  // its channel took no more: until it answers one
+    bool full = false;                     // its channel took no more: until it answers one
     std::map<int, Connection> unanswered;  // by seq
   };
   RoundRobin() = default;

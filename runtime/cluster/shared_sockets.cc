@@ -6,7 +6,6 @@
 
 #include <cerrno>
 #include <cstring>
-
 #include <fstream>
 #include <vector>
 
@@ -20,8 +19,7 @@ namespace {
 constexpr int kDefaultBacklog = 511;  // Node's
 
 // A bound, listening TCP socket, or minus the errno.
-int BindAndListen(const std::string& address, int port, int family, int backlog,
-                  bool nonblocking) {
+int BindAndListen(const std::string& address, int port, int family, int backlog, bool nonblocking) {
   sockaddr_storage storage;
   socklen_t length;
   if (!net::MakeSocketAddress(family, address, port, &storage, &length)) return -EINVAL;
@@ -58,7 +56,8 @@ int UnprivilegedPortStart() {
 }  // namespace
 
 SharedSockets::SharedSockets(loop::EventLoop& loop, std::chrono::milliseconds release_grace)
-    : loop_(loop), release_grace_(release_grace),
+    : loop_(loop),
+      release_grace_(release_grace),
       unprivileged_port_start_(UnprivilegedPortStart()) {}
 
 size_t SharedSockets::SocketsOfApp(const std::string& app) const {
@@ -89,11 +88,10 @@ SharedSockets::Listening SharedSockets::Acquire(const Holder& holder, const Requ
     // Non-blocking, as Node's own primary makes it: the flag belongs to the socket that
     // every worker shares, and a worker that loses the race for a connection must get
     // EAGAIN from accept(), not block its event loop in it.
-    int fd = request.address.empty()
-                 ? BindAny(request.port, request.backlog, true)
-                 : BindAndListen(request.address, request.port,
-                                 request.address_type == 6 ? AF_INET6 : AF_INET, request.backlog,
-                                 true);
+    int fd = request.address.empty() ? BindAny(request.port, request.backlog, true)
+                                     : BindAndListen(request.address, request.port,
+                                                     request.address_type == 6 ? AF_INET6 : AF_INET,
+                                                     request.backlog, true);
     if (fd < 0) return {-1, fd, key};
     it = sockets_.emplace(key, Shared{}).first;
     it->second.owned.reset(fd);
@@ -171,12 +169,14 @@ absl::StatusOr<int> SharedSockets::ListenForActivation(const std::string& addres
   std::string key = absl::StrCat("activation:", address, ":", port);
   if (auto it = sockets_.find(key); it != sockets_.end()) return it->second.fd();
   // Blocking, as systemd makes activated sockets: such programs may accept() in a loop.
-  int fd = address.empty() ? BindAny(port, 0, false)
-           : BindAndListen(address, port, address.find(':') == std::string::npos ? AF_INET : AF_INET6,
-                           0, false);
-  if (fd < 0) return absl::InvalidArgumentError(absl::StrCat(
-                  "cannot listen on ", address.empty() ? "*" : address, ":", port, ": ",
-                  strerror(-fd)));
+  int fd =
+      address.empty()
+          ? BindAny(port, 0, false)
+          : BindAndListen(address, port,
+                          address.find(':') == std::string::npos ? AF_INET : AF_INET6, 0, false);
+  if (fd < 0)
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cannot listen on ", address.empty() ? "*" : address, ":", port, ": ", strerror(-fd)));
   sockets_[key].owned.reset(fd);
   return fd;
 }

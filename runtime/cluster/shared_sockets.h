@@ -36,7 +36,7 @@ class SharedSockets {
     std::string app;
     int worker_id = 0;
     bool may_bind_privileged = false;  // runs as root, or its app is allowed to
-    bool round_robin = true;  // takes connections from tend; false: accepts on the socket
+    bool round_robin = true;           // takes connections from tend; false: accepts on the socket
   };
   // What a worker's queryServer asks for. An empty address is any address (IPv6
   // dual-stack where possible, as Node does); port 0 is a free one; `index` counts a
@@ -50,8 +50,8 @@ class SharedSockets {
     int backlog = 0;
   };
   struct Listening {
-    int fd;          // -1 on failure
-    int uv_errno;    // 0, or what Node expects on failure: minus the errno
+    int fd;        // -1 on failure
+    int uv_errno;  // 0, or what Node expects on failure: minus the errno
     std::string key;
   };
 
@@ -83,9 +83,9 @@ class SharedSockets {
  private:
   struct Shared {
     int fd() const { return round_robin ? round_robin->fd() : owned.get(); }
-    UniqueFd owned;  // until a round-robin distributor takes it
-    std::string app;          // whose worker made it: it counts against that app's cap
-    std::set<int> holders;    // worker ids
+    UniqueFd owned;         // until a round-robin distributor takes it
+    std::string app;        // whose worker made it: it counts against that app's cap
+    std::set<int> holders;  // worker ids
     std::unique_ptr<loop::Timer> close_timer;
     std::unique_ptr<RoundRobin> round_robin;  // from the first round-robin worker on
   };

@@ -38,7 +38,7 @@ T Field(const Json& message, const char* name, T fallback) {
     if (it->is_number_unsigned()) {
       uint64_t value = it->template get<uint64_t>();
       return value <= static_cast<uint64_t>(std::numeric_limits<T>::max()) ? static_cast<T>(value)
-                                                                          : fallback;
+                                                                           : fallback;
     }
     int64_t value = it->template get<int64_t>();
     return value >= std::numeric_limits<T>::min() && value <= std::numeric_limits<T>::max()
@@ -120,9 +120,9 @@ absl::StatusOr<WorkerSession::Event> WorkerSession::Handle(const std::string& li
     Reply(seq, kUvEnotsup, "");  // pipes: not shared by tend
     return Event::kNone;
   }
-  SharedSockets::Request request{Field<std::string>(message, "address", ""),
-                                 Field<int>(message, "port", -1), address_type,
-                                 Field<int>(message, "index", 0), Field<int>(message, "backlog", 0)};
+  SharedSockets::Request request{
+      Field<std::string>(message, "address", ""), Field<int>(message, "port", -1), address_type,
+      Field<int>(message, "index", 0), Field<int>(message, "backlog", 0)};
   SharedSockets::Listening listening = sockets_.Acquire(holder_, request);
   const std::string& key = listening.key;
   if (listening.fd < 0) {
@@ -132,23 +132,24 @@ absl::StatusOr<WorkerSession::Event> WorkerSession::Handle(const std::string& li
   if (holder_.round_robin) {
     // No socket for the worker: it gets its connections from tend, one newconn each.
     absl::Status joined = sockets_.JoinRoundRobin(
-        holder_.worker_id, key,
-        [this, key](int connection) { return HandOver(key, connection); });
+        holder_.worker_id, key, [this, key](int connection) { return HandOver(key, connection); });
     if (!joined.ok()) {
       sockets_.Release(holder_.worker_id, key);
       Reply(seq, -ENOMEM, key);
       return Event::kNone;
     }
-    Json reply = {{"cmd", "NODE_CLUSTER"}, {"ack", seq},
-                  {"errno", 0},            {"key", key},
-                  {"sockname", SocketName(listening.fd)}, {"data", nullptr},
+    Json reply = {{"cmd", "NODE_CLUSTER"},
+                  {"ack", seq},
+                  {"errno", 0},
+                  {"key", key},
+                  {"sockname", SocketName(listening.fd)},
+                  {"data", nullptr},
                   {"seq", NextSeq()}};
     channel_.Send(Dump(reply));
     return Event::kNone;
   }
-  Json reply = {{"cmd", "NODE_CLUSTER"}, {"ack", seq},       {"errno", 0},
-                {"key", key},            {"sockname", nullptr}, {"data", nullptr},
-                {"seq", NextSeq()}};
+  Json reply = {{"cmd", "NODE_CLUSTER"}, {"ack", seq},      {"errno", 0},      {"key", key},
+                {"sockname", nullptr},   {"data", nullptr}, {"seq", NextSeq()}};
   Json wrapper = {{"cmd", "NODE_HANDLE"}, {"type", "net.Native"}, {"msg", reply}};
   if (!channel_.Send(Dump(wrapper), listening.fd)) {
     // Descriptors ran out, or the worker does not read: it gets no socket, and says so.

@@ -18,11 +18,11 @@ class WorkerSession {
  public:
   enum class Event {
     kNone,
-    kOnline,     // Node started the worker (before user code)
-    kListening,  // a server of the worker listens
-    kReady,      // the app sent process.send('ready')
-    kDrained,    // tend's preload finished draining: no server, no connection left
-    kPreloaded,  // tend's preload runs in the worker: it will answer a drain request
+    kOnline,      // Node started the worker (before user code)
+    kListening,   // a server of the worker listens
+    kReady,       // the app sent process.send('ready')
+    kDrained,     // tend's preload finished draining: no server, no connection left
+    kPreloaded,   // tend's preload runs in the worker: it will answer a drain request
     kAppMetrics,  // the preload's answer to RequestAppMetrics() is complete: TakeAppMetrics()
   };
 
@@ -75,7 +75,7 @@ class WorkerSession {
   const SharedSockets::Holder holder_;
   std::function<void()> wake_;
   int NextSeq();
-  int seq_ = 0;  // the next message's seq: 0 to INT_MAX, then 0 again
+  int seq_ = 0;                   // the next message's seq: 0 to INT_MAX, then 0 again
   int64_t metrics_asked_ = 0;     // the id of the latest request; 0: none yet
   bool metrics_pending_ = false;  // its answer is not complete yet
   size_t metrics_max_bytes_ = kMaxAppMetricsBytes;

@@ -83,8 +83,7 @@ absl::Status Balance(absl::string_view text, absl::string_view shown, App& app) 
 
 absl::Status AppMetrics(absl::string_view text, absl::string_view shown, App& app) {
   static constexpr App::AppMetrics kModes[] = {App::APP_METRICS_AGGREGATED,
-                                               App::APP_METRICS_PER_WORKER,
-                                               App::APP_METRICS_OFF};
+                                               App::APP_METRICS_PER_WORKER, App::APP_METRICS_OFF};
   std::optional<size_t> choice = ParseChoice(text, {"aggregated", "per-worker", "off"});
   if (!choice) return Invalid(NotAChoice(shown, {"aggregated", "per-worker", "off"}));
   app.set_app_metrics(kModes[*choice]);

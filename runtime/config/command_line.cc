@@ -3,7 +3,6 @@
 #include <signal.h>
 
 #include <functional>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
@@ -11,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "runtime/config/app_options.h"
 #include "runtime/config/values.h"
@@ -263,7 +263,8 @@ absl::Status ParseListen(absl::string_view value, CommandLine& parsed) {
   std::string address;
   uint32_t port;
   if (!ParseHostPort(value, &address, &port)) {
-    return Invalid("--listen", absl::StrCat("'", value, "' is not [ADDR:]PORT with a port from 0 "
+    return Invalid("--listen", absl::StrCat("'", value,
+                                            "' is not [ADDR:]PORT with a port from 0 "
                                             "to 65535 (IPv6: [ADDR]:PORT)"));
   }
   v1::Listen* listen = Worker(parsed).mutable_listen();
@@ -295,8 +296,8 @@ absl::Status ParseRewrite(absl::string_view value, CommandLine& parsed) {
   if (!from) return Invalid("--rewrite", absl::StrCat("'", parts.first, "' names no signal"));
   if (!to) return Invalid("--rewrite", absl::StrCat("'", parts.second, "' names no signal"));
   if (!sigismember(&signals::HandledSignals(), *from) || *from == SIGCHLD) {
-    return Invalid("--rewrite",
-                   absl::StrCat(signals::SignalName(*from), " is not forwarded, so it cannot be rewritten"));
+    return Invalid("--rewrite", absl::StrCat(signals::SignalName(*from),
+                                             " is not forwarded, so it cannot be rewritten"));
   }
   (*parsed.config.mutable_init()->mutable_signal_rewrite())[*from] = *to;
   return absl::OkStatus();
@@ -328,136 +329,165 @@ Apply Ignored(absl::string_view flag, absl::string_view why) {
 
 const std::vector<Flag>& Flags() {
   static const std::vector<Flag> flags = [] {
-  std::vector<Flag> flags = {
-      {'g', "pgroup", false, Switch([](CommandLine& p) { p.config.mutable_init()->set_process_group(true); })},
-      {'r', "rewrite", true, ParseRewrite},
-      {'t', "kill-timeout", true,
-       Millis("--kill-timeout",
-              [](CommandLine& p, uint32_t ms) { p.config.mutable_init()->set_kill_timeout_ms(ms); })},
-      {'e', "remap-exit", true, ParseRemapExit},
-      {'i', "instances", true, ParseInstances, true},
-      {'n', "name", true,
-       [](absl::string_view value, CommandLine& parsed) {
-         if (value.empty()) return Invalid("--name", "the name is empty");
-         Worker(parsed).set_name(std::string(value));
-         return absl::OkStatus();
-       }, true},
-      {'\0', "listen", true, ParseListen, true},
-      {'\0', "env", true,
-       [](absl::string_view value, CommandLine& parsed) {
-         if (value.empty()) return Invalid("--env", "the name is empty");
-         parsed.env_name = std::string(value);
-         return absl::OkStatus();
-       }, true},
-      {'\0', "only", true,
-       [](absl::string_view value, CommandLine& parsed) {
-         for (absl::string_view name : absl::StrSplit(value, ',', absl::SkipEmpty())) {
-           parsed.only.emplace_back(name);
-         }
-         if (parsed.only.empty()) return Invalid("--only", "no app named");
-         return absl::OkStatus();
-       }, true},
-      {'\0', "http", true,
-       Endpoint("--http", [](CommandLine& p, std::string a) {
-         p.config.mutable_endpoints()->set_http(std::move(a));
-       })},
-      {'\0', "grpc", true,
-       Endpoint("--grpc", [](CommandLine& p, std::string a) {
-         p.config.mutable_endpoints()->set_grpc(std::move(a));
-       })},
-      {'\0', "grpc-reflection", false,
-       Switch([](CommandLine& p) { p.config.mutable_endpoints()->set_grpc_reflection(true); })},
-      {'\0', "control", true, ParseControl},
-      {'\0', "control-token-file", true,
-       [](absl::string_view value, CommandLine& parsed) {
-         if (value.empty()) return Invalid("--control-token-file", "the path is empty");
-         parsed.config.mutable_endpoints()->set_control_token_file(std::string(value));
-         return absl::OkStatus();
-       }},
-      {'\0', "grpc-tls-cert", true, TlsFile("--grpc-tls-cert", &v1::Endpoints::set_grpc_tls_cert)},
-      {'\0', "grpc-tls-key", true, TlsFile("--grpc-tls-key", &v1::Endpoints::set_grpc_tls_key)},
-      {'\0', "grpc-client-ca", true,
-       TlsFile("--grpc-client-ca", &v1::Endpoints::set_grpc_client_ca)},
-      {'\0', "shutdown-delay", true,
-       Millis("--shutdown-delay",
-              [](CommandLine& p, uint32_t ms) { p.config.mutable_init()->set_shutdown_delay_ms(ms); })},
-      // pm2-runtime's names for the flags above, and its flags with no meaning here.
-      {'c', "cron", true, OptionFlag(*FindAppOption("cron-restart"), "--cron"), true},
-      {'\0', "node-args", true,
-       [](absl::string_view value, CommandLine& parsed) {
-         for (absl::string_view arg : absl::StrSplit(value, ' ', absl::SkipEmpty())) {
-           parsed.node_args.emplace_back(arg);
-         }
-         return absl::OkStatus();
-       }, true},
-      {'\0', "interpreter", true,
-       [](absl::string_view value, CommandLine& parsed) {
-         if (value.empty()) return Invalid("--interpreter", "the interpreter is empty");
-         parsed.interpreter = std::string(value);
-         return absl::OkStatus();
-       }, true},
-      {'\0', "formatted", false,
-       Switch([](CommandLine& p) { p.config.mutable_logs()->set_format(v1::LogOptions::PREFIXED); }), true},
-      {'\0', "format", false,
-       Switch([](CommandLine& p) { p.config.mutable_logs()->set_format(v1::LogOptions::KEY_VALUE); }), true},
-      {'\0', "raw", false,
-       Switch([](CommandLine& p) { p.config.mutable_logs()->set_format(v1::LogOptions::RAW); }), true},
-      {'\0', "web", true,
-       Endpoint("--web", [](CommandLine& p, std::string a) {
-         p.config.mutable_endpoints()->set_http(std::move(a));
-       })},
-      {'\0', "no-auto-exit", false,
-       Switch([](CommandLine& p) { p.config.set_no_auto_exit(true); }), true},
-      {'\0', "delay", true,
-       [](absl::string_view value, CommandLine& parsed) {
-         uint64_t seconds;
-         if (!ParseCount(value, 3600, &seconds)) {
-           return Invalid("--delay", absl::StrCat("'", value, "' is not a number of seconds"));
-         }
-         parsed.config.set_start_delay_ms(static_cast<uint32_t>(seconds * 1000));
-         return absl::OkStatus();
-       }, true},
-      {'\0', "no-autostart", false, Ignored("--no-autostart", "in a container every app starts"), true},
-      {'\0', "watch", false, Switch([](CommandLine& p) { p.watch = true; }), true},
-      {'\0', "error", true, Ignored("--error", "worker output goes to tend's stderr, the container's log"), true},
-      {'\0', "output", true, Ignored("--output", "worker output goes to tend's stdout, the container's log"), true},
-      {'\0', "secret", true, Ignored("--secret", "no pm2.io monitoring"), true},
-      {'\0', "public", true, Ignored("--public", "no pm2.io monitoring"), true},
-      {'\0', "machine-name", true, Ignored("--machine-name", "no pm2.io monitoring"), true},
-      {'\0', "trace", false, Ignored("--trace", "no pm2.io monitoring"), true},
-      {'\0', "v8", false, Ignored("--v8", "no pm2.io monitoring"), true},
-      {'\0', "deep-monitoring", false, Ignored("--deep-monitoring", "no pm2.io monitoring; see /metrics"), true},
-      {'\0', "prefix", false,
-       Switch([](CommandLine& p) { p.config.mutable_logs()->set_format(v1::LogOptions::PREFIXED); }), true},
-      {'\0', "json", false,
-       Switch([](CommandLine& p) { p.config.mutable_logs()->set_format(v1::LogOptions::JSON); }), true},
-      {'\0', "time", false, Switch([](CommandLine& p) { p.config.mutable_logs()->set_time(true); }), true},
-      {'\0', "no-preload", false, Switch([](CommandLine& p) { Worker(p).set_preload(false); }), true},
-      {'\0', "log-buffer", true,
-       [](absl::string_view value, CommandLine& parsed) {
-         std::pair<absl::string_view, absl::string_view> parts =
-             absl::StrSplit(value, absl::MaxSplits(',', 1));
-         std::optional<uint64_t> lines = config::ParseCount(parts.first, 1000000);
-         std::optional<uint64_t> bytes =
-             parts.second.empty() ? kDefaultLogBufferBytes : ParseSize(parts.second);
-         if (!lines || !bytes || *bytes > (1ull << 30)) {
-           return Invalid("--log-buffer",
-                          absl::StrCat("'", value, "' is not LINES[,SIZE] (1000,1M; at most "
-                                       "1000000 lines and 1G)"));
-         }
-         parsed.config.mutable_logs()->set_buffer_lines(static_cast<uint32_t>(*lines));
-         parsed.config.mutable_logs()->set_buffer_bytes(*bytes);
-         return absl::OkStatus();
-       }},
-      {'h', "help", false, Switch([](CommandLine& p) { p.action = CommandLine::Action::kHelp; })},
-      {'V', "version", false,
-       Switch([](CommandLine& p) { p.action = CommandLine::Action::kVersion; })},
-  };
-  for (const AppOption& option : AppOptions()) {
-    flags.push_back({'\0', option.flag, option.switch_value == nullptr,
-                     OptionFlag(option, absl::StrCat("--", option.flag)), true});
-  }
-  return flags;
+    std::vector<Flag> flags = {
+        {'g', "pgroup", false,
+         Switch([](CommandLine& p) { p.config.mutable_init()->set_process_group(true); })},
+        {'r', "rewrite", true, ParseRewrite},
+        {'t', "kill-timeout", true,
+         Millis("--kill-timeout",
+                [](CommandLine& p, uint32_t ms) {
+                  p.config.mutable_init()->set_kill_timeout_ms(ms);
+                })},
+        {'e', "remap-exit", true, ParseRemapExit},
+        {'i', "instances", true, ParseInstances, true},
+        {'n', "name", true,
+         [](absl::string_view value, CommandLine& parsed) {
+           if (value.empty()) return Invalid("--name", "the name is empty");
+           Worker(parsed).set_name(std::string(value));
+           return absl::OkStatus();
+         },
+         true},
+        {'\0', "listen", true, ParseListen, true},
+        {'\0', "env", true,
+         [](absl::string_view value, CommandLine& parsed) {
+           if (value.empty()) return Invalid("--env", "the name is empty");
+           parsed.env_name = std::string(value);
+           return absl::OkStatus();
+         },
+         true},
+        {'\0', "only", true,
+         [](absl::string_view value, CommandLine& parsed) {
+           for (absl::string_view name : absl::StrSplit(value, ',', absl::SkipEmpty())) {
+             parsed.only.emplace_back(name);
+           }
+           if (parsed.only.empty()) return Invalid("--only", "no app named");
+           return absl::OkStatus();
+         },
+         true},
+        {'\0', "http", true,
+         Endpoint("--http",
+                  [](CommandLine& p, std::string a) {
+                    p.config.mutable_endpoints()->set_http(std::move(a));
+                  })},
+        {'\0', "grpc", true,
+         Endpoint("--grpc",
+                  [](CommandLine& p, std::string a) {
+                    p.config.mutable_endpoints()->set_grpc(std::move(a));
+                  })},
+        {'\0', "grpc-reflection", false,
+         Switch([](CommandLine& p) { p.config.mutable_endpoints()->set_grpc_reflection(true); })},
+        {'\0', "control", true, ParseControl},
+        {'\0', "control-token-file", true,
+         [](absl::string_view value, CommandLine& parsed) {
+           if (value.empty()) return Invalid("--control-token-file", "the path is empty");
+           parsed.config.mutable_endpoints()->set_control_token_file(std::string(value));
+           return absl::OkStatus();
+         }},
+        {'\0', "grpc-tls-cert", true,
+         TlsFile("--grpc-tls-cert", &v1::Endpoints::set_grpc_tls_cert)},
+        {'\0', "grpc-tls-key", true, TlsFile("--grpc-tls-key", &v1::Endpoints::set_grpc_tls_key)},
+        {'\0', "grpc-client-ca", true,
+         TlsFile("--grpc-client-ca", &v1::Endpoints::set_grpc_client_ca)},
+        {'\0', "shutdown-delay", true,
+         Millis("--shutdown-delay",
+                [](CommandLine& p, uint32_t ms) {
+                  p.config.mutable_init()->set_shutdown_delay_ms(ms);
+                })},
+        // pm2-runtime's names for the flags above, and its flags with no meaning here.
+        {'c', "cron", true, OptionFlag(*FindAppOption("cron-restart"), "--cron"), true},
+        {'\0', "node-args", true,
+         [](absl::string_view value, CommandLine& parsed) {
+           for (absl::string_view arg : absl::StrSplit(value, ' ', absl::SkipEmpty())) {
+             parsed.node_args.emplace_back(arg);
+           }
+           return absl::OkStatus();
+         },
+         true},
+        {'\0', "interpreter", true,
+         [](absl::string_view value, CommandLine& parsed) {
+           if (value.empty()) return Invalid("--interpreter", "the interpreter is empty");
+           parsed.interpreter = std::string(value);
+           return absl::OkStatus();
+         },
+         true},
+        {'\0', "formatted", false, Switch([](CommandLine& p) {
+           p.config.mutable_logs()->set_format(v1::LogOptions::PREFIXED);
+         }),
+         true},
+        {'\0', "format", false, Switch([](CommandLine& p) {
+           p.config.mutable_logs()->set_format(v1::LogOptions::KEY_VALUE);
+         }),
+         true},
+        {'\0', "raw", false,
+         Switch([](CommandLine& p) { p.config.mutable_logs()->set_format(v1::LogOptions::RAW); }),
+         true},
+        {'\0', "web", true,
+         Endpoint("--web",
+                  [](CommandLine& p, std::string a) {
+                    p.config.mutable_endpoints()->set_http(std::move(a));
+                  })},
+        {'\0', "no-auto-exit", false,
+         Switch([](CommandLine& p) { p.config.set_no_auto_exit(true); }), true},
+        {'\0', "delay", true,
+         [](absl::string_view value, CommandLine& parsed) {
+           uint64_t seconds;
+           if (!ParseCount(value, 3600, &seconds)) {
+             return Invalid("--delay", absl::StrCat("'", value, "' is not a number of seconds"));
+           }
+           parsed.config.set_start_delay_ms(static_cast<uint32_t>(seconds * 1000));
+           return absl::OkStatus();
+         },
+         true},
+        {'\0', "no-autostart", false, Ignored("--no-autostart", "in a container every app starts"),
+         true},
+        {'\0', "watch", false, Switch([](CommandLine& p) { p.watch = true; }), true},
+        {'\0', "error", true,
+         Ignored("--error", "worker output goes to tend's stderr, the container's log"), true},
+        {'\0', "output", true,
+         Ignored("--output", "worker output goes to tend's stdout, the container's log"), true},
+        {'\0', "secret", true, Ignored("--secret", "no pm2.io monitoring"), true},
+        {'\0', "public", true, Ignored("--public", "no pm2.io monitoring"), true},
+        {'\0', "machine-name", true, Ignored("--machine-name", "no pm2.io monitoring"), true},
+        {'\0', "trace", false, Ignored("--trace", "no pm2.io monitoring"), true},
+        {'\0', "v8", false, Ignored("--v8", "no pm2.io monitoring"), true},
+        {'\0', "deep-monitoring", false,
+         Ignored("--deep-monitoring", "no pm2.io monitoring; see /metrics"), true},
+        {'\0', "prefix", false, Switch([](CommandLine& p) {
+           p.config.mutable_logs()->set_format(v1::LogOptions::PREFIXED);
+         }),
+         true},
+        {'\0', "json", false,
+         Switch([](CommandLine& p) { p.config.mutable_logs()->set_format(v1::LogOptions::JSON); }),
+         true},
+        {'\0', "time", false,
+         Switch([](CommandLine& p) { p.config.mutable_logs()->set_time(true); }), true},
+        {'\0', "no-preload", false, Switch([](CommandLine& p) { Worker(p).set_preload(false); }),
+         true},
+        {'\0', "log-buffer", true,
+         [](absl::string_view value, CommandLine& parsed) {
+           std::pair<absl::string_view, absl::string_view> parts =
+               absl::StrSplit(value, absl::MaxSplits(',', 1));
+           std::optional<uint64_t> lines = config::ParseCount(parts.first, 1000000);
+           std::optional<uint64_t> bytes =
+               parts.second.empty() ? kDefaultLogBufferBytes : ParseSize(parts.second);
+           if (!lines || !bytes || *bytes > (1ull << 30)) {
+             return Invalid("--log-buffer", absl::StrCat("'", value,
+                                                         "' is not LINES[,SIZE] (1000,1M; at most "
+                                                         "1000000 lines and 1G)"));
+           }
+           parsed.config.mutable_logs()->set_buffer_lines(static_cast<uint32_t>(*lines));
+           parsed.config.mutable_logs()->set_buffer_bytes(*bytes);
+           return absl::OkStatus();
+         }},
+        {'h', "help", false, Switch([](CommandLine& p) { p.action = CommandLine::Action::kHelp; })},
+        {'V', "version", false,
+         Switch([](CommandLine& p) { p.action = CommandLine::Action::kVersion; })},
+    };
+    for (const AppOption& option : AppOptions()) {
+      flags.push_back({'\0', option.flag, option.switch_value == nullptr,
+                       OptionFlag(option, absl::StrCat("--", option.flag)), true});
+    }
+    return flags;
   }();
   return flags;
 }
@@ -485,7 +515,8 @@ const Flag* FindFlag(absl::string_view arg, std::optional<absl::string_view>* in
 
 // pm2's rule for telling an ecosystem file from a script.
 bool IsEcosystemFileName(const std::string& path) {
-  for (const char* ending : {".json", ".yml", ".yaml", ".config.js", ".config.cjs", ".config.mjs"}) {
+  for (const char* ending :
+       {".json", ".yml", ".yaml", ".config.js", ".config.cjs", ".config.mjs"}) {
     if (absl::EndsWith(path, ending)) return true;
   }
   return false;
@@ -532,7 +563,8 @@ absl::Status ResolveWorker(CommandLine& parsed, const std::string& script,
   v1::App& app = parsed.worker;
   if (!script.empty()) {
     // As pm2 picks it: node unless --interpreter says otherwise ("none": run SCRIPT itself).
-    if (parsed.interpreter != "none") app.add_command(parsed.interpreter.empty() ? "node" : parsed.interpreter);
+    if (parsed.interpreter != "none")
+      app.add_command(parsed.interpreter.empty() ? "node" : parsed.interpreter);
     for (const std::string& arg : parsed.node_args) app.add_command(arg);
     app.add_command(script);
   } else if (args.empty()) {
@@ -543,7 +575,8 @@ absl::Status ResolveWorker(CommandLine& parsed, const std::string& script,
   app.set_node(IsNode(app.command(0)));
   if (parsed.watch) {
     const std::string& watched = script.empty() ? "." : script;
-    app.add_watch(watched.rfind('/') == std::string::npos ? "." : watched.substr(0, watched.rfind('/')));
+    app.add_watch(watched.rfind('/') == std::string::npos ? "."
+                                                          : watched.substr(0, watched.rfind('/')));
   }
   if (!parsed.node_args.empty() && !app.node()) {
     return absl::InvalidArgumentError("--node-args are for node, and the interpreter is not node");
@@ -551,12 +584,14 @@ absl::Status ResolveWorker(CommandLine& parsed, const std::string& script,
   // Named after SCRIPT, never after --node-args or --interpreter; after the program itself
   // when there is no SCRIPT (`tend -i 2 -- node app.js` is named after app.js).
   if (app.name().empty()) {
-    app.set_name(NameFromScript(!script.empty() ? script : app.node() ? NodeScriptOf(app) : app.command(0)));
+    app.set_name(NameFromScript(!script.empty() ? script
+                                : app.node()    ? NodeScriptOf(app)
+                                                : app.command(0)));
   }
   if (parsed.instances.has_value()) {
     app.set_exec_mode(v1::App::CLUSTER);
-    int instances = *parsed.instances > 0 ? *parsed.instances
-                                          : available_cpus.get() + *parsed.instances;
+    int instances =
+        *parsed.instances > 0 ? *parsed.instances : available_cpus.get() + *parsed.instances;
     app.set_instances(std::max(1, instances));
   } else {
     app.set_exec_mode(v1::App::FORK);
@@ -653,7 +688,8 @@ absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& arg
     return parsed;
   }
   if (!parsed.env_name.empty() || !parsed.only.empty()) {
-    return absl::InvalidArgumentError("--env and --only choose from an ecosystem file, and none was given");
+    return absl::InvalidArgumentError(
+        "--env and --only choose from an ecosystem file, and none was given");
   }
   if (parsed.supervised) {
     if (absl::Status resolved = ResolveWorker(parsed, script, std::move(rest), available_cpus);

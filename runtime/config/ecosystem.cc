@@ -1,25 +1,25 @@
 #include "runtime/config/ecosystem.h"
-#include "runtime/config/ecosystem_file.h"
 
 #include <unistd.h>
 
 #include <algorithm>
 #include <fstream>
 #include <functional>
-#include <optional>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "runtime/config/pm2_normalize.h"
 #include "runtime/config/app_options.h"
+#include "runtime/config/ecosystem_file.h"
+#include "runtime/config/pm2_normalize.h"
 #include "runtime/config/values.h"
 
 namespace tend::config {
@@ -36,11 +36,12 @@ using Json = nlohmann::json;
 // An option's value as text for its parser (app_options.h): a string as it is, a list's
 // items joined with commas, anything else as JSON writes it (3, true).
 std::string OptionText(const Json& value) {
-  auto text = [](const Json& item) { return item.is_string() ? item.get<std::string>() : Show(item); };
+  auto text = [](const Json& item) {
+    return item.is_string() ? item.get<std::string>() : Show(item);
+  };
   if (!value.is_array()) return text(value);
-  return absl::StrJoin(value, ",", [&text](std::string* out, const Json& item) {
-    out->append(text(item));
-  });
+  return absl::StrJoin(value, ",",
+                       [&text](std::string* out, const Json& item) { out->append(text(item)); });
 }
 
 // Options pm2 knows that mean nothing in a container, and why.
@@ -137,14 +138,16 @@ class AppReader {
     const Json* value = Get(field);
     if (!value) return absl::OkStatus();
     if (value->is_string()) {
-      for (absl::string_view word : absl::StrSplit(value->get<std::string>(), ' ', absl::SkipEmpty())) {
+      for (absl::string_view word :
+           absl::StrSplit(value->get<std::string>(), ' ', absl::SkipEmpty())) {
         words->emplace_back(word);
       }
       return absl::OkStatus();
     }
     if (!value->is_array()) return Error(field, "expected a string or a list of strings");
     for (const Json& word : *value) {
-      if (!word.is_string() && !word.is_number()) return Error(field, "expected strings in the list");
+      if (!word.is_string() && !word.is_number())
+        return Error(field, "expected strings in the list");
       words->push_back(word.is_string() ? word.get<std::string>() : Show(word));
     }
     return absl::OkStatus();
@@ -299,7 +302,8 @@ absl::Status ReadApp(const std::string& path, const Json& as_written, size_t ind
   absl::Status status = read.String("script", [&](std::string v) { script = std::move(v); });
   if (status.ok()) status = read.String("name", [&](std::string v) { app.set_name(std::move(v)); });
   if (status.ok()) status = read.String("cwd", [&](std::string v) { cwd = std::move(v); });
-  if (status.ok()) status = read.String("interpreter", [&](std::string v) { interpreter = std::move(v); });
+  if (status.ok())
+    status = read.String("interpreter", [&](std::string v) { interpreter = std::move(v); });
   if (status.ok()) status = read.Words("args", &args);
   if (status.ok()) status = read.Words("node_args", &interpreter_args);
   if (!status.ok()) return status;
@@ -351,8 +355,9 @@ absl::Status ReadApp(const std::string& path, const Json& as_written, size_t ind
     } else if (instances.is_number_integer() && instances.get<int64_t>() == -1) {
       count = available_cpus.get() - 1;
     } else {
-      return read.Error("instances", absl::StrCat(Show(instances),
-                                                  " is not a number from 1 to 4096, \"max\", 0 or -1"));
+      return read.Error(
+          "instances",
+          absl::StrCat(Show(instances), " is not a number from 1 to 4096, \"max\", 0 or -1"));
     }
     app.set_instances(std::max(1, count));
   } else if (parsed.instances) {
@@ -375,7 +380,8 @@ absl::Status ReadApp(const std::string& path, const Json& as_written, size_t ind
   if (app.exec_mode() == v1::App::CLUSTER && !app.node()) {
     if (read.Get("exec_mode")) {
       return read.Error("exec_mode", absl::StrCat("cluster mode runs Node workers, and the "
-                                                  "interpreter is ", interpreter));
+                                                  "interpreter is ",
+                                                  interpreter));
     }
     app.set_exec_mode(v1::App::FORK);
   }
@@ -432,16 +438,17 @@ absl::Status ReadApp(const std::string& path, const Json& as_written, size_t ind
   }
 
   static const std::set<std::string> kKnown = {
-      "name", "script", "args", "cwd", "interpreter", "node_args", "interpreter_args",
-      "instances", "exec_mode", "env", "port", "kill_timeout", "log_type", "time", "watch",
-      "ignore_watch", "uid", "gid"};
+      "name",      "script",       "args", "cwd",  "interpreter",  "node_args", "interpreter_args",
+      "instances", "exec_mode",    "env",  "port", "kill_timeout", "log_type",  "time",
+      "watch",     "ignore_watch", "uid",  "gid"};
   for (const auto& [key, value] : object.items()) {
     if (kKnown.count(key) || FindAppOption(key) || absl::StartsWith(key, "env_")) continue;
-    if (value.is_null() || (value.is_boolean() && !value.get<bool>())) continue;  // e.g. watch: false
+    if (value.is_null() || (value.is_boolean() && !value.get<bool>()))
+      continue;  // e.g. watch: false
     auto ignored = Ignored().find(key);
-    warnings->push_back(absl::StrCat(path, ": app ", label, ": ", key, " ignored: ",
-                                     ignored != Ignored().end() ? ignored->second
-                                                                : "not an option tend knows"));
+    warnings->push_back(absl::StrCat(
+        path, ": app ", label, ": ", key,
+        " ignored: ", ignored != Ignored().end() ? ignored->second : "not an option tend knows"));
   }
   return absl::OkStatus();
 }
@@ -466,9 +473,9 @@ absl::Status ApplyEcosystem(const std::string& path, const Json& content,
   if (content.is_object()) {
     for (const auto& [key, value] : content.items()) {
       if (key != "apps") {
-        warnings->push_back(absl::StrCat(path, ": ", key, " ignored: ",
-                                         key == "deploy" ? "no pm2 deploy in a container"
-                                                         : "not an option tend knows"));
+        warnings->push_back(absl::StrCat(
+            path, ": ", key, " ignored: ",
+            key == "deploy" ? "no pm2 deploy in a container" : "not an option tend knows"));
       }
     }
   }
@@ -488,7 +495,8 @@ absl::Status ApplyEcosystem(const std::string& path, const Json& content,
   }
   for (const std::string& name : wanted) {
     if (!names.count(name)) {
-      return absl::InvalidArgumentError(absl::StrCat("--only: no app named '", name, "' in ", path));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--only: no app named '", name, "' in ", path));
     }
   }
   return absl::OkStatus();
@@ -497,7 +505,8 @@ absl::Status ApplyEcosystem(const std::string& path, const Json& content,
 absl::StatusOr<CommandLine> LoadConfiguration(const std::vector<std::string>& args,
                                               const CpuCount& available_cpus) {
   absl::StatusOr<CommandLine> parsed = ParseCommandLine(args, available_cpus);
-  if (!parsed.ok() || parsed->ecosystem_file.empty() || parsed->action != CommandLine::Action::kRun) {
+  if (!parsed.ok() || parsed->ecosystem_file.empty() ||
+      parsed->action != CommandLine::Action::kRun) {
     return parsed;
   }
   absl::StatusOr<nlohmann::json> content = ReadEcosystemFile(parsed->ecosystem_file);

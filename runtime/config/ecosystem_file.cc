@@ -92,9 +92,9 @@ absl::StatusOr<nlohmann::json> ParseJson(const std::string& path, const std::str
     }
     std::string what = error.what();
     size_t detail = what.find("syntax error");
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, ":", line, ":", column, ": ",
-        detail == std::string::npos ? what : what.substr(detail)));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ":", line, ":", column, ": ",
+                     detail == std::string::npos ? what : what.substr(detail)));
   } catch (const nlohmann::json::exception& error) {  // a number out of range: 1e400
     std::string what = error.what();
     return absl::InvalidArgumentError(absl::StrCat(path, ": ", what.substr(what.find(']') + 2)));
@@ -110,10 +110,11 @@ struct YamlTooLarge {
 // names) each time it is used, so `nodes` bounds the expansion, not the text.
 nlohmann::json FromYaml(const YAML::Node& node, size_t& nodes, int depth) {
   if (++nodes > kMaxNodes) {
-    throw YamlTooLarge{absl::StrCat("more than ", kMaxNodes,
-                                    " values once its aliases are expanded")};
+    throw YamlTooLarge{
+        absl::StrCat("more than ", kMaxNodes, " values once its aliases are expanded")};
   }
-  if (depth > kMaxDepth) throw YamlTooLarge{absl::StrCat("nested deeper than ", kMaxDepth, " levels")};
+  if (depth > kMaxDepth)
+    throw YamlTooLarge{absl::StrCat("nested deeper than ", kMaxDepth, " levels")};
   switch (node.Type()) {
     case YAML::NodeType::Map: {
       nlohmann::json object = nlohmann::json::object();
@@ -158,8 +159,8 @@ absl::StatusOr<nlohmann::json> ParseYaml(const std::string& path, const std::str
   } catch (const YamlTooLarge& error) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": ", error.why));
   } catch (const YAML::Exception& error) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ":", error.mark.line + 1, ":",
-                                                   error.mark.column + 1, ": ", error.msg));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ":", error.mark.line + 1, ":", error.mark.column + 1, ": ", error.msg));
   }
 }
 
@@ -218,14 +219,17 @@ absl::StatusOr<nlohmann::json> EvaluateJavaScript(const std::string& path, int t
         absl::StrCat(path, ": exports more than ", kMaxFileBytes >> 20, " MiB of JSON"));
   }
   if (printed.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": node ended before it exported anything"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": node ended before it exported anything"));
   }
   absl::StatusOr<nlohmann::json> answer = ParseJson(path, printed);
   if (!answer.ok()) return answer.status();
   if (answer->contains("error")) {
     const nlohmann::json& error = (*answer)["error"];
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": ", error.is_string() ? error.get<std::string>() : error.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": ",
+        error.is_string() ? error.get<std::string>()
+                          : error.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
   }
   return (*answer)["config"];
 }

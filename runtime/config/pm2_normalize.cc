@@ -45,13 +45,31 @@ std::string CamelCase(const std::string& key) {
   return camel;
 }
 
-const char* const kCamelCased[] = {
-    "exec_mode", "node_args", "max_memory_restart", "restart_delay",
-    "exp_backoff_restart_delay", "wait_ready", "kill_timeout", "listen_timeout",
-    "cron_restart", "min_uptime", "max_restarts", "ignore_watch", "watch_delay",
-    "instance_var", "increment_var", "stop_exit_codes", "shutdown_with_message",
-    "execute_command", "log_type", "error_file", "out_file", "log_file", "pid_file",
-    "merge_logs", "log_date_format"};
+const char* const kCamelCased[] = {"exec_mode",
+                                   "node_args",
+                                   "max_memory_restart",
+                                   "restart_delay",
+                                   "exp_backoff_restart_delay",
+                                   "wait_ready",
+                                   "kill_timeout",
+                                   "listen_timeout",
+                                   "cron_restart",
+                                   "min_uptime",
+                                   "max_restarts",
+                                   "ignore_watch",
+                                   "watch_delay",
+                                   "instance_var",
+                                   "increment_var",
+                                   "stop_exit_codes",
+                                   "shutdown_with_message",
+                                   "execute_command",
+                                   "log_type",
+                                   "error_file",
+                                   "out_file",
+                                   "log_file",
+                                   "pid_file",
+                                   "merge_logs",
+                                   "log_date_format"};
 
 }  // namespace
 
@@ -103,9 +121,8 @@ std::string FindInPath(const std::string& program) {
 
 std::vector<std::string> InterpreterFor(const std::string& path) {
   static const std::map<std::string, std::string> kByExtension = {
-      {".sh", "bash"},     {".py", "python"}, {".rb", "ruby"},   {".php", "php"},
-      {".pl", "perl"},     {".js", "node"},   {".coffee", "coffee"}, {".ls", "lsc"},
-      {".ts", "bun"},      {".tsx", "bun"}};
+      {".sh", "bash"}, {".py", "python"},     {".rb", "ruby"}, {".php", "php"}, {".pl", "perl"},
+      {".js", "node"}, {".coffee", "coffee"}, {".ls", "lsc"},  {".ts", "bun"},  {".tsx", "bun"}};
   std::string base = path.substr(path.rfind('/') + 1);
   size_t dot = base.rfind('.');
   if (dot != std::string::npos && dot > 0) {
@@ -123,7 +140,9 @@ std::vector<std::string> InterpreterFor(const std::string& path) {
   char head[512];
   file.read(head, sizeof head);
   std::string start(head, static_cast<size_t>(file.gcount()));
-  if (start.find('\0') != std::string::npos || absl::StartsWith(start, "\x7f" "ELF")) {
+  if (start.find('\0') != std::string::npos || absl::StartsWith(start,
+                                                                "\x7f"
+                                                                "ELF")) {
     return {"none"};
   }
   absl::string_view line = start;

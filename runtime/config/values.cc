@@ -1,8 +1,8 @@
 #include "runtime/config/values.h"
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/str_cat.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 
 namespace tend::config {
@@ -33,7 +33,10 @@ std::string NotAChoice(absl::string_view shown, std::initializer_list<absl::stri
   std::string listed;
   size_t position = 0;
   for (absl::string_view choice : choices) {
-    absl::StrAppend(&listed, position == 0 ? "" : position + 1 == choices.size() ? " or " : ", ",
+    absl::StrAppend(&listed,
+                    position == 0                    ? ""
+                    : position + 1 == choices.size() ? " or "
+                                                     : ", ",
                     choice);
     ++position;
   }
@@ -44,9 +47,15 @@ std::optional<uint64_t> ParseSize(absl::string_view text) {
   uint64_t unit = 1;
   if (!text.empty()) {
     switch (absl::ascii_toupper(text.back())) {
-      case 'K': unit = 1ull << 10; break;
-      case 'M': unit = 1ull << 20; break;
-      case 'G': unit = 1ull << 30; break;
+      case 'K':
+        unit = 1ull << 10;
+        break;
+      case 'M':
+        unit = 1ull << 20;
+        break;
+      case 'G':
+        unit = 1ull << 30;
+        break;
     }
     if (unit > 1) text.remove_suffix(1);
   }

@@ -19,8 +19,7 @@ constexpr std::chrono::milliseconds kProbeDeadline = 900ms;
 const char kUnresponsive[] = "tend's event loop did not answer";
 
 grpc::Status ToGrpc(const absl::Status& status) {
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()));
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
 }
 
 grpc::Status Unavailable() { return grpc::Status(grpc::StatusCode::UNAVAILABLE, kUnresponsive); }
@@ -89,8 +88,12 @@ class ReloadProgress {
 ControlService::ControlService(loop::CrossThread& bridge, supervise::Supervisor& supervisor,
                                const v1::Config& config, std::function<bool()> stopping,
                                Authorization authorization, StreamLimits& streams)
-    : bridge_(bridge), supervisor_(supervisor), config_(config), stopping_(std::move(stopping)),
-      authorization_(std::move(authorization)), streams_(streams),
+    : bridge_(bridge),
+      supervisor_(supervisor),
+      config_(config),
+      stopping_(std::move(stopping)),
+      authorization_(std::move(authorization)),
+      streams_(streams),
       subscriptions_(supervisor) {}
 
 grpc::Status ControlService::Authorize(grpc::CallbackServerContext* context) const {
@@ -107,8 +110,8 @@ grpc::Status ControlService::Authorize(grpc::CallbackServerContext* context) con
 grpc::ServerUnaryReactor* ControlService::OnLoop(grpc::CallbackServerContext* context,
                                                  std::function<absl::Status()> task) {
   if (grpc::Status allowed = Authorize(context); !allowed.ok()) return AnswerNow(context, allowed);
-  return AnswerOnLoop(bridge_, kLoopDeadline, [task = std::move(task)] { return ToGrpc(task()); },
-                      Unavailable);
+  return AnswerOnLoop(
+      bridge_, kLoopDeadline, [task = std::move(task)] { return ToGrpc(task()); }, Unavailable);
 }
 
 grpc::ServerUnaryReactor* ControlService::ListWorkers(grpc::CallbackServerContext* context,
@@ -154,7 +157,7 @@ grpc::ServerUnaryReactor* ControlService::Scale(grpc::CallbackServerContext* con
                                                 v1::ScaleResponse* response) {
   if (request->count_case() == v1::ScaleRequest::COUNT_NOT_SET) {
     return AnswerNow(context,
-                  grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "give instances or delta"));
+                     grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "give instances or delta"));
   }
   bool relative = request->count_case() == v1::ScaleRequest::kDelta;
   int count = relative ? request->delta() : request->instances();
@@ -172,8 +175,9 @@ grpc::ServerUnaryReactor* ControlService::Signal(grpc::CallbackServerContext* co
                                                  v1::SignalResponse*) {
   std::optional<int> signo = signals::ParseSignal(request->signal());
   if (!signo) {
-    return AnswerNow(context, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                        absl::StrCat("'", request->signal(), "' names no signal")));
+    return AnswerNow(context,
+                     grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                  absl::StrCat("'", request->signal(), "' names no signal")));
   }
   return OnLoop(context, [this, app = request->app(), signo = *signo] {
     return supervisor_.Signal(app, signo);
@@ -216,7 +220,9 @@ grpc::ServerUnaryReactor* ControlService::Probe(grpc::CallbackServerContext* con
         }
         return answer(probes::Judge("", checks, false));
       },
-      [answer] { return answer(probes::Verdict{false, kUnresponsive}); });
+      [answer] {
+        return answer(probes::Verdict{false, kUnresponsive});
+      });
 }
 
 namespace {
@@ -246,8 +252,8 @@ grpc::ServerWriteReactor<v1::LogLine>* ControlService::Logs(grpc::CallbackServer
   logs::LogBuffer& buffer = supervisor_.log_buffer();
   Feeding<v1::LogLine> feeding;
   feeding.subscribe = [this, &buffer, follower, app = request->app(), instance,
-                       lines = request->lines(), follow = request->follow()](
-                          std::shared_ptr<Outbox<v1::LogLine>> outbox) {
+                       lines = request->lines(),
+                       follow = request->follow()](std::shared_ptr<Outbox<v1::LogLine>> outbox) {
     if (!app.empty() && !supervisor_.HasApp(app)) {
       return absl::NotFoundError(absl::StrCat("no app named '", app, "'"));
     }

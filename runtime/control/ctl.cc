@@ -55,7 +55,8 @@ void PrintTable(const v1::ListWorkersResponse& list) {
     for (const v1::WorkerState& worker : app.workers()) {
       std::string pid = worker.pid() ? absl::StrCat(worker.pid()) : "-";
       std::string uptime = worker.pid() ? ShortDuration(worker.uptime_seconds()) : "-";
-      std::string memory = worker.pid() ? absl::StrFormat("%.1fM", worker.memory_bytes() / 1048576.0) : "-";
+      std::string memory =
+          worker.pid() ? absl::StrFormat("%.1fM", worker.memory_bytes() / 1048576.0) : "-";
       std::string cpu = worker.pid() ? absl::StrFormat("%.2fs", worker.cpu_seconds()) : "-";
       std::printf("%-16s %-8d %-8s %-10s %-8llu %-8s %-10s %s\n", app.name().c_str(),
                   worker.instance(), pid.c_str(), worker.state().c_str(),
@@ -91,11 +92,12 @@ int CtlFailed(const grpc::Status& status) {
 
 std::string DescribeEvent(const v1::Event& event) {
   std::string what = v1::Event::Kind_Name(event.kind());
-  std::string who = event.instance() >= 0 ? absl::StrCat(event.app(), "[", event.instance(), "]")
-                                          : event.app();
+  std::string who =
+      event.instance() >= 0 ? absl::StrCat(event.app(), "[", event.instance(), "]") : event.app();
   std::string line = absl::StrCat(what, " ", who);
   if (event.pid()) absl::StrAppend(&line, " pid ", event.pid());
-  if (event.kind() == v1::Event::RELOAD_FINISHED) absl::StrAppend(&line, event.ok() ? " ok" : " failed");
+  if (event.kind() == v1::Event::RELOAD_FINISHED)
+    absl::StrAppend(&line, event.ok() ? " ok" : " failed");
   if (!event.detail().empty()) absl::StrAppend(&line, ": ", event.detail());
   return line;
 }
@@ -142,7 +144,9 @@ int RunCtl(const std::vector<std::string>& all_args) {
   auto stub = v1::Control::NewStub(channel);
   grpc::ClientContext context;
   const std::string& command = args[0];
-  auto want = [&](size_t min, size_t max) { return args.size() >= min + 1 && args.size() <= max + 1; };
+  auto want = [&](size_t min, size_t max) {
+    return args.size() >= min + 1 && args.size() <= max + 1;
+  };
 
   if (command == "list" && want(0, 0)) {
     v1::ListWorkersResponse list;
@@ -216,7 +220,8 @@ int RunCtl(const std::vector<std::string>& all_args) {
   if (command == "logs") {
     return RunLogs(*stub, std::vector<std::string>(args.begin() + 1, args.end()), json);
   }
-  if (command == "top") return RunTop(*stub, std::vector<std::string>(args.begin() + 1, args.end()));
+  if (command == "top")
+    return RunTop(*stub, std::vector<std::string>(args.begin() + 1, args.end()));
   if (command == "config" && want(0, 0)) {
     v1::Config config;
     grpc::Status status = stub->GetConfig(&context, {}, &config);

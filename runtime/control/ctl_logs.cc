@@ -63,7 +63,8 @@ int RunLogs(v1::Control::Stub& stub, const std::vector<std::string>& args, bool 
   auto reader = stub.Logs(&context, request);
   v1::LogLine line;
   while (reader->Read(&line)) {
-    if (line.dropped_before() > 0) std::fputs(DroppedMark(line.dropped_before(), json).c_str(), stdout);
+    if (line.dropped_before() > 0)
+      std::fputs(DroppedMark(line.dropped_before(), json).c_str(), stdout);
     std::fputs(Format(line, json).c_str(), stdout);
     if (request.follow()) std::fflush(stdout);
   }

@@ -7,9 +7,9 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
-#include <cerrno>
 #include <ctime>
 #include <deque>
 #include <map>
@@ -77,7 +77,8 @@ class EventTail {
           v1::Event event;
           while (reader->Read(&event)) {
             std::lock_guard<std::mutex> lock(mutex_);
-            events_.push_back(absl::StrCat(Clock(event.unix_ms() / 1000), " ", DescribeEvent(event)));
+            events_.push_back(
+                absl::StrCat(Clock(event.unix_ms() / 1000), " ", DescribeEvent(event)));
             if (events_.size() > kKeptEvents) events_.pop_front();
           }
           (void)reader->Finish();

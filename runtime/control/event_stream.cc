@@ -1,20 +1,35 @@
 #include "runtime/control/event_stream.h"
 
-
 namespace tend::control {
 
 v1::Event ToProto(const supervise::Event& event) {
   using Kind = supervise::Event::Kind;
   v1::Event proto;
   switch (event.kind) {
-    case Kind::kWorkerStarted: proto.set_kind(v1::Event::WORKER_STARTED); break;
-    case Kind::kWorkerReady: proto.set_kind(v1::Event::WORKER_READY); break;
-    case Kind::kWorkerExited: proto.set_kind(v1::Event::WORKER_EXITED); break;
-    case Kind::kRestartScheduled: proto.set_kind(v1::Event::RESTART_SCHEDULED); break;
-    case Kind::kReloadStarted: proto.set_kind(v1::Event::RELOAD_STARTED); break;
-    case Kind::kReloadProgress: proto.set_kind(v1::Event::RELOAD_PROGRESS); break;
-    case Kind::kReloadFinished: proto.set_kind(v1::Event::RELOAD_FINISHED); break;
-    case Kind::kScaled: proto.set_kind(v1::Event::SCALED); break;
+    case Kind::kWorkerStarted:
+      proto.set_kind(v1::Event::WORKER_STARTED);
+      break;
+    case Kind::kWorkerReady:
+      proto.set_kind(v1::Event::WORKER_READY);
+      break;
+    case Kind::kWorkerExited:
+      proto.set_kind(v1::Event::WORKER_EXITED);
+      break;
+    case Kind::kRestartScheduled:
+      proto.set_kind(v1::Event::RESTART_SCHEDULED);
+      break;
+    case Kind::kReloadStarted:
+      proto.set_kind(v1::Event::RELOAD_STARTED);
+      break;
+    case Kind::kReloadProgress:
+      proto.set_kind(v1::Event::RELOAD_PROGRESS);
+      break;
+    case Kind::kReloadFinished:
+      proto.set_kind(v1::Event::RELOAD_FINISHED);
+      break;
+    case Kind::kScaled:
+      proto.set_kind(v1::Event::SCALED);
+      break;
   }
   proto.set_app(event.app);
   proto.set_instance(event.instance);
@@ -70,15 +85,15 @@ grpc::ServerWriteReactor<v1::Event>* OpenEventStream(loop::CrossThread& bridge,
   // The feed is made on the loop, and removed there once the stream has ended.
   auto feed = std::make_shared<std::shared_ptr<Feed>>();
   Feeding<v1::Event> feeding;
-  feeding.subscribe = [feed, &subscriptions, filter = std::move(options.filter),
-                       begin = std::move(options.begin)](
-                          std::shared_ptr<Outbox<v1::Event>> outbox) mutable {
-    *feed = std::make_shared<Feed>(std::move(outbox), std::move(filter));
-    subscriptions.Add(*feed);
-    absl::Status begun = begin ? begin() : absl::OkStatus();
-    if (!begun.ok()) subscriptions.Remove(feed->get());
-    return begun;
-  };
+  feeding.subscribe =
+      [feed, &subscriptions, filter = std::move(options.filter),
+       begin = std::move(options.begin)](std::shared_ptr<Outbox<v1::Event>> outbox) mutable {
+        *feed = std::make_shared<Feed>(std::move(outbox), std::move(filter));
+        subscriptions.Add(*feed);
+        absl::Status begun = begin ? begin() : absl::OkStatus();
+        if (!begun.ok()) subscriptions.Remove(feed->get());
+        return begun;
+      };
   feeding.unsubscribe = [feed, &subscriptions] {
     if (*feed) subscriptions.Remove(feed->get());
   };

@@ -46,8 +46,8 @@ class Outbox {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       if (ending_) return false;
-      bool full = bounded && (queue_.size() >= bounds_.messages ||
-                              queued_bytes_ + bytes > bounds_.bytes);
+      bool full =
+          bounded && (queue_.size() >= bounds_.messages || queued_bytes_ + bytes > bounds_.bytes);
       size_t from_shared = SharedFor(queued_bytes_ + bytes) - shared_held_;
       if (full || (from_shared > 0 && !bounds_.shared->Take(from_shared))) {
         if (overflow_ == Overflow::kDrop) return false;
@@ -205,26 +205,29 @@ struct Feeding {
 template <typename Message>
 class FeedStream final : public grpc::ServerWriteReactor<Message> {
  public:
-  FeedStream(loop::CrossThread& bridge, StreamLimit& limit, QueueBounds bounds,
-             Overflow overflow, std::string what)
-      : bridge_(bridge), limit_(limit),
+  FeedStream(loop::CrossThread& bridge, StreamLimit& limit, QueueBounds bounds, Overflow overflow,
+             std::string what)
+      : bridge_(bridge),
+        limit_(limit),
         outbox_(std::make_shared<Outbox<Message>>(this, bounds, overflow, std::move(what))) {}
 
   void Begin(Feeding<Message> feeding) {
     unsubscribe_ = std::move(feeding.unsubscribe);
-    bridge_.Post([outbox = outbox_, subscribe = std::move(feeding.subscribe),
-                  headers = feeding.headers_when_subscribed] {
-      // In the same turn of the loop as the subscription: nothing can happen in between,
-      // and the headers go before anything the subscription writes.
-      if (headers) outbox->SendHeaders();
-      absl::Status begun = subscribe(outbox);
-      if (!begun.ok()) {
-        outbox->End(grpc::Status(static_cast<grpc::StatusCode>(begun.code()),
-                                 std::string(begun.message())));
-      }
-    }, [outbox = outbox_] {
-      outbox->End(grpc::Status(grpc::StatusCode::UNAVAILABLE, "tend is stopping"));
-    });
+    bridge_.Post(
+        [outbox = outbox_, subscribe = std::move(feeding.subscribe),
+         headers = feeding.headers_when_subscribed] {
+          // In the same turn of the loop as the subscription: nothing can happen in between,
+          // and the headers go before anything the subscription writes.
+          if (headers) outbox->SendHeaders();
+          absl::Status begun = subscribe(outbox);
+          if (!begun.ok()) {
+            outbox->End(grpc::Status(static_cast<grpc::StatusCode>(begun.code()),
+                                     std::string(begun.message())));
+          }
+        },
+        [outbox = outbox_] {
+          outbox->End(grpc::Status(grpc::StatusCode::UNAVAILABLE, "tend is stopping"));
+        });
   }
 
   void OnWriteDone(bool ok) override { outbox_->WriteDone(ok); }

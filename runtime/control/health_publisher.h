@@ -12,15 +12,15 @@ namespace tend::control {
 // everything that can change readiness (an app's event, the start of a stop).
 class HealthPublisher : public supervise::EventListener {
  public:
-  HealthPublisher(supervise::Supervisor& supervisor, std::function<bool()> stopping,
-                  Server& server)
+  HealthPublisher(supervise::Supervisor& supervisor, std::function<bool()> stopping, Server& server)
       : supervisor_(supervisor), stopping_(std::move(stopping)), server_(server) {}
 
   void OnEvent(const supervise::Event&) override { Publish(); }
 
   void Publish() {
     bool ready = true;
-    for (const probes::Check& check : probes::ReadinessChecks(supervisor_.Status(false), stopping_())) {
+    for (const probes::Check& check :
+         probes::ReadinessChecks(supervisor_.Status(false), stopping_())) {
       ready &= check.ok;
     }
     server_.SetServing(ready);

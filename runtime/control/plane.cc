@@ -24,13 +24,11 @@ absl::StatusOr<std::string> ReadToken(const std::string& path) {
   return token;
 }
 
-Plane::Plane(loop::CrossThread& bridge, supervise::Supervisor& supervisor,
-             const v1::Config& config, const std::function<bool()>& stopping,
-             const std::string& token)
+Plane::Plane(loop::CrossThread& bridge, supervise::Supervisor& supervisor, const v1::Config& config,
+             const std::function<bool()>& stopping, const std::string& token)
     : supervisor_(supervisor),
       unix_control_(bridge, supervisor, config, stopping, Authorization::Open(), streams_),
-      tcp_control_(bridge, supervisor, config, stopping, Authorization::Token(token),
-                   streams_),
+      tcp_control_(bridge, supervisor, config, stopping, Authorization::Token(token), streams_),
       plaintext_control_(bridge, supervisor, config, stopping,
                          Authorization::Closed("Control over --grpc needs TLS: plaintext "
                                                "connections get health alone"),
@@ -41,9 +39,8 @@ absl::StatusOr<std::unique_ptr<Plane>> Plane::Start(
     const v1::Config& config, std::function<bool()> stopping, const Listeners& listeners,
     const std::string& token) {
   std::unique_ptr<Plane> plane(new Plane(bridge, supervisor, config, stopping, token));
-  absl::StatusOr<std::unique_ptr<Server>> server =
-      Server::Start(loop, listeners, &plane->unix_control_, &plane->tcp_control_,
-                    &plane->plaintext_control_);
+  absl::StatusOr<std::unique_ptr<Server>> server = Server::Start(
+      loop, listeners, &plane->unix_control_, &plane->tcp_control_, &plane->plaintext_control_);
   if (!server.ok()) return server.status();
   plane->server_ = std::move(*server);
   plane->health_ = std::make_unique<HealthPublisher>(supervisor, stopping, *plane->server_);

@@ -23,15 +23,11 @@ absl::StatusOr<std::string> ReadToken(const std::string& path);
 // server, and gRPC health kept equal to /readyz.
 class Plane {
  public:
-
   // `token`: the bearer token for Control over TCP; empty: no Control over TCP.
-  static absl::StatusOr<std::unique_ptr<Plane>> Start(loop::EventLoop& loop,
-                                                      loop::CrossThread& bridge,
-                                                      supervise::Supervisor& supervisor,
-                                                      const v1::Config& config,
-                                                      std::function<bool()> stopping,
-                                                      const Listeners& listeners,
-                                                      const std::string& token);
+  static absl::StatusOr<std::unique_ptr<Plane>> Start(
+      loop::EventLoop& loop, loop::CrossThread& bridge, supervise::Supervisor& supervisor,
+      const v1::Config& config, std::function<bool()> stopping, const Listeners& listeners,
+      const std::string& token);
   ~Plane();
 
   // Readiness may have changed without an event (tend began to stop). Loop's thread.
@@ -47,7 +43,7 @@ class Plane {
   ControlService unix_control_;
   ControlService tcp_control_;
   ControlService plaintext_control_;  // with TLS on TCP: for plaintext clients, refusing all
-  std::unique_ptr<Server> server_;  // ends before the services it calls
+  std::unique_ptr<Server> server_;    // ends before the services it calls
   std::unique_ptr<HealthPublisher> health_;
 };
 

@@ -8,10 +8,10 @@
 namespace tend::control {
 namespace {
 
-using grpc::reflection::v1alpha::ServerReflectionRequest;
-using grpc::reflection::v1alpha::ServerReflectionResponse;
 using google::protobuf::DescriptorPool;
 using google::protobuf::FileDescriptor;
+using grpc::reflection::v1alpha::ServerReflectionRequest;
+using grpc::reflection::v1alpha::ServerReflectionResponse;
 
 // One reflection stream: reads a request, writes its answer, reads the next. Only one
 // operation is ever in flight, so it needs no lock.
@@ -58,8 +58,7 @@ class ReflectionStream final
       case ServerReflectionRequest::kFileByFilename:
         return SendFile(pool->FindFileByName(request.file_by_filename()), response);
       case ServerReflectionRequest::kFileContainingSymbol:
-        return SendFile(pool->FindFileContainingSymbol(request.file_containing_symbol()),
-                        response);
+        return SendFile(pool->FindFileContainingSymbol(request.file_containing_symbol()), response);
       case ServerReflectionRequest::kFileContainingExtension: {
         const auto* type =
             pool->FindMessageTypeByName(request.file_containing_extension().containing_type());

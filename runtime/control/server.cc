@@ -6,18 +6,17 @@
 
 #include <algorithm>
 #include <cerrno>
-
 #include <chrono>
 #include <deque>
 #include <map>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
 #include "grpc/support/log.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/resource_quota.h"
 #include "grpcpp/server_posix.h"
-#include "absl/container/flat_hash_map.h"
-#include "absl/strings/str_cat.h"
 #include "runtime/control/reflection_service.h"
 #include "runtime/logs/diagnostics.h"
 #include "runtime/net/listen.h"
@@ -57,12 +56,10 @@ struct Server::Endpoint {
   std::unique_ptr<loop::Timer> idle_check;
   std::map<int, Undecided> undecided;  // by descriptor: yet to send their first byte
   std::deque<int> undecided_order;     // oldest first
-
 };
 
 Server::Server(loop::EventLoop& loop)
-    : loop_(loop),
-      reflection_streams_(GrpcLimits::kMaxReflectionStreams, "reflection streams") {}
+    : loop_(loop), reflection_streams_(GrpcLimits::kMaxReflectionStreams, "reflection streams") {}
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(loop::EventLoop& loop,
                                                       const Listeners& listeners,
@@ -112,11 +109,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(loop::EventLoop& loop,
 }
 
 absl::Status Server::Serve(Endpoint& endpoint, UniqueFd listener) {
-  auto acceptor = net::Acceptor::Start(
-      loop_, std::move(listener),
-      [this, &endpoint](UniqueFd connection, const sockaddr_storage& peer) {
-        Sniff(endpoint, std::move(connection), net::ClientOf(peer));
-      });
+  auto acceptor =
+      net::Acceptor::Start(loop_, std::move(listener),
+                           [this, &endpoint](UniqueFd connection, const sockaddr_storage& peer) {
+                             Sniff(endpoint, std::move(connection), net::ClientOf(peer));
+                           });
   if (!acceptor.ok()) return acceptor.status();
   endpoint.acceptor = std::move(*acceptor);
   return absl::OkStatus();
@@ -177,8 +174,8 @@ bool Server::MakeRoom(Endpoint& endpoint, const std::string& address) {
   }
   Evict(listener, client);
   if (evicted_tcp_++ == 0) {
-    logs::Warn(absl::StrCat("--grpc: gRPC holds ", GrpcLimits::kMaxConnections,
-                            " connections, or ", GrpcLimits::kMaxConnectionsPerAddress,
+    logs::Warn(absl::StrCat("--grpc: gRPC holds ", GrpcLimits::kMaxConnections, " connections, or ",
+                            GrpcLimits::kMaxConnectionsPerAddress,
                             " from one client: a new one takes the place of the oldest of its "
                             "client, or of the client that holds the most (said once)"));
   }
@@ -226,8 +223,7 @@ void Server::OnConnection(Endpoint& endpoint, UniqueFd connection, const std::st
     grpc::ServerBuilder builder;
     for (grpc::Service* service : endpoint.services) builder.RegisterService(service);
     builder.SetMaxReceiveMessageSize(GrpcLimits::kMaxMessageBytes);
-    builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
-                               GrpcLimits::kStreamsPerConnection);
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, GrpcLimits::kStreamsPerConnection);
     grpc::ResourceQuota quota("tend-control");
     quota.Resize(GrpcLimits::kMemoryBytes);
     builder.SetResourceQuota(quota);
@@ -266,9 +262,8 @@ void Server::CheckIdle(Endpoint& endpoint) {
     endpoint.grpc.reset();
     return;
   }
-  endpoint.idle_check = loop_.After(GrpcLimits::kIdleCheck, [this, &endpoint] {
-    CheckIdle(endpoint);
-  });
+  endpoint.idle_check =
+      loop_.After(GrpcLimits::kIdleCheck, [this, &endpoint] { CheckIdle(endpoint); });
 }
 
 void Server::Sniff(Endpoint& endpoint, UniqueFd connection, std::string address) {
@@ -280,8 +275,8 @@ void Server::Sniff(Endpoint& endpoint, UniqueFd connection, std::string address)
   Undecided& waiting = endpoint.undecided[fd];
   waiting.fd = std::move(connection);
   waiting.address = std::move(address);
-  waiting.deadline = loop_.After(GrpcLimits::kFirstByteDeadline,
-                                 [this, &endpoint, fd] { Forget(endpoint, fd); });
+  waiting.deadline =
+      loop_.After(GrpcLimits::kFirstByteDeadline, [this, &endpoint, fd] { Forget(endpoint, fd); });
   endpoint.undecided_order.push_back(fd);
 }
 
@@ -315,10 +310,10 @@ void Server::Decide(Endpoint& endpoint, int fd) {
 bool Server::TakeHandshakeToken() {
   // A token bucket of handshakes: the loop's time for key work is bounded.
   auto now = std::chrono::steady_clock::now();
-  handshake_tokens_ = std::min<double>(
-      GrpcLimits::kHandshakesPerSecond,
-      handshake_tokens_ +
-          std::chrono::duration<double>(now - tokens_at_).count() * GrpcLimits::kHandshakesPerSecond);
+  handshake_tokens_ =
+      std::min<double>(GrpcLimits::kHandshakesPerSecond,
+                       handshake_tokens_ + std::chrono::duration<double>(now - tokens_at_).count() *
+                                               GrpcLimits::kHandshakesPerSecond);
   tokens_at_ = now;
   if (handshake_tokens_ < 1) return false;
   handshake_tokens_ -= 1;
@@ -330,9 +325,9 @@ void Server::Tunnel(UniqueFd connection, const std::string& address) {
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair) != 0) return;
   UniqueFd ours(pair[0]), grpcs(pair[1]);
   uint64_t id = next_tunnel_++;
-  absl::StatusOr<std::unique_ptr<net::TlsTunnel>> tunnel = net::TlsTunnel::Start(
-      loop_, tls_->Current(), std::move(connection), std::move(ours),
-      [this, id] { tunnels_.erase(id); });
+  absl::StatusOr<std::unique_ptr<net::TlsTunnel>> tunnel =
+      net::TlsTunnel::Start(loop_, tls_->Current(), std::move(connection), std::move(ours),
+                            [this, id] { tunnels_.erase(id); });
   if (!tunnel.ok()) return;
   tunnels_.emplace(id, std::move(*tunnel));
   OnConnection(*tcp_, std::move(grpcs), address);
@@ -341,7 +336,8 @@ void Server::Tunnel(UniqueFd connection, const std::string& address) {
 void Server::SetServing(bool serving) {
   serving_ = serving;
   for (Endpoint* endpoint : {unix_.get(), tcp_.get(), tcp_plaintext_.get()}) {
-    if (endpoint && endpoint->grpc) endpoint->grpc->GetHealthCheckService()->SetServingStatus(serving);
+    if (endpoint && endpoint->grpc)
+      endpoint->grpc->GetHealthCheckService()->SetServingStatus(serving);
   }
 }
 

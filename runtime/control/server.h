@@ -16,8 +16,8 @@
 namespace tend::control {
 
 struct Listeners {
-  std::string unix_path;    // the control socket (mode 0600); empty: none
-  std::string tcp_address;  // "ADDR:PORT" (port 0: a free one); empty: none
+  std::string unix_path;        // the control socket (mode 0600); empty: none
+  std::string tcp_address;      // "ADDR:PORT" (port 0: a free one); empty: none
   bool tcp_reflection = false;  // reflection on TCP too (it is always on the Unix socket)
   // Takes the Unix socket's HTTP/1.1 connections (`tend probe`); null: gRPC only.
   std::function<void(UniqueFd)> unix_http;
@@ -119,11 +119,11 @@ class Server {
   StreamLimit reflection_streams_;
   std::function<void(UniqueFd)> unix_http_;
   std::unique_ptr<Endpoint> unix_, tcp_;
-  std::unique_ptr<Endpoint> tcp_plaintext_;  // with TLS: for plaintext clients, health alone
-  uint64_t refused_unix_ = 0;  // connections closed at the bound
-  uint64_t evicted_tcp_ = 0;  // held ones closed for a newcomer
+  std::unique_ptr<Endpoint> tcp_plaintext_;    // with TLS: for plaintext clients, health alone
+  uint64_t refused_unix_ = 0;                  // connections closed at the bound
+  uint64_t evicted_tcp_ = 0;                   // held ones closed for a newcomer
   std::map<std::string, size_t> tcp_clients_;  // connections held on TCP, by client
-  uint64_t handed_ = 0;  // connections handed to gRPC so far: their order
+  uint64_t handed_ = 0;                        // connections handed to gRPC so far: their order
   std::chrono::steady_clock::time_point forgot_unix_at_{}, forgot_tcp_at_{};
   std::shared_ptr<net::TlsContext> tls_;
   std::map<uint64_t, std::unique_ptr<net::TlsTunnel>> tunnels_;

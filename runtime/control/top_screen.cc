@@ -52,7 +52,9 @@ std::vector<std::string> RenderTop(const TopView& view, size_t width, size_t hei
     }
     apps.push_back(absl::StrFormat("%-16s %7s %-10s %s", app.name(),
                                    absl::StrCat(app.ready(), "/", app.desired()),
-                                   app.errored() ? "errored" : app.reloading() ? "yes" : "no",
+                                   app.errored()     ? "errored"
+                                   : app.reloading() ? "yes"
+                                                     : "no",
                                    last));
   }
 

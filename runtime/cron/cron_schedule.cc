@@ -116,9 +116,9 @@ absl::StatusOr<CronSchedule> CronSchedule::Parse(absl::string_view expression) {
   std::vector<absl::string_view> fields =
       absl::StrSplit(Expand(absl::StripAsciiWhitespace(expression)), ' ', absl::SkipEmpty());
   if (fields.size() != 5 && fields.size() != 6) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("cron expression '", expression,
-                     "' has ", fields.size(), " fields; expected 5 (m h dom mon dow) or 6"));
+    return absl::InvalidArgumentError(absl::StrCat("cron expression '", expression, "' has ",
+                                                   fields.size(),
+                                                   " fields; expected 5 (m h dom mon dow) or 6"));
   }
   CronSchedule schedule;
   if (fields.size() == 5) {

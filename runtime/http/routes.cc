@@ -1,7 +1,6 @@
 #include "runtime/http/routes.h"
 
 #include <algorithm>
-
 #include <chrono>
 #include <memory>
 #include <string>
@@ -43,13 +42,14 @@ struct RenderedMetrics {
 
 }  // namespace
 
-Server::Handler Routes(std::function<Snapshot(bool)> snapshot,
-                       metrics::AppCollector* app_metrics, Clock clock) {
+Server::Handler Routes(std::function<Snapshot(bool)> snapshot, metrics::AppCollector* app_metrics,
+                       Clock clock) {
   auto rendered = std::make_shared<RenderedMetrics>();
   return [snapshot = std::move(snapshot), app_metrics, rendered, clock](const Request& request,
                                                                         Server::Respond respond) {
     if (request.path == "/livez") {
-      probes::Verdict verdict = probes::Judge("livez", {{"event-loop", true, ""}}, Verbose(request));
+      probes::Verdict verdict =
+          probes::Judge("livez", {{"event-loop", true, ""}}, Verbose(request));
       return respond(Plain(verdict.ok, verdict.body));
     }
     if (request.path == "/readyz") {
@@ -66,8 +66,8 @@ Server::Handler Routes(std::function<Snapshot(bool)> snapshot,
         std::chrono::steady_clock::time_point at = clock();
         if (!rendered->Reusable(collection, at)) {
           Snapshot now = snapshot(true);
-          rendered->body = std::make_shared<const std::string>(
-              metrics::Exposition(now.apps, now.init, harvest));
+          rendered->body =
+              std::make_shared<const std::string>(metrics::Exposition(now.apps, now.init, harvest));
           rendered->collection = collection;
           rendered->at = at;
           rendered->held.push_back(rendered->body);

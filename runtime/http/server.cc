@@ -23,16 +23,26 @@ constexpr int kBacklog = 128;
 
 const char* Reason(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 431: return "Request Header Fields Too Large";
-    case 505: return "HTTP Version Not Supported";
-    case 503: return "Service Unavailable";
-    default: return "Status";
+    case 200:
+      return "OK";
+    case 400:
+      return "Bad Request";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 413:
+      return "Content Too Large";
+    case 414:
+      return "URI Too Long";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 505:
+      return "HTTP Version Not Supported";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Status";
   }
 }
 
@@ -79,9 +89,8 @@ class Output {
 void Serialize(const Response& response, bool head, bool keep_alive, Output& output) {
   size_t length = response.shared_body ? response.shared_body->size() : response.body.size();
   output.Add(absl::StrCat("HTTP/1.1 ", response.status, " ", Reason(response.status),
-                          "\r\nContent-Type: ", response.content_type,
-                          "\r\nContent-Length: ", length,
-                          keep_alive ? "" : "\r\nConnection: close", "\r\n\r\n"));
+                          "\r\nContent-Type: ", response.content_type, "\r\nContent-Length: ",
+                          length, keep_alive ? "" : "\r\nConnection: close", "\r\n\r\n"));
   if (head) return;
   if (response.shared_body) {
     output.Add(response.shared_body);
@@ -98,7 +107,7 @@ struct Server::Connection {
   std::string address;
   std::list<std::unique_ptr<Connection>>::iterator position;
   http_parser parser;
-  std::string unparsed;     // read, not parsed yet (the parser paused on full output)
+  std::string unparsed;  // read, not parsed yet (the parser paused on full output)
   std::string url;
   size_t head_bytes = 0;
   size_t body_bytes = 0;
@@ -188,9 +197,9 @@ struct Callbacks {
         }
       }
       if (arguments > server.limits_.max_query_arguments) {
-        refusal = {414, "text/plain; charset=utf-8",
-                   absl::StrCat("more than ", server.limits_.max_query_arguments,
-                                " query arguments\n")};
+        refusal = {
+            414, "text/plain; charset=utf-8",
+            absl::StrCat("more than ", server.limits_.max_query_arguments, " query arguments\n")};
         keep_alive = false;
       } else if (parser->method != HTTP_GET && !head) {
         refusal = {405, "text/plain; charset=utf-8", "only GET and HEAD\n"};
@@ -238,8 +247,8 @@ Server::Server(loop::EventLoop& loop, Handler handler, Limits limits)
     : loop_(loop), handler_(std::move(handler)), limits_(limits) {}
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(loop::EventLoop& loop,
-                                                      const std::string& address,
-                                                      Handler handler, Limits limits) {
+                                                      const std::string& address, Handler handler,
+                                                      Limits limits) {
   absl::StatusOr<net::Listening> listening = net::ListenTcp(address, kBacklog);
   if (!listening.ok()) return listening.status();
   std::unique_ptr<Server> server(new Server(loop, std::move(handler), limits));
@@ -355,11 +364,12 @@ void Server::Parse(Connection& connection) {
     }
   } else if (error != HPE_OK && !connection.closing) {
     int status = connection.refusal ? connection.refusal : 400;
-    Serialize({status, "text/plain; charset=utf-8",
-               status == 431 ? absl::StrCat("request head over ", limits_.max_head_bytes, " bytes\n")
-               : status == 413 ? "request body too large\n"
-                               : absl::StrCat("bad request: ", http_errno_name(error), "\n")},
-              false, false, connection.output);
+    Serialize(
+        {status, "text/plain; charset=utf-8",
+         status == 431   ? absl::StrCat("request head over ", limits_.max_head_bytes, " bytes\n")
+         : status == 413 ? "request body too large\n"
+                         : absl::StrCat("bad request: ", http_errno_name(error), "\n")},
+        false, false, connection.output);
     connection.closing = true;
   }
   if (connection.closing) connection.unparsed.clear();

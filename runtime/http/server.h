@@ -65,8 +65,8 @@ class Server {
 
   // Listens on "ADDR:PORT" ("[ADDR]:PORT" for IPv6; port 0: a free one).
   static absl::StatusOr<std::unique_ptr<Server>> Start(loop::EventLoop& loop,
-                                                       const std::string& address,
-                                                       Handler handler, Limits limits = {});
+                                                       const std::string& address, Handler handler,
+                                                       Limits limits = {});
   // A server with no listener of its own: it serves connections accepted elsewhere (HTTP
   // probes on the control socket), handed over with Adopt().
   static std::unique_ptr<Server> ForConnections(loop::EventLoop& loop, Handler handler,

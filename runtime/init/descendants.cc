@@ -103,8 +103,9 @@ void EndAllBut(const std::vector<pid_t>& kept) {
 std::unique_ptr<Descendants> DescendantsFor(ReaperRole role) {
   if (role == ReaperRole::kPid1) return std::make_unique<NamespaceDescendants>();
   if (ProcShowsOurTree()) return std::make_unique<ProcTreeDescendants>();
-  logs::Warn("/proc does not show tend's process tree (another PID namespace's /proc, or no "
-             "CONFIG_PROC_CHILDREN): leftover descendants cannot be found");
+  logs::Warn(
+      "/proc does not show tend's process tree (another PID namespace's /proc, or no "
+      "CONFIG_PROC_CHILDREN): leftover descendants cannot be found");
   return std::make_unique<UnknownDescendants>();
 }
 

@@ -184,8 +184,8 @@ void Init::EndDescendants() {
 }
 
 void Init::OnDeadline() {
-  logs::Warn(absl::StrCat("kill timeout of ", options_.kill_timeout_ms(),
-                          " ms passed: sending SIGKILL"));
+  logs::Warn(
+      absl::StrCat("kill timeout of ", options_.kill_timeout_ms(), " ms passed: sending SIGKILL"));
   workload_->Kill();
   descendants_.SignalAll(SIGKILL);
   after_kill_ = loop_.After(kAfterKillGrace, [this] {

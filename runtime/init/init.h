@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "runtime/init/descendants.h"
-#include "runtime/signals/signals.h"
 #include "runtime/init/workload.h"
 #include "runtime/loop/event_loop.h"
+#include "runtime/signals/signals.h"
 #include "tend/v1/config.pb.h"
 
 namespace tend::init {

@@ -18,9 +18,9 @@ std::vector<ExitedChild> ReapExited();
 
 // Why orphans come to tend.
 enum class ReaperRole {
-  kPid1,        // the kernel gives a PID namespace's orphans to its PID 1
-  kSubreaper,   // PR_SET_CHILD_SUBREAPER: orphans below tend come to tend
-  kNone,        // neither: orphans go elsewhere and tend cannot reap them
+  kPid1,       // the kernel gives a PID namespace's orphans to its PID 1
+  kSubreaper,  // PR_SET_CHILD_SUBREAPER: orphans below tend come to tend
+  kNone,       // neither: orphans go elsewhere and tend cannot reap them
 };
 
 // Becomes a child subreaper unless already PID 1. `why_none` says why, for kNone.

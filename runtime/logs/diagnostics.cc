@@ -5,9 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <climits>
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
+#include <climits>
 #include <mutex>
 #include <string>
 
@@ -31,8 +31,10 @@ class DiagnosticsWriter {
       if (!always && !Admit()) return;
       std::string line;
       if (suppressed_ > 0) {
-        absl::StrAppend(&line, "tend: warning: ", suppressed_, " of tend's own lines dropped (more "
-                        "than ", kDiagnosticsPerSecond, " a second)\n");
+        absl::StrAppend(&line, "tend: warning: ", suppressed_,
+                        " of tend's own lines dropped (more "
+                        "than ",
+                        kDiagnosticsPerSecond, " a second)\n");
         dropped_ += suppressed_;
         suppressed_ = 0;
       }
@@ -77,8 +79,10 @@ class DiagnosticsWriter {
     auto deadline = std::chrono::steady_clock::now() + budget;
     std::lock_guard<std::mutex> lock(mutex_);
     if (suppressed_ > 0) {
-      waiting_ += absl::StrCat("tend: warning: ", suppressed_, " of tend's own lines dropped (more "
-                               "than ", kDiagnosticsPerSecond, " a second)\n");
+      waiting_ += absl::StrCat("tend: warning: ", suppressed_,
+                               " of tend's own lines dropped (more "
+                               "than ",
+                               kDiagnosticsPerSecond, " a second)\n");
       dropped_ += suppressed_;
       suppressed_ = 0;
     }

@@ -27,8 +27,7 @@ std::string Inert(absl::string_view text) {
   for (size_t i = 0; i < text.size(); ++i) {
     unsigned char c = static_cast<unsigned char>(text[i]);
     // C1 controls are U+0080 to U+009F: 0xC2 then 0x80 to 0x9F in UTF-8.
-    bool c1 = c == 0xC2 && i + 1 < text.size() &&
-              static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
+    bool c1 = c == 0xC2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
               static_cast<unsigned char>(text[i + 1]) <= 0x9F;
     if ((c < 0x20 && c != '\t') || c == 0x7F) {
       absl::StrAppendFormat(&shown, "\\x%02x", c);

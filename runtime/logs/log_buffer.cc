@@ -4,16 +4,14 @@
 
 namespace tend::logs {
 
-void LogBuffer::Add(const Source& source, bool is_stderr, absl::string_view text,
-                    int64_t unix_ms) {
+void LogBuffer::Add(const Source& source, bool is_stderr, absl::string_view text, int64_t unix_ms) {
   if (max_lines_ == 0 && followers_.empty()) return;  // the relay's hot path: no copy
   KeptLine line{unix_ms, source, is_stderr, std::string(text)};
   for (const auto& [id, follower] : followers_) follower(line);
   size_t size = Cost(line);
   if (max_lines_ == 0 || size > max_bytes_) return;
   AppLines& app = apps_[source.app];
-  while (!app.lines.empty() &&
-         (app.lines.size() >= max_lines_ || app.bytes + size > max_bytes_)) {
+  while (!app.lines.empty() && (app.lines.size() >= max_lines_ || app.bytes + size > max_bytes_)) {
     app.bytes -= Cost(app.lines.front().second);
     app.lines.pop_front();
   }

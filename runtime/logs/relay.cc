@@ -23,7 +23,8 @@ void OpenStream(int fd, UniqueFd* copy, int* target) {
   if (fstat(fd, &about) == 0 && S_ISREG(about.st_mode)) {
     copy->reset(fcntl(fd, F_DUPFD_CLOEXEC, 0));
   } else {
-    copy->reset(open(absl::StrCat("/proc/self/fd/", fd).c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+    copy->reset(
+        open(absl::StrCat("/proc/self/fd/", fd).c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
     if (!*copy) copy->reset(fcntl(fd, F_DUPFD_CLOEXEC, 0));
   }
   *target = copy->valid() ? copy->get() : fd;
@@ -99,14 +100,12 @@ void LogSink::Flush(Stream& stream) {
   }
 }
 
-absl::StatusOr<std::unique_ptr<OutputPipe>> OutputPipe::Create(loop::EventLoop& loop,
-                                                                LogSink& sink, Source source,
-                                                                bool is_stderr) {
+absl::StatusOr<std::unique_ptr<OutputPipe>> OutputPipe::Create(loop::EventLoop& loop, LogSink& sink,
+                                                               Source source, bool is_stderr) {
   Pipe pipe;
   if (int error = MakePipe(&pipe); error != 0) {
-    return absl::ResourceExhaustedError(absl::StrCat("pipe for the worker's ",
-                                                     is_stderr ? "stderr" : "stdout", ": ",
-                                                     strerror(error)));
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "pipe for the worker's ", is_stderr ? "stderr" : "stdout", ": ", strerror(error)));
   }
   if (fcntl(pipe.read_end.get(), F_SETFL, O_NONBLOCK) != 0) {
     return absl::InternalError(absl::StrCat("fcntl(O_NONBLOCK): ", strerror(errno)));
@@ -122,8 +121,12 @@ absl::StatusOr<std::unique_ptr<OutputPipe>> OutputPipe::Create(loop::EventLoop& 
 
 OutputPipe::OutputPipe(loop::EventLoop& loop, LogSink& sink, Source source, bool is_stderr,
                        Pipe pipe)
-    : loop_(loop), sink_(sink), source_(std::move(source)), is_stderr_(is_stderr),
-      read_end_(std::move(pipe.read_end)), write_end_(std::move(pipe.write_end)) {}
+    : loop_(loop),
+      sink_(sink),
+      source_(std::move(source)),
+      is_stderr_(is_stderr),
+      read_end_(std::move(pipe.read_end)),
+      write_end_(std::move(pipe.write_end)) {}
 
 OutputPipe::~OutputPipe() {
   CloseWriteEnd();

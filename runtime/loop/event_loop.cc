@@ -4,8 +4,8 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <vector>
 
@@ -28,9 +28,8 @@ absl::StatusOr<std::unique_ptr<EventLoop>> EventLoop::Create() {
   UniqueFd timer_fd(timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
   if (!timer_fd) return Errno("timerfd_create");
   std::unique_ptr<EventLoop> loop(new EventLoop(std::move(epoll_fd), std::move(timer_fd)));
-  if (absl::Status watched = loop->Watch(loop->timer_fd_.get(), [raw = loop.get()] {
-        raw->FireDueTimers();
-      });
+  if (absl::Status watched =
+          loop->Watch(loop->timer_fd_.get(), [raw = loop.get()] { raw->FireDueTimers(); });
       !watched.ok()) {
     return watched;
   }
@@ -64,7 +63,8 @@ absl::Status EventLoop::Watch(int fd, Callback on_readable) {
 absl::Status EventLoop::WatchWritable(int fd, Callback on_writable) {
   auto it = watchers_.find(fd);
   if (it == watchers_.end()) return absl::FailedPreconditionError("fd not watched");
-  auto watcher = std::make_shared<Watcher>(Watcher{it->second->on_readable, std::move(on_writable)});
+  auto watcher =
+      std::make_shared<Watcher>(Watcher{it->second->on_readable, std::move(on_writable)});
   if (absl::Status registered = Register(fd, *watcher, /*known=*/true); !registered.ok()) {
     return registered;
   }
@@ -90,8 +90,7 @@ std::unique_ptr<Timer> EventLoop::Every(std::chrono::milliseconds period, Callba
 }
 
 std::unique_ptr<Timer> EventLoop::AddTimer(std::chrono::milliseconds first,
-                                           std::chrono::milliseconds period,
-                                           Callback on_fire) {
+                                           std::chrono::milliseconds period, Callback on_fire) {
   uint64_t id = next_timer_id_++;
   Clock::time_point due = Clock::now() + std::max(first, std::chrono::milliseconds(0));
   timers_[id] = {due, period, std::make_shared<Callback>(std::move(on_fire))};

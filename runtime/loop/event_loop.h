@@ -65,8 +65,8 @@ class EventLoop {
   friend class Timer;
   EventLoop(UniqueFd epoll_fd, UniqueFd timer_fd)
       : epoll_fd_(std::move(epoll_fd)), timer_fd_(std::move(timer_fd)) {}
-  std::unique_ptr<Timer> AddTimer(std::chrono::milliseconds first,
-                                   std::chrono::milliseconds period, Callback on_fire);
+  std::unique_ptr<Timer> AddTimer(std::chrono::milliseconds first, std::chrono::milliseconds period,
+                                  Callback on_fire);
   void CancelTimer(uint64_t id);
   void FireDueTimers();
   void ArmTimerFd();

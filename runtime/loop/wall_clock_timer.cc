@@ -20,8 +20,7 @@ absl::StatusOr<std::unique_ptr<WallClockTimer>> WallClockTimer::Start(
   spec.it_value.tv_sec = std::max<int64_t>(0, since_epoch.count() / 1000000000);
   spec.it_value.tv_nsec = since_epoch.count() > 0 ? since_epoch.count() % 1000000000 : 0;
   if (spec.it_value.tv_sec == 0 && spec.it_value.tv_nsec == 0) spec.it_value.tv_nsec = 1;
-  if (timerfd_settime(fd.get(), TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &spec, nullptr) !=
-      0) {
+  if (timerfd_settime(fd.get(), TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &spec, nullptr) != 0) {
     return absl::InternalError(absl::StrCat("timerfd_settime: ", strerror(errno)));
   }
   std::unique_ptr<WallClockTimer> timer(
@@ -36,7 +35,9 @@ absl::StatusOr<std::unique_ptr<WallClockTimer>> WallClockTimer::Start(
 
 WallClockTimer::WallClockTimer(EventLoop& loop, UniqueFd fd, Callback on_time,
                                Callback on_clock_set)
-    : loop_(loop), fd_(std::move(fd)), on_time_(std::move(on_time)),
+    : loop_(loop),
+      fd_(std::move(fd)),
+      on_time_(std::move(on_time)),
       on_clock_set_(std::move(on_clock_set)) {}
 
 WallClockTimer::~WallClockTimer() { loop_.Unwatch(fd_.get()); }

@@ -23,12 +23,12 @@ void AppCollector::Collect(Done done) {
   current_ = collection;
   std::weak_ptr<Collection> weak = collection;
   // An answer after the collection ended (the worker was late) finds it gone.
-  collection->asked = ask_([this, weak](const std::string& app, int instance,
-                                        cluster::AppMetricsAnswer answer) {
-    if (std::shared_ptr<Collection> alive = weak.lock(); alive && alive == current_) {
-      OnAnswer(*alive, app, instance, std::move(answer));
-    }
-  });
+  collection->asked =
+      ask_([this, weak](const std::string& app, int instance, cluster::AppMetricsAnswer answer) {
+        if (std::shared_ptr<Collection> alive = weak.lock(); alive && alive == current_) {
+          OnAnswer(*alive, app, instance, std::move(answer));
+        }
+      });
   for (const cluster::AppMetricsAsked& asked : collection->asked) {
     collection->outstanding += asked.workers;
     collection->aggregations.try_emplace(asked.app, asked.app, asked.per_worker);

@@ -88,9 +88,12 @@ bool SortedAndDistinct(std::vector<std::pair<std::string, std::string>>& labels)
 
 const char* AppMetricsDropName(AppMetricsDrop reason) {
   switch (reason) {
-    case AppMetricsDrop::kTooLarge: return "too_large";
-    case AppMetricsDrop::kInvalid: return "invalid";
-    case AppMetricsDrop::kNameClash: return "name_clash";
+    case AppMetricsDrop::kTooLarge:
+      return "too_large";
+    case AppMetricsDrop::kInvalid:
+      return "invalid";
+    case AppMetricsDrop::kNameClash:
+      return "name_clash";
   }
   return "invalid";
 }
@@ -104,8 +107,7 @@ void AppAggregation::AddWorker(int instance, prom_client::Registry& registry) {
 void AppAggregation::AddFamily(int instance, prom_client::Family& read) {
   std::optional<Aggregator> aggregator =
       AggregatorNamed(read.aggregator.empty() ? "sum" : read.aggregator);
-  if (!IsValidName(read.name, true) || !IsKnownType(read.type) || !aggregator ||
-      !read.has_values) {
+  if (!IsValidName(read.name, true) || !IsKnownType(read.type) || !aggregator || !read.has_values) {
     return Drop(AppMetricsDrop::kInvalid);
   }
   auto [position, added] = family_index_.try_emplace(read.name, families_.size());

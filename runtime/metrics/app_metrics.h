@@ -38,13 +38,13 @@ enum class AppMetricsDrop {
 const char* AppMetricsDropName(AppMetricsDrop reason);
 
 // Folds the prom-client registries of one app's workers (getMetricsAsJSON(), the JSON that
-// prom-client's AggregatorRegistry gathers, as prom_client::RegistryReader read it) into the families tend serves for the app, by
-// prom-client's rules: series are grouped by sample name and labels, and each group's value
-// is the family's aggregator over the workers (sum by default; first, min, max, average;
-// omit leaves the family out). Every series gets the label app; per worker, also
-// app_instance, and no aggregation. An app label of the app's own is kept as exported_app,
-// as Prometheus renames a clashing target label. Workers are untrusted: what cannot be read
-// is left out and counted, never thrown.
+// prom-client's AggregatorRegistry gathers, as prom_client::RegistryReader read it) into the
+// families tend serves for the app, by prom-client's rules: series are grouped by sample name and
+// labels, and each group's value is the family's aggregator over the workers (sum by default;
+// first, min, max, average; omit leaves the family out). Every series gets the label app; per
+// worker, also app_instance, and no aggregation. An app label of the app's own is kept as
+// exported_app, as Prometheus renames a clashing target label. Workers are untrusted: what cannot
+// be read is left out and counted, never thrown.
 class AppAggregation {
  public:
   // prom-client's aggregators (metricAggregators.js).
@@ -52,7 +52,8 @@ class AppAggregation {
   // Series kept for one app in one scrape; past it, the rest is dropped.
   static constexpr size_t kMaxSeries = 100000;
 
-  AppAggregation(std::string app, bool per_worker) : app_(std::move(app)), per_worker_(per_worker) {}
+  AppAggregation(std::string app, bool per_worker)
+      : app_(std::move(app)), per_worker_(per_worker) {}
 
   // One worker's answer, as its preload's messages were read (cluster::WorkerSession).
   void AddWorker(int instance, prom_client::Registry& registry);

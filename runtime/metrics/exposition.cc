@@ -12,8 +12,8 @@
 #include "absl/strings/str_cat.h"
 #include "prometheus/metric_family.h"
 #include "prometheus/text_serializer.h"
-#include "runtime/signals/signals.h"
 #include "runtime/process/usage.h"
+#include "runtime/signals/signals.h"
 
 namespace tend::metrics {
 namespace {
@@ -77,9 +77,9 @@ void AddWorkers(Families& f, const std::vector<supervise::AppStatus>& apps) {
                       MetricType::Gauge);
   auto& restarts = f.Add("tend_worker_restarts_total",
                          "New workers started for the instance, by reason.", MetricType::Counter);
-  auto& cpu = f.Add("tend_worker_cpu_seconds_total",
-                    "User and system CPU time of the instance's current worker.",
-                    MetricType::Counter);
+  auto& cpu =
+      f.Add("tend_worker_cpu_seconds_total",
+            "User and system CPU time of the instance's current worker.", MetricType::Counter);
   auto& memory = f.Add("tend_worker_resident_memory_bytes",
                        "Resident memory of the instance's current worker.", MetricType::Gauge);
   auto& start = f.Add("tend_worker_start_time_seconds",
@@ -92,8 +92,8 @@ void AddWorkers(Families& f, const std::vector<supervise::AppStatus>& apps) {
       AddValue(ready, labels, std::string(instance.state) == "ready");
       for (int reason = 0; reason < supervise::kRestartReasons; ++reason) {
         Labels with_reason = labels;
-        with_reason.push_back(
-            {"reason", supervise::RestartReasonName(static_cast<supervise::RestartReason>(reason))});
+        with_reason.push_back({"reason", supervise::RestartReasonName(
+                                             static_cast<supervise::RestartReason>(reason))});
         AddValue(restarts, with_reason, static_cast<double>(instance.restarts[reason]));
       }
       if (instance.pid == 0) continue;
@@ -136,15 +136,16 @@ void AddInit(Families& f, const InitCounters& init) {
   for (const auto& [signo, count] : init.forwarded) {
     AddValue(signals, {{"signal", signals::SignalName(signo)}}, static_cast<double>(count));
   }
-  AddValue(f.Add("tend_log_lines_relayed_total",
-                 "Lines of worker output relayed to tend's stdout and stderr.",
-                 MetricType::Counter),
-           {}, static_cast<double>(init.log_lines_relayed));
-  AddValue(f.Add("tend_log_lines_dropped_total",
-                 "Lines of worker output, and of tend's own, dropped because tend's reader fell too far "
-                 "behind (or, for tend's own, came faster than 20 a second).",
-                 MetricType::Counter),
-           {}, static_cast<double>(init.log_lines_dropped));
+  AddValue(
+      f.Add("tend_log_lines_relayed_total",
+            "Lines of worker output relayed to tend's stdout and stderr.", MetricType::Counter),
+      {}, static_cast<double>(init.log_lines_relayed));
+  AddValue(
+      f.Add("tend_log_lines_dropped_total",
+            "Lines of worker output, and of tend's own, dropped because tend's reader fell too far "
+            "behind (or, for tend's own, came faster than 20 a second).",
+            MetricType::Counter),
+      {}, static_cast<double>(init.log_lines_dropped));
 }
 
 // When tend started, in seconds since the epoch: boot time plus the start in ticks.
@@ -173,19 +174,18 @@ void AddProcess(Families& f) {
   AddValue(f.Add("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
                  MetricType::Counter),
            {}, usage.cpu_seconds);
-  AddValue(f.Add("process_resident_memory_bytes", "Resident memory size in bytes.",
-                 MetricType::Gauge),
-           {}, static_cast<double>(usage.resident_bytes));
-  AddValue(f.Add("process_virtual_memory_bytes", "Virtual memory size in bytes.",
-                 MetricType::Gauge),
-           {}, static_cast<double>(self.virtual_bytes));
+  AddValue(
+      f.Add("process_resident_memory_bytes", "Resident memory size in bytes.", MetricType::Gauge),
+      {}, static_cast<double>(usage.resident_bytes));
+  AddValue(
+      f.Add("process_virtual_memory_bytes", "Virtual memory size in bytes.", MetricType::Gauge), {},
+      static_cast<double>(self.virtual_bytes));
   AddValue(f.Add("process_start_time_seconds",
                  "Start time of the process since unix epoch in seconds.", MetricType::Gauge),
            {}, kStartTime);
   AddValue(f.Add("process_open_fds", "Number of open file descriptors.", MetricType::Gauge), {},
            open_fds);
-  AddValue(f.Add("process_max_fds", "Maximum number of open file descriptors.",
-                 MetricType::Gauge),
+  AddValue(f.Add("process_max_fds", "Maximum number of open file descriptors.", MetricType::Gauge),
            {}, static_cast<double>(files.rlim_cur));
 }
 
@@ -245,8 +245,7 @@ void AddAppMetricsCounts(Families& f, const std::map<std::string, AppMetricsCoun
                         "not answer in time.",
                         MetricType::Counter);
   auto& dropped = f.Add("tend_app_metrics_dropped_total",
-                        "Parts of the apps' own metrics left out, by reason.",
-                        MetricType::Counter);
+                        "Parts of the apps' own metrics left out, by reason.", MetricType::Counter);
   for (const auto& [app, count] : counts) {
     AddValue(missing, {{"app", app}}, static_cast<double>(count.missing));
     for (AppMetricsDrop reason :

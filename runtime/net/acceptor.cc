@@ -12,22 +12,21 @@ constexpr std::chrono::milliseconds kPause{100};
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Acceptor>> Acceptor::Start(loop::EventLoop& loop,
-                                                          UniqueFd listener, Admit admit,
-                                                          OnExhausted on_exhausted) {
+absl::StatusOr<std::unique_ptr<Acceptor>> Acceptor::Start(loop::EventLoop& loop, UniqueFd listener,
+                                                          Admit admit, OnExhausted on_exhausted) {
   std::unique_ptr<Acceptor> acceptor(
       new Acceptor(loop, std::move(listener), std::move(admit), std::move(on_exhausted)));
   Acceptor* raw = acceptor.get();
-  if (absl::Status watched = loop.Watch(raw->fd(), [raw] { raw->OnAcceptable(); });
-      !watched.ok()) {
+  if (absl::Status watched = loop.Watch(raw->fd(), [raw] { raw->OnAcceptable(); }); !watched.ok()) {
     return watched;
   }
   return acceptor;
 }
 
-Acceptor::Acceptor(loop::EventLoop& loop, UniqueFd listener, Admit admit,
-                   OnExhausted on_exhausted)
-    : loop_(loop), listener_(std::move(listener)), admit_(std::move(admit)),
+Acceptor::Acceptor(loop::EventLoop& loop, UniqueFd listener, Admit admit, OnExhausted on_exhausted)
+    : loop_(loop),
+      listener_(std::move(listener)),
+      admit_(std::move(admit)),
       on_exhausted_(std::move(on_exhausted)) {}
 
 Acceptor::~Acceptor() { loop_.Unwatch(listener_.get()); }

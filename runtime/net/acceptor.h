@@ -20,8 +20,8 @@ class Acceptor {
   // Called when descriptors ran out; returns true when it freed one (accept again now).
   using OnExhausted = std::function<bool()>;
 
-  static absl::StatusOr<std::unique_ptr<Acceptor>> Start(loop::EventLoop& loop,
-                                                         UniqueFd listener, Admit admit,
+  static absl::StatusOr<std::unique_ptr<Acceptor>> Start(loop::EventLoop& loop, UniqueFd listener,
+                                                         Admit admit,
                                                          OnExhausted on_exhausted = nullptr);
   ~Acceptor();
 

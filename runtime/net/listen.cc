@@ -44,8 +44,8 @@ absl::Status ClaimSocketPath(const std::string& path) {
     return absl::FailedPreconditionError(absl::StrCat("cannot create ", dir, ": not a directory"));
   }
   if (access(dir.c_str(), W_OK) != 0) {
-    return absl::PermissionDeniedError(absl::StrCat("cannot create a socket in ", dir, ": ",
-                                                    strerror(errno)));
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot create a socket in ", dir, ": ", strerror(errno)));
   }
   struct stat existing;
   if (lstat(path.c_str(), &existing) != 0) return absl::OkStatus();
@@ -54,8 +54,8 @@ absl::Status ClaimSocketPath(const std::string& path) {
   }
   UniqueFd probe(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!probe) {
-    return absl::ResourceExhaustedError(absl::StrCat("cannot check ", path, ": socket: ",
-                                                     strerror(errno)));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("cannot check ", path, ": socket: ", strerror(errno)));
   }
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
@@ -64,12 +64,12 @@ absl::Status ClaimSocketPath(const std::string& path) {
   // backlog's EAGAIN, EACCES) may be a live tend: never unlink its socket.
   bool accepted = connect(probe.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
   if (accepted || errno != ECONNREFUSED) {
-    return absl::AlreadyExistsError(absl::StrCat(
-        path, " is in use by another process (", accepted ? "it accepts" : strerror(errno), ")"));
+    return absl::AlreadyExistsError(absl::StrCat(path, " is in use by another process (",
+                                                 accepted ? "it accepts" : strerror(errno), ")"));
   }
   if (unlink(path.c_str()) != 0) {
-    return absl::PermissionDeniedError(absl::StrCat("cannot remove stale ", path, ": ",
-                                                    strerror(errno)));
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot remove stale ", path, ": ", strerror(errno)));
   }
   return absl::OkStatus();
 }
@@ -106,7 +106,8 @@ absl::StatusOr<Listening> ListenTcp(const std::string& address, int backlog) {
   int fd = listening.fd.get();
   if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
       bind(fd, reinterpret_cast<sockaddr*>(&*bind_to), length) != 0 || listen(fd, backlog) != 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", address, ": ", strerror(errno)));
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", address, ": ", strerror(errno)));
   }
   std::optional<sockaddr_storage> bound = LocalAddress(fd);
   if (!bound) return absl::InternalError(absl::StrCat("getsockname: ", strerror(errno)));
@@ -117,7 +118,8 @@ absl::StatusOr<Listening> ListenTcp(const std::string& address, int backlog) {
 absl::StatusOr<Listening> ListenUnix(const std::string& path, int backlog) {
   sockaddr_un address{};
   if (path.empty() || path.size() >= sizeof address.sun_path) {
-    return absl::InvalidArgumentError(absl::StrCat("'", path, "': no path, or too long for a Unix socket"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", path, "': no path, or too long for a Unix socket"));
   }
   if (absl::Status claimed = ClaimSocketPath(path); !claimed.ok()) return claimed;
   Listening listening;
@@ -126,8 +128,7 @@ absl::StatusOr<Listening> ListenUnix(const std::string& path, int backlog) {
   address.sun_family = AF_UNIX;
   memcpy(address.sun_path, path.c_str(), path.size());
   mode_t previous = umask(0077);
-  bool bound =
-      bind(listening.fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+  bool bound = bind(listening.fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
   int error = errno;
   umask(previous);
   if (bound && listen(listening.fd.get(), backlog) != 0) {
@@ -135,8 +136,8 @@ absl::StatusOr<Listening> ListenUnix(const std::string& path, int backlog) {
     bound = false;
   }
   if (!bound) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on unix:", path, ": ",
-                                               strerror(error)));
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on unix:", path, ": ", strerror(error)));
   }
   return listening;
 }
@@ -158,7 +159,8 @@ int PortOf(const sockaddr_storage& address) {
   if (address.ss_family == AF_INET6) {
     return ntohs(reinterpret_cast<const sockaddr_in6&>(address).sin6_port);
   }
-  if (address.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in&>(address).sin_port);
+  if (address.ss_family == AF_INET)
+    return ntohs(reinterpret_cast<const sockaddr_in&>(address).sin_port);
   return 0;
 }
 

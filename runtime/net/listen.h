@@ -11,7 +11,7 @@
 namespace tend::net {
 
 struct Listening {
-  UniqueFd fd;  // non-blocking, close-on-exec
+  UniqueFd fd;   // non-blocking, close-on-exec
   int port = 0;  // TCP: the port bound (a free one for port 0)
 };
 

@@ -106,7 +106,9 @@ absl::StatusOr<std::unique_ptr<TlsContext>> TlsContext::Load(TlsFiles files) {
 }
 
 TlsContext::TlsContext(TlsFiles files, SSL_CTX* context, Stamps stamps)
-    : files_(std::move(files)), context_(context), stamps_(std::move(stamps)),
+    : files_(std::move(files)),
+      context_(context),
+      stamps_(std::move(stamps)),
       checked_(std::chrono::steady_clock::now()) {}
 
 TlsContext::~TlsContext() { SSL_CTX_free(context_); }
@@ -134,9 +136,8 @@ SSL_CTX* TlsContext::Current() {
   return context_;
 }
 
-absl::StatusOr<std::unique_ptr<TlsTunnel>> TlsTunnel::Start(loop::EventLoop& loop,
-                                                            SSL_CTX* context, UniqueFd client,
-                                                            UniqueFd plaintext,
+absl::StatusOr<std::unique_ptr<TlsTunnel>> TlsTunnel::Start(loop::EventLoop& loop, SSL_CTX* context,
+                                                            UniqueFd client, UniqueFd plaintext,
                                                             std::function<void()> on_closed) {
   SSL* ssl = SSL_new(context);
   if (!ssl) return absl::ResourceExhaustedError(absl::StrCat("SSL_new: ", OpenSslError()));
@@ -163,7 +164,10 @@ absl::StatusOr<std::unique_ptr<TlsTunnel>> TlsTunnel::Start(loop::EventLoop& loo
 
 TlsTunnel::TlsTunnel(loop::EventLoop& loop, SSL* ssl, UniqueFd client, UniqueFd plaintext,
                      std::function<void()> on_closed)
-    : loop_(loop), ssl_(ssl), client_(std::move(client)), plaintext_(std::move(plaintext)),
+    : loop_(loop),
+      ssl_(ssl),
+      client_(std::move(client)),
+      plaintext_(std::move(plaintext)),
       on_closed_(std::move(on_closed)) {}
 
 TlsTunnel::~TlsTunnel() {
@@ -267,8 +271,8 @@ bool TlsTunnel::ToClient() {
     }
     if (outbound_.size() >= kMaxBuffered) return true;
     char buffer[kChunk];
-    ssize_t got = recv(plaintext_.get(), buffer,
-                       std::min(sizeof buffer, kMaxBuffered - outbound_.size()), 0);
+    ssize_t got =
+        recv(plaintext_.get(), buffer, std::min(sizeof buffer, kMaxBuffered - outbound_.size()), 0);
     if (got > 0) {
       outbound_.append(buffer, static_cast<size_t>(got));
       ++chunks;

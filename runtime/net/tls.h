@@ -91,11 +91,11 @@ class TlsTunnel {
   UniqueFd plaintext_;
   std::function<void()> on_closed_;
   std::unique_ptr<loop::Timer> deadline_;
-  std::unique_ptr<loop::Timer> stall_;  // armed while bytes wait for the client
+  std::unique_ptr<loop::Timer> stall_;   // armed while bytes wait for the client
   uint64_t sent_ = 0;                    // bytes written to the client
   std::unique_ptr<loop::Timer> resume_;  // another pump soon: OpenSSL may hold decrypted data
-  std::string inbound_;   // decrypted, for gRPC
-  std::string outbound_;  // from gRPC, to encrypt
+  std::string inbound_;                  // decrypted, for gRPC
+  std::string outbound_;                 // from gRPC, to encrypt
   bool handshaken_ = false;
   bool spoke_ = false;  // a byte came through: the deadline is over
   bool closed_ = false;

@@ -1,12 +1,12 @@
 #include "runtime/process/spawn.h"
 
 #include <fcntl.h>
-#include <signal.h>
 #include <grp.h>
 #include <sched.h>
+#include <signal.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
-#include <string.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -168,11 +168,14 @@ absl::StatusOr<pid_t> Spawn(const SpawnOptions& options) {
   // child in between: tend has none, it takes signals from a signalfd.
   absl::StatusOr<ChildStack> stack = ChildStack::For(options.argv.size());
   if (!stack.ok()) return stack.status();
-  Child child{&options, argv.data(), envp.data(),
-              options.listen_pid ? envp[env.size() - 1] : nullptr, error_pipe.write_end.get(),
-              descriptor_limit, signals::IgnoredSignals()};
-  pid_t pid = clone(ChildMain, stack->top(), CLONE_VM | CLONE_VFORK | SIGCHLD,
-                    &child);
+  Child child{&options,
+              argv.data(),
+              envp.data(),
+              options.listen_pid ? envp[env.size() - 1] : nullptr,
+              error_pipe.write_end.get(),
+              descriptor_limit,
+              signals::IgnoredSignals()};
+  pid_t pid = clone(ChildMain, stack->top(), CLONE_VM | CLONE_VFORK | SIGCHLD, &child);
   if (pid < 0) return errors::FromErrno("clone");
   // Also from this side, so that the group exists before Spawn returns and a signal sent to
   // it at once cannot miss (the child's own call may not have run yet). EACCES: the child

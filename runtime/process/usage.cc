@@ -23,14 +23,29 @@ std::optional<ProcStat> ReadProcStat(pid_t pid, const std::string& proc_root) {
   std::string skip;
   for (int field = 3; field <= 24 && fields; ++field) {
     switch (field) {
-      case 3: fields >> stat.state; break;
-      case 4: fields >> stat.ppid; break;
-      case 14: fields >> stat.user_ticks; break;
-      case 15: fields >> stat.system_ticks; break;
-      case 22: fields >> stat.start_ticks; break;
-      case 23: fields >> stat.virtual_bytes; break;
-      case 24: fields >> stat.resident_pages; break;
-      default: fields >> skip;
+      case 3:
+        fields >> stat.state;
+        break;
+      case 4:
+        fields >> stat.ppid;
+        break;
+      case 14:
+        fields >> stat.user_ticks;
+        break;
+      case 15:
+        fields >> stat.system_ticks;
+        break;
+      case 22:
+        fields >> stat.start_ticks;
+        break;
+      case 23:
+        fields >> stat.virtual_bytes;
+        break;
+      case 24:
+        fields >> stat.resident_pages;
+        break;
+      default:
+        fields >> skip;
     }
   }
   if (!fields) return std::nullopt;

@@ -53,8 +53,10 @@ bool Continues(const Family& part, const Family& family) {
 bool RegistryReader::Scalar(const char* text) {
   if (at_ == At::kRegistry) ++registry_.invalid;  // a family that is no object
   if (at_ == At::kLabels) {
-    if (text) Label(text);
-    else value_.invalid = true;  // null
+    if (text)
+      Label(text);
+    else
+      value_.invalid = true;  // null
   }
   return at_ != At::kTop;
 }

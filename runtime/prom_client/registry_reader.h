@@ -28,8 +28,8 @@ struct Family {
 // What one worker's answer held, as read so far (an answer may come in several pieces).
 struct Registry {
   std::vector<Family> families;
-  uint64_t invalid = 0;   // entries that were not families
-  bool too_many = false;  // families past kMaxFamilies were left out
+  uint64_t invalid = 0;    // entries that were not families
+  bool too_many = false;   // families past kMaxFamilies were left out
   bool too_large = false;  // over its byte bound: `families` is emptied, the rest is skipped
   size_t bytes = 0;        // the heap `families` takes, as RegistryReader counts it
 };

@@ -13,9 +13,9 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 
 namespace tend::signals {
 namespace {
@@ -26,14 +26,14 @@ struct NamedSignal {
 };
 
 constexpr NamedSignal kNames[] = {
-    {"HUP", SIGHUP},     {"INT", SIGINT},       {"QUIT", SIGQUIT},   {"ILL", SIGILL},
-    {"TRAP", SIGTRAP},   {"ABRT", SIGABRT},     {"IOT", SIGIOT},     {"BUS", SIGBUS},
-    {"FPE", SIGFPE},     {"KILL", SIGKILL},     {"USR1", SIGUSR1},   {"SEGV", SIGSEGV},
-    {"USR2", SIGUSR2},   {"PIPE", SIGPIPE},     {"ALRM", SIGALRM},   {"TERM", SIGTERM},
-    {"STKFLT", SIGSTKFLT}, {"CHLD", SIGCHLD},   {"CONT", SIGCONT},   {"STOP", SIGSTOP},
-    {"TSTP", SIGTSTP},   {"TTIN", SIGTTIN},     {"TTOU", SIGTTOU},   {"URG", SIGURG},
-    {"XCPU", SIGXCPU},   {"XFSZ", SIGXFSZ},     {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF},
-    {"WINCH", SIGWINCH}, {"IO", SIGIO},         {"POLL", SIGPOLL},   {"PWR", SIGPWR},
+    {"HUP", SIGHUP},       {"INT", SIGINT},   {"QUIT", SIGQUIT},     {"ILL", SIGILL},
+    {"TRAP", SIGTRAP},     {"ABRT", SIGABRT}, {"IOT", SIGIOT},       {"BUS", SIGBUS},
+    {"FPE", SIGFPE},       {"KILL", SIGKILL}, {"USR1", SIGUSR1},     {"SEGV", SIGSEGV},
+    {"USR2", SIGUSR2},     {"PIPE", SIGPIPE}, {"ALRM", SIGALRM},     {"TERM", SIGTERM},
+    {"STKFLT", SIGSTKFLT}, {"CHLD", SIGCHLD}, {"CONT", SIGCONT},     {"STOP", SIGSTOP},
+    {"TSTP", SIGTSTP},     {"TTIN", SIGTTIN}, {"TTOU", SIGTTOU},     {"URG", SIGURG},
+    {"XCPU", SIGXCPU},     {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF},
+    {"WINCH", SIGWINCH},   {"IO", SIGIO},     {"POLL", SIGPOLL},     {"PWR", SIGPWR},
     {"SYS", SIGSYS},
 };
 
@@ -41,8 +41,13 @@ constexpr NamedSignal kNames[] = {
 // an undefined way, so tend leaves them alone.
 bool IsFaultSignal(int signo) {
   switch (signo) {
-    case SIGSEGV: case SIGBUS: case SIGFPE: case SIGILL:
-    case SIGTRAP: case SIGSYS: case SIGABRT:
+    case SIGSEGV:
+    case SIGBUS:
+    case SIGFPE:
+    case SIGILL:
+    case SIGTRAP:
+    case SIGSYS:
+    case SIGABRT:
       return true;
     default:
       return false;
@@ -122,7 +127,8 @@ absl::Status BlockHandledSignals() {
   // are no requests to pass on.
   for (int signo : {SIGTTIN, SIGTTOU}) {
     if (signal(signo, SIG_IGN) == SIG_ERR) {
-      return absl::InternalError(absl::StrCat("signal(", SignalName(signo), "): ", strerror(errno)));
+      return absl::InternalError(
+          absl::StrCat("signal(", SignalName(signo), "): ", strerror(errno)));
     }
   }
   if (sigprocmask(SIG_BLOCK, &HandledSignals(), nullptr) != 0) {
@@ -137,7 +143,6 @@ absl::StatusOr<std::unique_ptr<SignalChannel>> SignalChannel::Open() {
   if (!fd) return absl::InternalError(absl::StrCat("signalfd: ", strerror(errno)));
   return std::unique_ptr<SignalChannel>(new SignalChannel(std::move(fd)));
 }
-
 
 std::vector<SignalChannel::Received> SignalChannel::Drain() {
   std::vector<Received> received;

@@ -9,9 +9,9 @@
 #include "absl/strings/str_cat.h"
 #include "runtime/errors/errno_status.h"
 #include "runtime/init/exit_status.h"
+#include "runtime/logs/diagnostics.h"
 #include "runtime/process/spawn.h"
 #include "runtime/signals/signals.h"
-#include "runtime/logs/diagnostics.h"
 
 namespace tend::supervise {
 namespace {
@@ -40,7 +40,9 @@ std::string Mib(uint64_t bytes) { return absl::StrCat(bytes / (1024 * 1024), " M
 }  // namespace
 
 App::App(const v1::App& config, Worker::Context context, int& next_worker_id)
-    : config_(config), policy_(PolicyOf(config)), context_(context),
+    : config_(config),
+      policy_(PolicyOf(config)),
+      context_(context),
       next_worker_id_(next_worker_id) {}
 
 App::~App() = default;
@@ -55,8 +57,8 @@ std::unique_ptr<Worker> App::NewWorker(int instance) {
   return std::make_unique<Worker>(++next_worker_id_, instance, config_, context_, *this);
 }
 
-absl::StatusOr<std::unique_ptr<App>> App::Create(const v1::App& config,
-                                                 Worker::Context context, int& next_worker_id) {
+absl::StatusOr<std::unique_ptr<App>> App::Create(const v1::App& config, Worker::Context context,
+                                                 int& next_worker_id) {
   std::unique_ptr<App> app(new App(config, context, next_worker_id));
   if (!config.cron_restart().empty()) {
     absl::StatusOr<cron::CronSchedule> cron = cron::CronSchedule::Parse(config.cron_restart());
@@ -65,14 +67,14 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(const v1::App& config,
   }
   if (config.watch_size() > 0) {
     App* raw = app.get();
-    absl::StatusOr<std::unique_ptr<FileWatcher>> watcher = FileWatcher::Create(
-        context.loop, {config.watch().begin(), config.watch().end()},
-        {config.ignore_watch().begin(), config.ignore_watch().end()},
-        Millis(config.watch_delay_ms() ? config.watch_delay_ms() : 1000),
-        [raw](const std::string& changed) {
-          logs::Info(absl::StrCat(raw->name(), ": ", changed, " changed"));
-          raw->Reload(RestartReason::kWatch);
-        });
+    absl::StatusOr<std::unique_ptr<FileWatcher>> watcher =
+        FileWatcher::Create(context.loop, {config.watch().begin(), config.watch().end()},
+                            {config.ignore_watch().begin(), config.ignore_watch().end()},
+                            Millis(config.watch_delay_ms() ? config.watch_delay_ms() : 1000),
+                            [raw](const std::string& changed) {
+                              logs::Info(absl::StrCat(raw->name(), ": ", changed, " changed"));
+                              raw->Reload(RestartReason::kWatch);
+                            });
     if (!watcher.ok()) return watcher.status();
     app->watcher_ = std::move(*watcher);
   }
@@ -214,7 +216,8 @@ bool App::OnExit(pid_t pid, int wait_status) {
            exit_code);
       reload_->replacements.erase(it);
       FailReload(absl::StrCat("the new worker for instance ", index, " exited (",
-                              Describe(wait_status), ") before it was ready; the old one keeps "
+                              Describe(wait_status),
+                              ") before it was ready; the old one keeps "
                               "serving"));
       return true;
     }
@@ -332,8 +335,8 @@ void App::BeginReload(RestartReason reason, std::string what, std::deque<size_t>
 void App::AdvanceReload() {
   size_t surge = std::max<uint32_t>(1, config_.reload_surge());
   while (!reload_->queue.empty() &&
-         reload_->replacements.size() + reload_->stopping_old.size() +
-                 reload_->restarted.size() < surge) {
+         reload_->replacements.size() + reload_->stopping_old.size() + reload_->restarted.size() <
+             surge) {
     size_t index = reload_->queue.front();
     reload_->queue.pop_front();
     if (index >= slots_.size() || !slots_[index]->worker) continue;  // nothing runs to replace
@@ -381,8 +384,8 @@ void App::EndReload() {
                         std::chrono::system_clock::now().time_since_epoch())
                         .count(),
                     !reload_->failed};
-    reload_durations_.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                                            reload_->began).count());
+    reload_durations_.Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - reload_->began).count());
   }
   Emit(Event::Kind::kReloadFinished, -1, 0, reload_->what, 0, !reload_->failed);
   reload_.reset();
@@ -407,8 +410,8 @@ absl::Status App::Scale(int instances) {
     return absl::InvalidArgumentError(
         absl::StrCat(instances, " instances: expected 0 to ", kMaxInstances));
   }
-  logs::Info(absl::StrCat("scaling ", name(), " from ", slots_.size(), " to ", instances,
-                          " instances"));
+  logs::Info(
+      absl::StrCat("scaling ", name(), " from ", slots_.size(), " to ", instances, " instances"));
   Emit(Event::Kind::kScaled, -1, 0, absl::StrCat("from ", slots_.size(), " to ", instances));
   // New slots start paced, as at the first start.
   while (slots_.size() < static_cast<size_t>(instances)) {
@@ -432,7 +435,8 @@ void App::CheckMemory() {
     if (!worker || worker->state() != Worker::State::kReady) continue;
     std::optional<process::Usage> usage = worker->Usage();
     if (!usage || usage->resident_bytes <= config_.max_memory_bytes()) continue;
-    BeginReload(RestartReason::kMemory, absl::StrCat("memory restart of ", Label(index), " (pid ", worker->pid(), " uses ",
+    BeginReload(RestartReason::kMemory,
+                absl::StrCat("memory restart of ", Label(index), " (pid ", worker->pid(), " uses ",
                              Mib(usage->resident_bytes), ", over the ",
                              Mib(config_.max_memory_bytes()), " limit)"),
                 {index});
@@ -524,7 +528,8 @@ int App::RequestAppMetrics(const MetricsAnswer& answer, size_t max_bytes) {
     asked += slot->worker->RequestAppMetrics(
         [answer, instance](cluster::AppMetricsAnswer metrics) {
           answer(instance, std::move(metrics));
-        }, max_bytes);
+        },
+        max_bytes);
   }
   return asked;
 }
@@ -533,10 +538,14 @@ namespace {
 
 const char* StateName(Worker::State state) {
   switch (state) {
-    case Worker::State::kStarting: return "starting";
-    case Worker::State::kReady: return "ready";
-    case Worker::State::kDraining: return "draining";
-    case Worker::State::kStopping: return "stopping";
+    case Worker::State::kStarting:
+      return "starting";
+    case Worker::State::kReady:
+      return "ready";
+    case Worker::State::kDraining:
+      return "draining";
+    case Worker::State::kStopping:
+      return "stopping";
   }
   return "unknown";
 }

@@ -16,9 +16,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "runtime/cron/cron_schedule.h"
 #include "runtime/loop/event_loop.h"
 #include "runtime/loop/wall_clock_timer.h"
-#include "runtime/cron/cron_schedule.h"
 #include "runtime/supervise/file_watcher.h"
 #include "runtime/supervise/restart_policy.h"
 #include "runtime/supervise/status.h"
@@ -54,8 +54,7 @@ class App : public WorkerListener {
 
   // `next_worker_id` numbers workers across every app (Node's cluster worker ids). Fails
   // on a configuration it cannot run (a bad cron expression).
-  static absl::StatusOr<std::unique_ptr<App>> Create(const v1::App& config,
-                                                     Worker::Context context,
+  static absl::StatusOr<std::unique_ptr<App>> Create(const v1::App& config, Worker::Context context,
                                                      int& next_worker_id);
   ~App() override;
 
@@ -95,8 +94,7 @@ class App : public WorkerListener {
   std::vector<WorkerInfo> Workers() const;
   // Asks each serving worker for the app's own metrics (Worker::RequestAppMetrics); `answer`
   // gets each answer with its instance. Returns how many workers were asked.
-  using MetricsAnswer =
-      std::function<void(int instance, cluster::AppMetricsAnswer metrics)>;
+  using MetricsAnswer = std::function<void(int instance, cluster::AppMetricsAnswer metrics)>;
   int RequestAppMetrics(const MetricsAnswer& answer, size_t max_bytes);
   // How many workers RequestAppMetrics would ask now.
   int AppMetricsWorkers() const;
@@ -112,7 +110,7 @@ class App : public WorkerListener {
     RestartTracker tracker;
     std::unique_ptr<loop::Timer> restart_timer;
     bool errored = false;
-    bool stopped = false;  // exited and, by policy, not restarted
+    bool stopped = false;      // exited and, by policy, not restarted
     bool first_start = false;  // its first worker is starting: it holds a turn of the pacing
     Millis spawn_backoff{0};   // after transient spawn failures in a row: the last delay
     std::array<uint64_t, kRestartReasons> restarts{};
@@ -120,8 +118,8 @@ class App : public WorkerListener {
   struct ReloadProgress {
     RestartReason reason;
     std::chrono::steady_clock::time_point began;
-    std::string what;           // for logs: "reload of APP", ...
-    std::deque<size_t> queue;   // instances still to replace
+    std::string what;          // for logs: "reload of APP", ...
+    std::deque<size_t> queue;  // instances still to replace
     // Instances whose replacement is starting next to the old worker.
     std::map<size_t, std::unique_ptr<Worker>> replacements;
     // Stop first: the old worker's pid, until it exits, and then its instance's new worker.

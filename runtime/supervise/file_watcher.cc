@@ -14,8 +14,8 @@
 namespace tend::supervise {
 namespace {
 
-constexpr uint32_t kEvents = IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_FROM |
-                             IN_MOVED_TO | IN_MODIFY;
+constexpr uint32_t kEvents =
+    IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_MODIFY;
 
 bool NeverWatched(const std::string& name) { return name == "node_modules" || name == ".git"; }
 
@@ -38,7 +38,8 @@ absl::StatusOr<std::unique_ptr<FileWatcher>> FileWatcher::Create(
     }
     watcher->AddTree(root, "");
   }
-  if (absl::Status watched = loop.Watch(watcher->fd_.get(), [raw = watcher.get()] { raw->OnReadable(); });
+  if (absl::Status watched =
+          loop.Watch(watcher->fd_.get(), [raw = watcher.get()] { raw->OnReadable(); });
       !watched.ok()) {
     return watched;
   }
@@ -85,9 +86,8 @@ void FileWatcher::OnReadable() {
       auto folder = folders_.find(event->wd);
       if (folder == folders_.end() || event->len == 0) continue;
       std::string name = event->name;
-      std::string relative = folder->second.relative.empty()
-                                 ? name
-                                 : absl::StrCat(folder->second.relative, "/", name);
+      std::string relative =
+          folder->second.relative.empty() ? name : absl::StrCat(folder->second.relative, "/", name);
       if (NeverWatched(name) || Ignored(relative, name)) continue;
       if ((event->mask & IN_ISDIR) && (event->mask & (IN_CREATE | IN_MOVED_TO))) {
         AddTree(absl::StrCat(folder->second.path, "/", name), relative);

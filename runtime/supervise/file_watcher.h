@@ -23,9 +23,8 @@ class FileWatcher {
   static constexpr size_t kMaxFolders = 8192;
 
   static absl::StatusOr<std::unique_ptr<FileWatcher>> Create(
-      loop::EventLoop& loop, const std::vector<std::string>& roots,
-      std::vector<std::string> ignore, std::chrono::milliseconds delay,
-      std::function<void(const std::string& changed)> on_change);
+      loop::EventLoop& loop, const std::vector<std::string>& roots, std::vector<std::string> ignore,
+      std::chrono::milliseconds delay, std::function<void(const std::string& changed)> on_change);
   ~FileWatcher();
 
  private:

@@ -10,9 +10,9 @@ using Millis = std::chrono::milliseconds;
 // pm2's restart options, with pm2's defaults.
 struct RestartPolicy {
   bool autorestart = true;
-  std::set<int> stop_exit_codes;       // exits with these codes are not restarted
-  Millis min_uptime{1000};             // a shorter run is an unstable restart
-  int max_restarts = 16;               // this many unstable restarts in a row: errored
+  std::set<int> stop_exit_codes;  // exits with these codes are not restarted
+  Millis min_uptime{1000};        // a shorter run is an unstable restart
+  int max_restarts = 16;          // this many unstable restarts in a row: errored
   Millis restart_delay{0};
   Millis exp_backoff_restart_delay{0};  // 0: off; else the first delay, then x1.5 up to 15 s
 };

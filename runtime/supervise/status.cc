@@ -4,12 +4,18 @@ namespace tend::supervise {
 
 const char* RestartReasonName(RestartReason reason) {
   switch (reason) {
-    case RestartReason::kExited: return "exited";
-    case RestartReason::kReload: return "reload";
-    case RestartReason::kCron: return "cron";
-    case RestartReason::kMemory: return "memory";
-    case RestartReason::kRequested: return "requested";
-    case RestartReason::kWatch: return "watch";
+    case RestartReason::kExited:
+      return "exited";
+    case RestartReason::kReload:
+      return "reload";
+    case RestartReason::kCron:
+      return "cron";
+    case RestartReason::kMemory:
+      return "memory";
+    case RestartReason::kRequested:
+      return "requested";
+    case RestartReason::kWatch:
+      return "watch";
   }
   return "unknown";
 }

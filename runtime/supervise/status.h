@@ -71,9 +71,9 @@ struct Event {
     kWorkerExited,      // exit_code and detail ("code 3", "SIGKILL")
     kRestartScheduled,  // detail: the delay
     kReloadStarted,
-    kReloadProgress,    // an instance was replaced
-    kReloadFinished,    // ok: whether every instance was replaced
-    kScaled,            // detail: "from N to M"
+    kReloadProgress,  // an instance was replaced
+    kReloadFinished,  // ok: whether every instance was replaced
+    kScaled,          // detail: "from N to M"
   };
   Kind kind;
   std::string app;

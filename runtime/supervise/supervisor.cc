@@ -5,8 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 
@@ -59,10 +59,18 @@ std::string InlinePreloadOption() {
 logs::LogSink::Options SinkOptions(const v1::LogOptions& options) {
   logs::LogSink::Options sink;
   switch (options.format()) {
-    case v1::LogOptions::JSON: sink.format.kind = logs::LineFormat::kJson; break;
-    case v1::LogOptions::PREFIXED: sink.format.kind = logs::LineFormat::kPrefixed; break;
-    case v1::LogOptions::KEY_VALUE: sink.format.kind = logs::LineFormat::kKeyValue; break;
-    default: sink.format.kind = logs::LineFormat::kRaw; break;
+    case v1::LogOptions::JSON:
+      sink.format.kind = logs::LineFormat::kJson;
+      break;
+    case v1::LogOptions::PREFIXED:
+      sink.format.kind = logs::LineFormat::kPrefixed;
+      break;
+    case v1::LogOptions::KEY_VALUE:
+      sink.format.kind = logs::LineFormat::kKeyValue;
+      break;
+    default:
+      sink.format.kind = logs::LineFormat::kRaw;
+      break;
   }
   sink.format.time = options.time();
   return sink;
@@ -72,7 +80,10 @@ logs::LogSink::Options SinkOptions(const v1::LogOptions& options) {
 
 Supervisor::Supervisor(const v1::Config& config, loop::EventLoop& loop,
                        std::vector<std::string> env)
-    : config_(config), loop_(loop), env_(std::move(env)), sockets_(loop),
+    : config_(config),
+      loop_(loop),
+      env_(std::move(env)),
+      sockets_(loop),
       log_buffer_(config.logs().buffer_lines(), config.logs().buffer_bytes()),
       sink_(loop, SinkOptions(config.logs()), &log_buffer_) {}
 
@@ -90,8 +101,8 @@ absl::Status Supervisor::Start() {
   std::string preload_option;
   if (wants_preload) {
     preload_path_ = WritePreload(&preload_dir_);
-    preload_option = preload_path_.empty() ? InlinePreloadOption()
-                                           : absl::StrCat("--require ", preload_path_);
+    preload_option =
+        preload_path_.empty() ? InlinePreloadOption() : absl::StrCat("--require ", preload_path_);
   }
   for (const v1::App& app : config_.apps()) {
     Worker::Context context{loop_, sockets_, env_, app.preload() ? preload_option : "", sink_};
@@ -131,7 +142,6 @@ App* Supervisor::Find(const std::string& name) const {
   }
   return nullptr;
 }
-
 
 absl::Status Supervisor::Scale(const std::string& name, int count, bool relative) {
   App* app = Find(name);
@@ -200,7 +210,8 @@ std::vector<cluster::AppMetricsAsked> Supervisor::RequestAppMetrics(
     int workers = app->RequestAppMetrics(
         [answer, name](int instance, cluster::AppMetricsAnswer metrics) {
           answer(name, instance, std::move(metrics));
-        }, each);
+        },
+        each);
     asked.push_back(
         {name, workers, app->config().app_metrics() == v1::App::APP_METRICS_PER_WORKER});
   }

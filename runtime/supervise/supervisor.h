@@ -31,9 +31,9 @@ class Supervisor : public init::Workload, public EventListener {
   bool Owns(pid_t pid) const override;
   bool EndsLeftoversOfEachExit() const override { return true; }
   bool Finished() const override;
-  // 1 when the apps could not start; 0 after a stop in which every worker exited cleanly; after a stop that needed SIGKILL,
-  // 1; when every app errored, the last exit code (1 if that was 0); when every app stopped
-  // by policy, the last worker's exit code.
+  // 1 when the apps could not start; 0 after a stop in which every worker exited cleanly; after a
+  // stop that needed SIGKILL, 1; when every app errored, the last exit code (1 if that was 0); when
+  // every app stopped by policy, the last worker's exit code.
   int ExitCode() const override;
 
   void Reload();
@@ -56,8 +56,8 @@ class Supervisor : public init::Workload, public EventListener {
   // one request hold at most kMaxAppMetricsBytes in all, shared evenly by the workers asked
   // (each between 64 KiB and WorkerSession::kMaxAppMetricsBytes).
   static constexpr size_t kMaxAppMetricsBytes = 32 << 20;
-  using AppMetricsAnswer = std::function<void(const std::string& app, int instance,
-                                              cluster::AppMetricsAnswer metrics)>;
+  using AppMetricsAnswer =
+      std::function<void(const std::string& app, int instance, cluster::AppMetricsAnswer metrics)>;
   std::vector<cluster::AppMetricsAsked> RequestAppMetrics(const AppMetricsAnswer& answer);
   // Event listeners, told everything that happens to any app until removed.
   void AddListener(EventListener* listener);

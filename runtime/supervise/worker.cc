@@ -6,9 +6,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "runtime/signals/signals.h"
 #include "runtime/logs/diagnostics.h"
 #include "runtime/process/spawn.h"
+#include "runtime/signals/signals.h"
 
 namespace tend::supervise {
 namespace {
@@ -21,8 +21,7 @@ bool IsTendsOwn(const std::string& var) {
 
 }  // namespace
 
-Worker::Worker(int id, int instance, const v1::App& app, Context context,
-               WorkerListener& listener)
+Worker::Worker(int id, int instance, const v1::App& app, Context context, WorkerListener& listener)
     : id_(id), instance_(instance), app_(app), context_(context), listener_(listener) {}
 
 Worker::~Worker() { CloseChannel(); }
@@ -85,8 +84,8 @@ std::vector<std::string> Worker::Environment() const {
     set("NODE_CHANNEL_SERIALIZATION_MODE", "json");
     if (app_.exec_mode() == v1::App::CLUSTER) set("NODE_UNIQUE_ID", absl::StrCat(id_));
     if (!context_.preload_option.empty()) {
-      node_options = absl::StrCat(context_.preload_option, node_options.empty() ? "" : " ",
-                                  node_options);
+      node_options =
+          absl::StrCat(context_.preload_option, node_options.empty() ? "" : " ", node_options);
     }
   }
   if (!node_options.empty()) set("NODE_OPTIONS", node_options);
@@ -152,16 +151,18 @@ absl::Status Worker::Start() {
   started_unix_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
                          std::chrono::system_clock::now().time_since_epoch())
                          .count();
-  bool waits_for_message = app_.node() && (app_.wait_ready() || app_.exec_mode() == v1::App::CLUSTER);
+  bool waits_for_message =
+      app_.node() && (app_.wait_ready() || app_.exec_mode() == v1::App::CLUSTER);
   if (!waits_for_message) {
     // Ready at once. The caller reads state(): no listener call from inside Start().
     state_ = State::kReady;
   } else {
-    listen_timer_ = context_.loop.After(std::chrono::milliseconds(app_.listen_timeout_ms()), [this] {
-      logs::Warn(absl::StrCat(Named(), " not ready after ",
-                              app_.listen_timeout_ms(), " ms: killing it"));
-      Kill();
-    });
+    listen_timer_ =
+        context_.loop.After(std::chrono::milliseconds(app_.listen_timeout_ms()), [this] {
+          logs::Warn(absl::StrCat(Named(), " not ready after ", app_.listen_timeout_ms(),
+                                  " ms: killing it"));
+          Kill();
+        });
   }
   return absl::OkStatus();
 }
@@ -173,17 +174,15 @@ void Worker::OnChannelReadable() {
   for (const std::string& message : messages) {
     absl::StatusOr<cluster::WorkerSession::Event> event = session_->Handle(message);
     if (!event.ok()) {
-      logs::Warn(absl::StrCat(Named(), " sent ",
-                              event.status().message()));
+      logs::Warn(absl::StrCat(Named(), " sent ", event.status().message()));
     } else {
       OnEvent(*event);
     }
     if (!channel_) return;  // an event retired the worker and closed the channel
   }
   if (status == cluster::IpcChannel::ReadStatus::kOversized) {
-    logs::Warn(absl::StrCat(Named(),
-                            " sent an IPC message over ", cluster::IpcChannel::kMaxMessageBytes,
-                            " bytes: closing its channel"));
+    logs::Warn(absl::StrCat(Named(), " sent an IPC message over ",
+                            cluster::IpcChannel::kMaxMessageBytes, " bytes: closing its channel"));
     CloseChannel();
     return;
   }
@@ -229,8 +228,7 @@ void Worker::FlushChannel() {
   if (!watched.ok()) {
     // Nothing could wake the rest of the flush: the channel is unusable. Node ends a worker
     // whose channel closes, and the restart policy takes over.
-    logs::Warn(absl::StrCat(Named(), ": ",
-                            watched.message(), ": closing its channel"));
+    logs::Warn(absl::StrCat(Named(), ": ", watched.message(), ": closing its channel"));
     CloseChannel();
   }
 }
@@ -265,8 +263,8 @@ void Worker::Retire(int signo) {
   stop_signal_ = signo;
   if (session_) session_->SetServing(false);  // no new connection from now on
   kill_timer_ = context_.loop.After(std::chrono::milliseconds(app_.kill_timeout_ms()), [this] {
-    logs::Warn(absl::StrCat(Named(), " still running ",
-                            app_.kill_timeout_ms(), " ms after stop: sending SIGKILL"));
+    logs::Warn(absl::StrCat(Named(), " still running ", app_.kill_timeout_ms(),
+                            " ms after stop: sending SIGKILL"));
     Kill();
   });
   // Only a worker whose preload announced itself is asked to drain: one that never loaded

@@ -45,10 +45,10 @@ class Worker {
     const std::vector<std::string>& base_env;  // tend's environment
     // What NODE_OPTIONS gets to load tend's drain preload; empty: no preload.
     std::string preload_option;
-    logs::LogSink& sink;                       // where the worker's output lines go
-    int activation_fd = -1;                    // --listen's socket, or -1
-    EventListener* events = nullptr;           // told what happens to the app's workers
-    uint32_t start_concurrency = 0;            // see v1::Config; 0: all at once
+    logs::LogSink& sink;              // where the worker's output lines go
+    int activation_fd = -1;           // --listen's socket, or -1
+    EventListener* events = nullptr;  // told what happens to the app's workers
+    uint32_t start_concurrency = 0;   // see v1::Config; 0: all at once
   };
 
   Worker(int id, int instance, const v1::App& app, Context context, WorkerListener& listener);

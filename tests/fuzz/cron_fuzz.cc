@@ -8,8 +8,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string expression(reinterpret_cast<const char*>(data), size);
-  absl::StatusOr<tend::cron::CronSchedule> schedule =
-      tend::cron::CronSchedule::Parse(expression);
+  absl::StatusOr<tend::cron::CronSchedule> schedule = tend::cron::CronSchedule::Parse(expression);
   if (!schedule.ok()) return 0;
   time_t at = 1764633600;  // 2025-12-02 00:00 UTC
   for (int i = 0; i < 3; ++i) {

@@ -7,18 +7,17 @@
 #include <cerrno>
 #include <chrono>
 #include <limits>
-
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
-#include "tests/testing/faults.h"
 #include "nlohmann/json.hpp"
 #include "runtime/cluster/ipc_channel.h"
 #include "runtime/cluster/shared_sockets.h"
 #include "runtime/cluster/worker_session.h"
 #include "runtime/loop/event_loop.h"
+#include "tests/testing/faults.h"
 
 namespace tend::cluster {
 namespace {
@@ -124,10 +123,14 @@ TEST_F(ClusterTest, NoDescriptorLeftForASocketIsReportedToTheWorker) {
   {
     testing::NoDescriptorsLeft exhausted;
     ASSERT_TRUE(exhausted.ok());
-    ASSERT_TRUE(session.Handle(R"({"cmd":"NODE_CLUSTER","act":"queryServer","address":"127.0.0.1",)"
-                               R"("port":0,"addressType":4,"index":0,"seq":5})").ok());
-    ASSERT_TRUE(session.Handle(R"({"cmd":"NODE_CLUSTER","act":"queryServer","address":"127.0.0.1",)"
-                               R"("port":0,"addressType":4,"index":1,"seq":6})").ok());
+    ASSERT_TRUE(session
+                    .Handle(R"({"cmd":"NODE_CLUSTER","act":"queryServer","address":"127.0.0.1",)"
+                            R"("port":0,"addressType":4,"index":0,"seq":5})")
+                    .ok());
+    ASSERT_TRUE(session
+                    .Handle(R"({"cmd":"NODE_CLUSTER","act":"queryServer","address":"127.0.0.1",)"
+                            R"("port":0,"addressType":4,"index":1,"seq":6})")
+                    .ok());
   }
   channel_->Flush();
   std::string replies = WorkerReads();
@@ -177,8 +180,10 @@ TEST_F(ClusterTest, SecondWorkerGetsTheSameSocketAndBindErrorsGoBackAsUvErrno) {
   EXPECT_LT(bad.uv_errno, 0);
 
   WorkerSession session(*channel_, *sockets_, {"app", 1, true, /*round_robin=*/false}, [] {});
-  ASSERT_TRUE(session.Handle(R"({"cmd":"NODE_CLUSTER","act":"queryServer","address":"x.y",)"
-                             R"("port":1,"addressType":4,"seq":7})").ok());
+  ASSERT_TRUE(session
+                  .Handle(R"({"cmd":"NODE_CLUSTER","act":"queryServer","address":"x.y",)"
+                          R"("port":1,"addressType":4,"seq":7})")
+                  .ok());
   channel_->Flush();
   nlohmann::json reply = nlohmann::json::parse(WorkerReads());
   EXPECT_EQ(reply["ack"], 7);
@@ -223,8 +228,8 @@ TEST_F(ClusterTest, ReportsLifecycleEventsAndSurvivesGarbage) {
   EXPECT_EQ(session.Handle(R"("ready")").value(), Event::kReady);
   EXPECT_EQ(session.Handle(R"({"cmd":"NODE_TEND_DRAINED"})").value(), Event::kDrained);
   EXPECT_EQ(session.Handle(R"({"type":"prom-client:getMetricsReq"})").value(), Event::kNone);
-  for (const char* garbage : {"not json", "{", "", "[1,2]", "123",
-                              R"({"cmd":42})", R"({"cmd":"NODE_CLUSTER","act":[],"seq":"x"})",
+  for (const char* garbage : {"not json", "{", "", "[1,2]", "123", R"({"cmd":42})",
+                              R"({"cmd":"NODE_CLUSTER","act":[],"seq":"x"})",
                               R"({"cmd":"NODE_CLUSTER","act":"queryServer","port":"80"})"}) {
     (void)session.Handle(garbage);  // an error or kNone; never a crash
   }
@@ -275,8 +280,7 @@ TEST_F(ClusterTest, AppMetricsArriveInPiecesForTheRequestAskedOnly) {
 
   // A part that is not the preload's JSON ends the answer at once, as invalid.
   session.RequestAppMetrics();
-  EXPECT_EQ(session.Handle(piece(3, R"("families":[{"name":"g",)")).value(),
-            Event::kAppMetrics);
+  EXPECT_EQ(session.Handle(piece(3, R"("families":[{"name":"g",)")).value(), Event::kAppMetrics);
   AppMetricsAnswer broken = session.TakeAppMetrics();
   EXPECT_FALSE(broken.error.empty());
   EXPECT_TRUE(broken.registry.families.empty());
@@ -316,9 +320,12 @@ TEST_F(ClusterTest, OutOfRangeNumbersAreNoPort) {
   WorkerSession session(*channel_, *sockets_, {"app", 1, false, /*round_robin=*/false}, [] {});
   // 65536 + 707 would wrap to 707 as a 16-bit port, and 2^32 + 707 to 707 as an int.
   for (const char* port : {"66243", "4294967003", "-1", "1e3"}) {
-    ASSERT_TRUE(session.Handle(absl::StrCat(
-        R"({"cmd":"NODE_CLUSTER","act":"queryServer","address":"127.0.0.1","port":)", port,
-        R"(,"addressType":4,"seq":3})")).ok());
+    ASSERT_TRUE(
+        session
+            .Handle(absl::StrCat(
+                R"({"cmd":"NODE_CLUSTER","act":"queryServer","address":"127.0.0.1","port":)", port,
+                R"(,"addressType":4,"seq":3})"))
+            .ok());
     channel_->Flush();
     nlohmann::json reply = nlohmann::json::parse(WorkerReads());
     EXPECT_LT(reply["errno"].get<int>(), 0) << port;
@@ -328,7 +335,9 @@ TEST_F(ClusterTest, OutOfRangeNumbersAreNoPort) {
 
 TEST_F(ClusterTest, AnAppHoldsAtMostItsCapOfSockets) {
   for (size_t index = 0; index < SharedSockets::kMaxSocketsPerApp; ++index) {
-    ASSERT_GE(sockets_->Acquire({"app", 1, false}, {"127.0.0.1", 0, 4, static_cast<int>(index), 0}).fd, 0);
+    ASSERT_GE(
+        sockets_->Acquire({"app", 1, false}, {"127.0.0.1", 0, 4, static_cast<int>(index), 0}).fd,
+        0);
   }
   auto over = sockets_->Acquire({"app", 2, false}, {"127.0.0.1", 0, 4, 1000, 0});
   EXPECT_EQ(over.uv_errno, -EMFILE);
@@ -363,14 +372,20 @@ TEST_F(ClusterTest, ASocketNoWorkerHoldsIsClosedAfterTheGrace) {
 TEST_F(ClusterTest, AWorkerThatClosesItsServerReleasesItsSocket) {
   {
     WorkerSession session(*channel_, *sockets_, {"app", 1, false, /*round_robin=*/false}, [] {});
-    ASSERT_TRUE(session.Handle(R"({"cmd":"NODE_CLUSTER","act":"queryServer","address":"127.0.0.1",)"
-                               R"("port":0,"addressType":4,"index":0,"seq":1})").ok());
+    ASSERT_TRUE(session
+                    .Handle(R"({"cmd":"NODE_CLUSTER","act":"queryServer","address":"127.0.0.1",)"
+                            R"("port":0,"addressType":4,"index":0,"seq":1})")
+                    .ok());
     ASSERT_EQ(sockets_->open_sockets(), 1u);
-    ASSERT_TRUE(session.Handle(R"({"cmd":"NODE_CLUSTER","act":"close","key":"3:app/127.0.0.1:0:4:0"})").ok());
+    ASSERT_TRUE(
+        session.Handle(R"({"cmd":"NODE_CLUSTER","act":"close","key":"3:app/127.0.0.1:0:4:0"})")
+            .ok());
     RunFor(kGrace * 5);
     EXPECT_EQ(sockets_->open_sockets(), 0u);
-    ASSERT_TRUE(session.Handle(R"({"cmd":"NODE_CLUSTER","act":"queryServer","address":"127.0.0.1",)"
-                               R"("port":0,"addressType":4,"index":1,"seq":2})").ok());
+    ASSERT_TRUE(session
+                    .Handle(R"({"cmd":"NODE_CLUSTER","act":"queryServer","address":"127.0.0.1",)"
+                            R"("port":0,"addressType":4,"index":1,"seq":2})")
+                    .ok());
   }
   // The session ended (the worker is gone): it holds nothing.
   RunFor(kGrace * 5);

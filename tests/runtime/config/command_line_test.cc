@@ -21,16 +21,16 @@ TEST(CommandLineTest, CommandAfterDoubleDashWithDefaults) {
   const v1::Config& config = parsed->config;
   ASSERT_EQ(config.apps_size(), 1);
   EXPECT_EQ(config.apps(0).name(), "node");
-  EXPECT_EQ(std::vector<std::string>(config.apps(0).command().begin(),
-                                     config.apps(0).command().end()),
-            (std::vector<std::string>{"node", "app.js", "--port", "80"}));
+  EXPECT_EQ(
+      std::vector<std::string>(config.apps(0).command().begin(), config.apps(0).command().end()),
+      (std::vector<std::string>{"node", "app.js", "--port", "80"}));
   EXPECT_EQ(config.init().kill_timeout_ms(), kDefaultKillTimeoutMs);
   EXPECT_FALSE(config.init().process_group());
 }
 
 TEST(CommandLineTest, InitFlagsInEveryForm) {
-  auto parsed = Parse({"-g", "--kill-timeout=250", "-r", "TERM:INT", "--rewrite", "USR1:0",
-                       "-e", "143", "--remap-exit=1:7", "--", "/bin/app"});
+  auto parsed = Parse({"-g", "--kill-timeout=250", "-r", "TERM:INT", "--rewrite", "USR1:0", "-e",
+                       "143", "--remap-exit=1:7", "--", "/bin/app"});
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   const v1::InitOptions& init = parsed->config.init();
   EXPECT_TRUE(init.process_group());
@@ -76,9 +76,9 @@ TEST(CommandLineTest, AppMetricsAndLogBuffer) {
 
 TEST(CommandLineTest, AnAppIsNamedAfterItsScriptWithoutTheLastExtension) {
   EXPECT_EQ(Parse({"dist/server.prod.js"})->config.apps(0).name(), "server.prod");
-  EXPECT_EQ(Parse({"-i", "2", "--", "node", "--max-old-space-size=100", "app.js"})
-                ->config.apps(0).name(),
-            "app");
+  EXPECT_EQ(
+      Parse({"-i", "2", "--", "node", "--max-old-space-size=100", "app.js"})->config.apps(0).name(),
+      "app");
 }
 
 TEST(CommandLineTest, InitModeUnlessAScriptOrWorkerFlagIsGiven) {
@@ -122,9 +122,8 @@ TEST(CommandLineTest, InstancesCountTheAvailableCpus) {
 
 TEST(CommandLineTest, RestartFlags) {
   auto parsed = Parse({"--no-autorestart", "--stop-exit-codes", "0,3", "--min-uptime", "500",
-                       "--max-restarts", "5", "--restart-delay=100",
-                       "--exp-backoff-restart-delay", "50", "--wait-ready",
-                       "--listen-timeout", "900", "--no-preload", "app.js"});
+                       "--max-restarts", "5", "--restart-delay=100", "--exp-backoff-restart-delay",
+                       "50", "--wait-ready", "--listen-timeout", "900", "--no-preload", "app.js"});
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   const v1::App& app = parsed->config.apps(0);
   EXPECT_FALSE(app.autorestart());
@@ -140,9 +139,9 @@ TEST(CommandLineTest, RestartFlags) {
 }
 
 TEST(CommandLineTest, ReloadTriggerAndListenFlags) {
-  auto parsed = Parse({"--max-memory-restart", "200M", "--cron-restart", "0 3 * * *",
-                       "--reload-surge", "2", "--listen", "[::1]:8080", "-i", "3", "--",
-                       "./server"});
+  auto parsed =
+      Parse({"--max-memory-restart", "200M", "--cron-restart", "0 3 * * *", "--reload-surge", "2",
+             "--listen", "[::1]:8080", "-i", "3", "--", "./server"});
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   const v1::App& app = parsed->config.apps(0);
   EXPECT_EQ(app.max_memory_bytes(), 200u << 20);
@@ -182,22 +181,20 @@ TEST(CommandLineTest, BadInputNamesTheProblem) {
   EXPECT_EQ(ErrorOf({"-i", "2"}),
             "missing script or command: tend [FLAGS] SCRIPT, or tend [FLAGS] -- CMD [ARGS...]");
   for (const char* bad : {"lots", "-2", "0x3", "4097", ""}) {
-    EXPECT_EQ(ErrorOf({"-i", bad, "app.js"}),
-              std::string("--instances: '") + bad +
-                  "' is not a number from 1 to 4096, max, 0 or -1")
+    EXPECT_EQ(ErrorOf({"-i", bad, "app.js"}), std::string("--instances: '") + bad +
+                                                  "' is not a number from 1 to 4096, max, 0 or -1")
         << bad;
   }
   EXPECT_EQ(ErrorOf({"-i", "2", "--", "./server"}),
             "-i runs Node cluster workers, and './server' is not node: give --listen "
             "[ADDR:]PORT to share a socket with other programs");
   for (const char* bad : {"", "M", "0", "12Q", "-5M", "1.5G", "99999999999G"}) {
-    EXPECT_EQ(ErrorOf({"--max-memory-restart", bad, "a.js"}),
-              absl::StrCat("--max-memory-restart: '", bad,
-                           "' is not a size such as 200M, 1G or 512K"));
+    EXPECT_EQ(
+        ErrorOf({"--max-memory-restart", bad, "a.js"}),
+        absl::StrCat("--max-memory-restart: '", bad, "' is not a size such as 200M, 1G or 512K"));
   }
   for (const char* bad : {"", "http", ":", "1.2.3.4:", "[::1]", "[::1:80", "70000", "-1"}) {
-    EXPECT_NE(ErrorOf({"--listen", bad, "--", "x"}).find("--listen: '"), std::string::npos)
-        << bad;
+    EXPECT_NE(ErrorOf({"--listen", bad, "--", "x"}).find("--listen: '"), std::string::npos) << bad;
   }
   EXPECT_EQ(ErrorOf({"--reload-surge", "0", "a.js"}),
             "--reload-surge: '0' is not a whole number from 1 to 4096");

@@ -3,7 +3,6 @@
 #include "runtime/config/ecosystem.h"
 
 #include <sys/stat.h>
-
 #include <unistd.h>
 
 #include <fstream>
@@ -46,7 +45,9 @@ TEST_F(EcosystemTest, EveryOption) {
     "exp_backoff_restart_delay": 150, "max_memory_restart": "300M",
     "cron_restart": "0 3 * * *", "watch": ["lib"], "ignore_watch": ["*.log"],
     "watch_delay": 250, "log_type": "json", "time": true, "app_metrics": "per-worker"
-  }]})", "production").ok());
+  }]})",
+                    "production")
+                  .ok());
   ASSERT_EQ(parsed_.config.apps_size(), 1);
   const v1::App& app = parsed_.config.apps(0);
   EXPECT_EQ(app.name(), "api");
@@ -199,8 +200,9 @@ TEST_F(EcosystemTest, IgnoredOptionsWarnOnce) {
   std::vector<std::string> expected = {
       folder_ + "/ecosystem.json: deploy ignored: no pm2 deploy in a container",
       folder_ + "/ecosystem.json: app 'a': frobnicate ignored: not an option tend knows",
-      folder_ + "/ecosystem.json: app 'a': out_file ignored: worker output goes to tend's stdout "
-                "and stderr, the container's log",
+      folder_ +
+          "/ecosystem.json: app 'a': out_file ignored: worker output goes to tend's stdout "
+          "and stderr, the container's log",
       folder_ + "/ecosystem.json: app 'a': pmx ignored: no pm2.io"};
   EXPECT_EQ(warnings_, expected);
 }
@@ -214,31 +216,39 @@ TEST_F(EcosystemTest, FlagsAndFileKeysShareOneParserEach) {
     const char* key_value;
     std::string problem;  // after the flag's or key's name and the value as written
   } cases[] = {
-      {{"--min-uptime", "25h"}, R"("min_uptime": "25h")",
+      {{"--min-uptime", "25h"},
+       R"("min_uptime": "25h")",
        " is not a duration (ms, or 500ms, 10s, 2m, 1h; at most 24h)"},
       {{"--reload-surge", "0"}, R"("reload_surge": 0)", " is not a whole number from 1 to 4096"},
-      {{"--max-memory-restart", "lots"}, R"("max_memory_restart": "lots")",
+      {{"--max-memory-restart", "lots"},
+       R"("max_memory_restart": "lots")",
        " is not a size such as 200M, 1G or 512K"},
       {{"--balance", "random"}, R"("balance": "random")", " is not rr or shared"},
-      {{"--app-metrics", "all"}, R"("app_metrics": "all")", " is not aggregated, per-worker or off"},
+      {{"--app-metrics", "all"},
+       R"("app_metrics": "all")",
+       " is not aggregated, per-worker or off"},
   };
   for (const Case& c : cases) {
     std::vector<std::string> args = c.flag;
     args.push_back("app.js");
     absl::StatusOr<CommandLine> flagged = ParseCommandLine(args);
     ASSERT_FALSE(flagged.ok());
-    EXPECT_EQ(flagged.status().message(), absl::StrCat(c.flag[0], ": '", c.flag[1], "'", c.problem));
+    EXPECT_EQ(flagged.status().message(),
+              absl::StrCat(c.flag[0], ": '", c.flag[1], "'", c.problem));
     parsed_.config.clear_apps();
-    absl::Status filed = Apply(absl::StrCat(R"([{"name": "a", "script": "app.js", )", c.key_value, "}]"));
+    absl::Status filed =
+        Apply(absl::StrCat(R"([{"name": "a", "script": "app.js", )", c.key_value, "}]"));
     std::string key(c.key_value + 1, std::string(c.key_value).find('"', 1) - 1);
     std::string shown = std::string(c.key_value).substr(key.size() + 4);
     EXPECT_EQ(filed.message(), absl::StrCat(file, key, ": ", shown, c.problem));
   }
   // And the forms each takes: a duration with a unit, a number, a size.
   ASSERT_TRUE(Apply(R"([{"name": "a", "script": "app.js", "min_uptime": "10s", "reload_surge": "2",
-                        "max_memory_restart": "1G", "balance": "shared", "wait_ready": true}])").ok());
+                        "max_memory_restart": "1G", "balance": "shared", "wait_ready": true}])")
+                  .ok());
   const v1::App& app = parsed_.config.apps(0);
-  EXPECT_EQ(app.min_uptime_ms(), ParseCommandLine({"--min-uptime", "10s", "x.js"})->worker.min_uptime_ms());
+  EXPECT_EQ(app.min_uptime_ms(),
+            ParseCommandLine({"--min-uptime", "10s", "x.js"})->worker.min_uptime_ms());
   EXPECT_EQ(app.reload_surge(), 2u);
   EXPECT_EQ(app.max_memory_bytes(), 1u << 30);
   EXPECT_EQ(app.balance(), v1::App::SHARED);
@@ -261,7 +271,8 @@ TEST_F(EcosystemTest, BadOptionsNameFileAppAndField) {
       {R"([{"name": "a", "script": "job.sh", "exec_mode": "cluster"}])",
        file + "app 'a': exec_mode: cluster mode runs Node workers, and the interpreter is bash"},
       {R"([{"name": "a", "script": "app.js", "min_uptime": "soon"}])",
-       file + "app 'a': min_uptime: \"soon\" is not a duration (ms, or 500ms, 10s, 2m, 1h; at most 24h)"},
+       file + "app 'a': min_uptime: \"soon\" is not a duration (ms, or 500ms, 10s, 2m, 1h; at most "
+              "24h)"},
       {R"([{"name": "a", "script": "app.js", "app_metrics": true}])",
        file + "app 'a': app_metrics: true is not aggregated, per-worker or off"},
       {R"([{"name": "a", "script": "app.js", "autorestart": "yes"}])",

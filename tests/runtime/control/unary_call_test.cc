@@ -19,8 +19,7 @@ class Service final : public v1::Control::CallbackService {
   std::atomic<int> answered_on_loop{0};
   std::atomic<int> calls_begun{0};
 
-  grpc::ServerUnaryReactor* ListWorkers(grpc::CallbackServerContext*,
-                                        const v1::ListWorkersRequest*,
+  grpc::ServerUnaryReactor* ListWorkers(grpc::CallbackServerContext*, const v1::ListWorkersRequest*,
                                         v1::ListWorkersResponse* response) override {
     grpc::ServerUnaryReactor* reactor = AnswerOnLoop(
         bridge_, 300ms,
@@ -53,8 +52,8 @@ class UnaryCallTest : public ::testing::Test {
     builder.RegisterService(service_.get());
     server_ = builder.BuildAndStart();
     ASSERT_TRUE(server_);
-    stub_ = v1::Control::NewStub(grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
-                                                     grpc::InsecureChannelCredentials()));
+    stub_ = v1::Control::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
   }
   void TearDown() override {
     server_->Shutdown(std::chrono::system_clock::now());

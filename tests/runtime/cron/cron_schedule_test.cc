@@ -119,8 +119,8 @@ TEST_F(CronAcrossDstTest, EveryNextTimeIsLaterThroughTheFallBack) {
 }
 
 TEST_F(CronAcrossDstTest, ATimeInTheRepeatedHourIsNamedInBothPassesAndASkippedOneNot) {
-  time_t first = Next("30 1 * * *", At(2026, 11, 1, 4));  // 00:00 EDT
-  EXPECT_EQ(first, At(2026, 11, 1, 5, 30));                // 01:30 EDT
+  time_t first = Next("30 1 * * *", At(2026, 11, 1, 4));         // 00:00 EDT
+  EXPECT_EQ(first, At(2026, 11, 1, 5, 30));                      // 01:30 EDT
   EXPECT_EQ(Next("30 1 * * *", first), At(2026, 11, 1, 6, 30));  // 01:30 EST
   EXPECT_EQ(Next("30 1 * * *", At(2026, 11, 1, 6, 30)), At(2026, 11, 2, 6, 30));
   // 2026-03-08: 02:00 EST springs to 03:00 EDT, so 02:30 does not exist that day.

@@ -24,14 +24,15 @@ Response Get(const Snapshot& snapshot, const std::string& path,
              std::map<std::string, std::string> query = {}) {
   Response answer;
   Routes([&snapshot](bool) { return snapshot; })({"GET", path, std::move(query)},
-                                                  [&answer](Response r) { answer = r; });
+                                                 [&answer](Response r) { answer = r; });
   return answer;
 }
 
 TEST(RoutesTest, LivezReadyzMetrics) {
   Snapshot snapshot = OneApp(2, false);
   EXPECT_EQ(Get(snapshot, "/livez").status, 200);
-  EXPECT_EQ(Get(snapshot, "/livez", {{"verbose", ""}}).body, "[+]event-loop ok\nlivez check passed\n");
+  EXPECT_EQ(Get(snapshot, "/livez", {{"verbose", ""}}).body,
+            "[+]event-loop ok\nlivez check passed\n");
   EXPECT_EQ(Get(snapshot, "/readyz").body, "ok\n");
   Response unready = Get(OneApp(0, false), "/readyz");
   EXPECT_EQ(unready.status, 503);
@@ -47,8 +48,8 @@ TEST(RoutesTest, LivezReadyzMetrics) {
 TEST(RoutesTest, MetricsBodiesAreSharedAndBounded) {
   Snapshot snapshot = OneApp(2, false);
   std::chrono::steady_clock::time_point now{};
-  Server::Handler routes = Routes([&snapshot](bool) { return snapshot; }, nullptr,
-                                  [&now] { return now; });
+  Server::Handler routes =
+      Routes([&snapshot](bool) { return snapshot; }, nullptr, [&now] { return now; });
   auto scrape = [&routes] {
     std::shared_ptr<const std::string> body;
     routes({"GET", "/metrics", {}}, [&body](Response r) { body = r.shared_body; });

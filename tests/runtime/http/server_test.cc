@@ -26,18 +26,20 @@ class ServerTest : public ::testing::Test {
     loop_ = std::move(*loop::EventLoop::Create());
     bridge_ = std::move(*loop::CrossThread::Create(*loop_));
     // /later/N is answered N ms later, on the loop, as a scrape waiting for workers is.
-    auto started = Server::Start(*loop_, "127.0.0.1:0", [this](const Request& request,
-                                                               Server::Respond respond) {
-      std::string body = request.path;
-      for (const auto& [key, value] : request.query) body += " " + key + "=" + value;
-      Response response{200, "text/plain", body};
-      if (request.path.rfind("/later/", 0) != 0) return respond(response);
-      auto delay = std::chrono::milliseconds(std::stoi(request.path.substr(7)));
-      later_.push_back(loop_->After(delay, [respond, response] {
-        respond(response);
-        respond({500, "text/plain", "a second answer"});  // ignored
-      }));
-    }, limits);
+    auto started = Server::Start(
+        *loop_, "127.0.0.1:0",
+        [this](const Request& request, Server::Respond respond) {
+          std::string body = request.path;
+          for (const auto& [key, value] : request.query) body += " " + key + "=" + value;
+          Response response{200, "text/plain", body};
+          if (request.path.rfind("/later/", 0) != 0) return respond(response);
+          auto delay = std::chrono::milliseconds(std::stoi(request.path.substr(7)));
+          later_.push_back(loop_->After(delay, [respond, response] {
+            respond(response);
+            respond({500, "text/plain", "a second answer"});  // ignored
+          }));
+        },
+        limits);
     ASSERT_TRUE(started.ok()) << started.status();
     server_ = std::move(*started);
     running_ = std::thread([this] { EXPECT_TRUE(loop_->Run().ok()); });
@@ -102,7 +104,8 @@ class ServerTest : public ::testing::Test {
   }
   static size_t Count(const std::string& text, const std::string& part) {
     size_t count = 0;
-    for (size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++count;
+    for (size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + 1))
+      ++count;
     return count;
   }
 
@@ -117,8 +120,9 @@ class ServerTest : public ::testing::Test {
 TEST_F(ServerTest, PipelinedRequestsAreEachAnsweredInOrder) {
   Start({});
   int fd = Connect();
-  Send(fd, "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n"
-           "GET /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  Send(fd,
+       "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n"
+       "GET /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   std::string got = Receive(fd);
   EXPECT_EQ(Count(got, "HTTP/1.1 200 OK"), 3u) << got;
   EXPECT_LT(got.find("\r\n\r\n/a"), got.find("\r\n\r\n/b"));
@@ -130,8 +134,9 @@ TEST_F(ServerTest, PipelinedRequestsAreEachAnsweredInOrder) {
 TEST_F(ServerTest, AnAnswerGivenLaterKeepsItsPlaceInThePipeline) {
   Start({});
   int fd = Connect();
-  Send(fd, "GET /later/200 HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n"
-           "GET /later/10 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  Send(fd,
+       "GET /later/200 HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n"
+       "GET /later/10 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   std::string got = Receive(fd);
   EXPECT_EQ(Count(got, "HTTP/1.1 200 OK"), 3u) << got;
   EXPECT_EQ(Count(got, "a second answer"), 0u) << got;
@@ -173,8 +178,9 @@ TEST_F(ServerTest, AnOversizedHeadIsRefused) {
 TEST_F(ServerTest, OnlyGetAndHead) {
   Start({});
   int fd = Connect();
-  Send(fd, "POST /livez HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi"
-           "HEAD /livez HTTP/1.1\r\nConnection: close\r\n\r\n");
+  Send(fd,
+       "POST /livez HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi"
+       "HEAD /livez HTTP/1.1\r\nConnection: close\r\n\r\n");
   std::string got = Receive(fd);
   EXPECT_EQ(got.rfind("HTTP/1.1 405", 0), 0u) << got;
   // HEAD: the length of the body, not the body.

@@ -54,7 +54,8 @@ TEST(ReaperTest, ReapsEveryExitedChildWithoutBlocking) {
   }
   std::map<pid_t, int> reaped;
   for (int tries = 0; tries < 2000 && reaped.size() < children.size(); ++tries) {
-    for (const ExitedChild& exited : ReapExited()) reaped[exited.pid] = ExitCodeOf(exited.wait_status);
+    for (const ExitedChild& exited : ReapExited())
+      reaped[exited.pid] = ExitCodeOf(exited.wait_status);
     usleep(1000);
   }
   ASSERT_EQ(reaped.size(), children.size());

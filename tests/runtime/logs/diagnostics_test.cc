@@ -50,7 +50,8 @@ TEST(DiagnosticsTest, ABurstPastTheRateIsCutCountedAndSaid) {
   EXPECT_LE(burst, kDiagnosticsBurst + 1);
   // The error goes out all the same, after the line that says what was dropped.
   const int dropped = kDiagnosticsBurst + 100 - burst;
-  EXPECT_TRUE(absl::EndsWith(text, absl::StrCat("tend: warning: ", dropped, " of tend's own lines "
+  EXPECT_TRUE(absl::EndsWith(text, absl::StrCat("tend: warning: ", dropped,
+                                                " of tend's own lines "
                                                 "dropped (more than 20 a second)\ntend: error: "
                                                 "an error past the rate\n")))
       << text;
@@ -66,8 +67,9 @@ TEST(DiagnosticsTest, ABurstPastTheRateIsCutCountedAndSaid) {
   // At exit, the last line says how many were dropped since.
   FinalFlushDiagnostics(100ms);
   text = Read(path);
-  EXPECT_TRUE(absl::EndsWith(text, absl::StrCat("tend: warning: ", 100 - later, " of tend's own "
-                                                 "lines dropped (more than 20 a second)\n")))
+  EXPECT_TRUE(absl::EndsWith(text, absl::StrCat("tend: warning: ", 100 - later,
+                                                " of tend's own "
+                                                "lines dropped (more than 20 a second)\n")))
       << text;
   EXPECT_EQ(DroppedDiagnostics(), static_cast<uint64_t>(dropped + 100 - later));
 }

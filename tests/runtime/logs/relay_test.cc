@@ -9,8 +9,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
-#include "tests/testing/faults.h"
 #include "nlohmann/json.hpp"
+#include "tests/testing/faults.h"
 
 namespace tend::logs {
 namespace {
@@ -103,9 +103,8 @@ TEST_F(RelayTest, AnUnreadStdoutBoundsTheBufferAndCountsDrops) {
 
   // Once read, everything relayed arrives, in whole lines.
   std::string read;
-  ASSERT_TRUE(ReadUntil(&read, [&](const std::string& r) {
-    return r.size() == sink.relayed() * 101;
-  }));
+  ASSERT_TRUE(
+      ReadUntil(&read, [&](const std::string& r) { return r.size() == sink.relayed() * 101; }));
   std::vector<std::string> lines = absl::StrSplit(read, '\n', absl::SkipEmpty());
   ASSERT_EQ(lines.size(), sink.relayed());
   for (const std::string& line : lines) EXPECT_EQ(line.substr(1), payload);

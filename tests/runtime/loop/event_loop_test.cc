@@ -66,13 +66,16 @@ TEST_F(EventLoopTest, WatchedFdCallsBackWhenReadable) {
   int fds[2];
   ASSERT_EQ(pipe(fds), 0);
   std::string got;
-  ASSERT_TRUE(loop_->Watch(fds[0], [&] {
-    char buffer[16];
-    ssize_t n = read(fds[0], buffer, sizeof buffer);
-    got.assign(buffer, n > 0 ? n : 0);
-    loop_->Unwatch(fds[0]);
-    loop_->Stop();
-  }).ok());
+  ASSERT_TRUE(loop_
+                  ->Watch(fds[0],
+                          [&] {
+                            char buffer[16];
+                            ssize_t n = read(fds[0], buffer, sizeof buffer);
+                            got.assign(buffer, n > 0 ? n : 0);
+                            loop_->Unwatch(fds[0]);
+                            loop_->Stop();
+                          })
+                  .ok());
   ASSERT_EQ(write(fds[1], "ping", 4), 4);
   ASSERT_TRUE(loop_->Run().ok());
   EXPECT_EQ(got, "ping");
@@ -149,11 +152,14 @@ TEST_F(EventLoopTest, AHangUpNobodyWatchesForDoesNotSpinTheLoop) {
   EXPECT_LT(ThreadCpu() - before, milliseconds(100)) << "the loop spun on the hang-up";
   // Watched again, the owner hears of it.
   bool heard = false;
-  ASSERT_TRUE(loop_->Watch(ours.get(), [&] {
-    char byte;
-    heard = read(ours.get(), &byte, 1) == 0;
-    loop_->Stop();
-  }).ok());
+  ASSERT_TRUE(loop_
+                  ->Watch(ours.get(),
+                          [&] {
+                            char byte;
+                            heard = read(ours.get(), &byte, 1) == 0;
+                            loop_->Stop();
+                          })
+                  .ok());
   auto give_up = loop_->After(milliseconds(1000), [&] { loop_->Stop(); });
   ASSERT_TRUE(loop_->Run().ok());
   EXPECT_TRUE(heard);

@@ -48,8 +48,8 @@ TEST(WallClockTimerTest, ATimeAlreadyPastFiresAtOnce) {
 TEST(WallClockTimerTest, DestroyedItNeverFires) {
   auto loop = std::move(*EventLoop::Create());
   bool fired = false;
-  auto timer = WallClockTimer::Start(*loop, std::chrono::system_clock::now() + 50ms,
-                                     [&] { fired = true; }, [&] { fired = true; });
+  auto timer = WallClockTimer::Start(
+      *loop, std::chrono::system_clock::now() + 50ms, [&] { fired = true; }, [&] { fired = true; });
   ASSERT_TRUE(timer.ok());
   timer->reset();
   auto stop = loop->After(200ms, [&] { loop->Stop(); });

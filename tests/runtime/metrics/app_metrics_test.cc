@@ -24,16 +24,22 @@ void AddAnswer(AppAggregation& aggregation, int instance, const std::string& jso
 std::string Registry(double requests, double bucket, double heap, double lag) {
   return R"([
     {"name":"http_requests_total","help":"Requests.","type":"counter","aggregator":"sum",
-     "values":[{"value":)" + std::to_string(requests) + R"(,"labels":{"route":"/"}}]},
+     "values":[{"value":)" +
+         std::to_string(requests) + R"(,"labels":{"route":"/"}}]},
     {"name":"latency_seconds","help":"Latency.","type":"histogram","aggregator":"sum",
-     "values":[{"value":)" + std::to_string(bucket) + R"(,"metricName":"latency_seconds_bucket","labels":{"le":0.1}},
-               {"value":)" + std::to_string(bucket) + R"(,"metricName":"latency_seconds_bucket","labels":{"le":"+Inf"}},
+     "values":[{"value":)" +
+         std::to_string(bucket) + R"(,"metricName":"latency_seconds_bucket","labels":{"le":0.1}},
+               {"value":)" +
+         std::to_string(bucket) + R"(,"metricName":"latency_seconds_bucket","labels":{"le":"+Inf"}},
                {"value":0.5,"metricName":"latency_seconds_sum","labels":{}},
-               {"value":)" + std::to_string(bucket) + R"(,"metricName":"latency_seconds_count","labels":{}}]},
+               {"value":)" +
+         std::to_string(bucket) + R"(,"metricName":"latency_seconds_count","labels":{}}]},
     {"name":"heap_bytes","help":"Heap.","type":"gauge","aggregator":"max",
-     "values":[{"value":)" + std::to_string(heap) + R"(,"labels":{}}]},
+     "values":[{"value":)" +
+         std::to_string(heap) + R"(,"labels":{}}]},
     {"name":"lag_seconds","help":"Lag.","type":"gauge","aggregator":"average",
-     "values":[{"value":)" + std::to_string(lag) + R"(,"labels":{}}]},
+     "values":[{"value":)" +
+         std::to_string(lag) + R"(,"labels":{}}]},
     {"name":"skipped","help":"Omitted.","type":"gauge","aggregator":"omit",
      "values":[{"value":1,"labels":{}}]}
   ])";
@@ -45,7 +51,8 @@ TEST(AppAggregationTest, FollowsPromClientsAggregators) {
   AddAnswer(aggregation, 1, Registry(4, 5, 300, 1.5));
   std::string text = AppExposition(aggregation.Take());
   EXPECT_NE(text.find("# TYPE http_requests_total counter\n"
-                      "http_requests_total{app=\"web\",route=\"/\"} 7\n"), std::string::npos)
+                      "http_requests_total{app=\"web\",route=\"/\"} 7\n"),
+            std::string::npos)
       << text;
   EXPECT_NE(text.find("latency_seconds_bucket{app=\"web\",le=\"0.1\"} 7\n"), std::string::npos);
   EXPECT_NE(text.find("latency_seconds_bucket{app=\"web\",le=\"+Inf\"} 7\n"), std::string::npos);
@@ -62,7 +69,8 @@ TEST(AppAggregationTest, PerWorkerKeepsEachWorkersSeries) {
   AddAnswer(aggregation, 1, Registry(4, 5, 300, 1.5));
   std::string text = AppExposition(aggregation.Take());
   EXPECT_NE(text.find("http_requests_total{app=\"web\",app_instance=\"0\",route=\"/\"} 3\n"),
-            std::string::npos) << text;
+            std::string::npos)
+      << text;
   EXPECT_NE(text.find("http_requests_total{app=\"web\",app_instance=\"1\",route=\"/\"} 4\n"),
             std::string::npos);
   EXPECT_EQ(text.find("# TYPE http_requests_total"), text.rfind("# TYPE http_requests_total"));
@@ -103,7 +111,8 @@ TEST(AppAggregationTest, LabelValuesCannotMergeDifferentSeries) {
 TEST(AppAggregationTest, SeriesPastTheBoundAreDropped) {
   std::string values;
   for (size_t i = 0; i < AppAggregation::kMaxSeries + 10; ++i) {
-    values += (i ? "," : "") + std::string(R"({"value":1,"labels":{"i":)") + std::to_string(i) + "}}";
+    values +=
+        (i ? "," : "") + std::string(R"({"value":1,"labels":{"i":)") + std::to_string(i) + "}}";
   }
   AppAggregation aggregation("web", false);
   AddAnswer(aggregation, 0, R"([{"name":"many","type":"gauge","values":[)" + values + "]}]");
@@ -121,8 +130,9 @@ TEST(AppAggregationTest, ASeriesWithTooManyLabelsIsRefusedInLinearTime) {
   for (int i = 0; i < 300000; ++i) labels += (i ? ",\"l" : "\"l") + std::to_string(i) + "\":\"\"";
   AppAggregation aggregation("web", false);
   auto began = std::chrono::steady_clock::now();
-  AddAnswer(aggregation, 0, R"([{"name":"g","type":"gauge","values":[{"value":1,"labels":{)" +
-                               labels + "}},{\"value\":2,\"labels\":{\"ok\":\"1\"}}]}]");
+  AddAnswer(aggregation, 0,
+            R"([{"name":"g","type":"gauge","values":[{"value":1,"labels":{)" + labels +
+                "}},{\"value\":2,\"labels\":{\"ok\":\"1\"}}]}]");
   EXPECT_LT(std::chrono::steady_clock::now() - began, std::chrono::seconds(2));
   std::string text = AppExposition(aggregation.Take());
   EXPECT_EQ(text, "# HELP g \n# TYPE g gauge\ng{app=\"web\",ok=\"1\"} 2\n");
@@ -164,9 +174,9 @@ TEST(AppExpositionTest, AppFamiliesMeetTendsOwn) {
     return AppFamily{name, "h", type, {one}};
   };
   harvest.families.push_back(
-      {"web", {family("process_cpu_seconds_total", "counter"),
-               family("process_open_fds", "counter"), family("tend_worker_up", "gauge"),
-               family("shared", "gauge")}});
+      {"web",
+       {family("process_cpu_seconds_total", "counter"), family("process_open_fds", "counter"),
+        family("tend_worker_up", "gauge"), family("shared", "gauge")}});
   harvest.families.push_back({"api", {family("shared", "counter")}});
   std::string text = Exposition({}, {}, &harvest);
   EXPECT_NE(text.find("process_cpu_seconds_total{app=\"web\"} 2"), std::string::npos) << text;
@@ -187,9 +197,11 @@ TEST(AppExpositionTest, AppsShareAFamilyAndScrapesShareTheHarvest) {
   AppMetricsHarvest harvest;
   harvest.counts = &counts;
   harvest.families.push_back(
-      {"web", {AppFamily{"served_total", "h", "counter", {{"served_total", {{"app", "web"}}, 3}}}}});
+      {"web",
+       {AppFamily{"served_total", "h", "counter", {{"served_total", {{"app", "web"}}, 3}}}}});
   harvest.families.push_back(
-      {"api", {AppFamily{"served_total", "h", "counter", {{"served_total", {{"app", "api"}}, 4}}}}});
+      {"api",
+       {AppFamily{"served_total", "h", "counter", {{"served_total", {{"app", "api"}}, 4}}}}});
   std::string text = Exposition({}, {}, &harvest);
   size_t header = text.find("# TYPE served_total counter\n");
   ASSERT_NE(header, std::string::npos) << text;

@@ -36,12 +36,16 @@ TEST(ExpositionTest, WorkersAppsInitAndProcess) {
   EXPECT_TRUE(Has(text, "tend_worker_up{app=\"api\",app_instance=\"0\"} 1"));
   EXPECT_TRUE(Has(text, "tend_worker_up{app=\"api\",app_instance=\"1\"} 0"));
   EXPECT_TRUE(Has(text, "tend_worker_ready{app=\"api\",app_instance=\"0\"} 1"));
-  EXPECT_TRUE(Has(text, "tend_worker_restarts_total{app=\"api\",app_instance=\"0\",reason=\"exited\"} 2"));
-  EXPECT_TRUE(Has(text, "tend_worker_resident_memory_bytes{app=\"api\",app_instance=\"0\"} 67108864"));
+  EXPECT_TRUE(
+      Has(text, "tend_worker_restarts_total{app=\"api\",app_instance=\"0\",reason=\"exited\"} 2"));
+  EXPECT_TRUE(
+      Has(text, "tend_worker_resident_memory_bytes{app=\"api\",app_instance=\"0\"} 67108864"));
   EXPECT_TRUE(Has(text, "tend_worker_cpu_seconds_total{app=\"api\",app_instance=\"0\"} 1.5"));
-  EXPECT_TRUE(Has(text, "tend_worker_start_time_seconds{app=\"api\",app_instance=\"0\"} 1700000000.5"));
+  EXPECT_TRUE(
+      Has(text, "tend_worker_start_time_seconds{app=\"api\",app_instance=\"0\"} 1700000000.5"));
   EXPECT_EQ(text.find("tend_worker_start_time_seconds{app=\"api\",app_instance=\"1\"}"),
-            std::string::npos) << "no worker, no start time";
+            std::string::npos)
+      << "no worker, no start time";
   EXPECT_TRUE(Has(text, "tend_app_desired_workers{app=\"api\"} 2"));
   EXPECT_TRUE(Has(text, "tend_app_ready_workers{app=\"api\"} 1"));
   EXPECT_TRUE(Has(text, "tend_app_reloads_total{app=\"api\",result=\"succeeded\"} 3"));

@@ -1,7 +1,6 @@
 #include "runtime/net/listen.h"
 
 #include <arpa/inet.h>
-
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>

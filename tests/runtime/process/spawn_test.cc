@@ -116,8 +116,7 @@ TEST(SpawnTest, MissingCommandIsNotFoundAnd127) {
   ASSERT_FALSE(pid.ok());
   EXPECT_TRUE(absl::IsNotFound(pid.status()));
   EXPECT_EQ(ExitCodeForSpawnError(pid.status()), 127);
-  EXPECT_EQ(pid.status().message(),
-            "cannot execute '/no/such/command': No such file or directory");
+  EXPECT_EQ(pid.status().message(), "cannot execute '/no/such/command': No such file or directory");
   EXPECT_EQ(waitpid(-1, nullptr, WNOHANG), -1) << "the failed child was left unreaped";
 }
 
@@ -149,9 +148,7 @@ TEST(SpawnTest, PassedDescriptorsArriveAsFd3AndUpInTheWorkingDirectory) {
   close(second[0]);
 }
 
-TEST(SpawnTest, EmptyCommandIsRejected) {
-  EXPECT_FALSE(Spawn({{}, Env()}).ok());
-}
+TEST(SpawnTest, EmptyCommandIsRejected) { EXPECT_FALSE(Spawn({{}, Env()}).ok()); }
 
 }  // namespace
 }  // namespace tend::process

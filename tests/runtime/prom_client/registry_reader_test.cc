@@ -54,9 +54,9 @@ TEST(RegistryReaderTest, ASeriesWithTooManyLabelsIsInvalidInLinearTime) {
   for (int i = 0; i < 300000; ++i) labels += (i ? ",\"l" : "\"l") + std::to_string(i) + "\":\"\"";
   Registry registry;
   auto began = std::chrono::steady_clock::now();
-  ASSERT_TRUE(ReadRegistry(R"([{"name":"g","type":"gauge","values":[{"value":1,"labels":{)" +
-                               labels + "}}]}]",
-                           registry, kPlenty));
+  ASSERT_TRUE(ReadRegistry(
+      R"([{"name":"g","type":"gauge","values":[{"value":1,"labels":{)" + labels + "}}]}]", registry,
+      kPlenty));
   EXPECT_LT(std::chrono::steady_clock::now() - began, std::chrono::seconds(2));
   ASSERT_EQ(registry.families[0].values.size(), 1u);
   EXPECT_TRUE(registry.families[0].values[0].invalid);
@@ -69,9 +69,9 @@ TEST(RegistryReaderTest, DeepNestingIsRefusedWithoutBuildingADocument) {
   getrusage(RUSAGE_SELF, &before);
   Registry registry;
   EXPECT_FALSE(ReadRegistry(std::string(4 << 20, '['), registry, kPlenty));
-  EXPECT_FALSE(ReadRegistry(R"([{"name":"g","values":[{"value":1,"labels":)" +
-                                std::string(1000, '[') + "}]}]",
-                            registry, kPlenty));
+  EXPECT_FALSE(ReadRegistry(
+      R"([{"name":"g","values":[{"value":1,"labels":)" + std::string(1000, '[') + "}]}]", registry,
+      kPlenty));
   rusage after;
   getrusage(RUSAGE_SELF, &after);
   EXPECT_LT(after.ru_maxrss - before.ru_maxrss, 16 * 1024) << "KiB";
@@ -82,16 +82,19 @@ TEST(RegistryReaderTest, DeepNestingIsRefusedWithoutBuildingADocument) {
 TEST(RegistryReaderTest, FamiliesPastTheBoundCostNothing) {
   std::string families;
   for (size_t i = 0; i < kMaxFamilies; ++i) {
-    families += "{\"name\":\"f" + std::to_string(i) + R"(","type":"gauge","values":[{"value":1}]},)";
+    families +=
+        "{\"name\":\"f" + std::to_string(i) + R"(","type":"gauge","values":[{"value":1}]},)";
   }
   std::string values;
-  for (int i = 0; i < 5000; ++i) values += std::string(i ? "," : "") + R"({"value":1,"labels":{"l":")" + std::string(40, 'x') + R"("}})";
+  for (int i = 0; i < 5000; ++i)
+    values += std::string(i ? "," : "") + R"({"value":1,"labels":{"l":")" + std::string(40, 'x') +
+              R"("}})";
   Registry kept;
   ASSERT_TRUE(ReadRegistry("[" + families.substr(0, families.size() - 1) + "]", kept, kPlenty));
   Registry registry;  // room for what was kept, and far less than the late family
-  ASSERT_TRUE(ReadRegistry("[" + families + R"({"name":"late","type":"gauge","values":[)" +
-                               values + "]}]",
-                           registry, kept.bytes + 64 * 1024));
+  ASSERT_TRUE(
+      ReadRegistry("[" + families + R"({"name":"late","type":"gauge","values":[)" + values + "]}]",
+                   registry, kept.bytes + 64 * 1024));
   EXPECT_FALSE(registry.too_large);
   EXPECT_TRUE(registry.too_many);
   EXPECT_EQ(registry.families.size(), kMaxFamilies);
@@ -168,8 +171,8 @@ TEST(RegistryReaderTest, PartsOfOneFamilyAreOne) {
              std::to_string(i) + R"("}}]},)";
   }
   Registry registry;
-  ASSERT_TRUE(ReadRegistry("[" + parts + R"({"name":"g","type":"counter","values":[]}])",
-                           registry, kPlenty));
+  ASSERT_TRUE(ReadRegistry("[" + parts + R"({"name":"g","type":"counter","values":[]}])", registry,
+                           kPlenty));
   EXPECT_FALSE(registry.too_many);
   ASSERT_EQ(registry.families.size(), 2u);
   EXPECT_EQ(registry.families[0].values.size(), kMaxFamilies + 5);
@@ -183,7 +186,9 @@ TEST(RegistryReaderTest, LoneSurrogatesBecomeTheReplacementCharacter) {
   ASSERT_TRUE(ReadRegistry(
       R"([{"name":"g","help":"a\udc00b","type":"gauge","values":[{"value":1,"labels":{"l":"\udfff\ud83d\ude00"}}]}])",
       registry, kPlenty));
-  EXPECT_EQ(registry.families[0].help, "a\xEF\xBF\xBD" "b");
+  EXPECT_EQ(registry.families[0].help,
+            "a\xEF\xBF\xBD"
+            "b");
   EXPECT_EQ(registry.families[0].values[0].labels[0].second, "\xEF\xBF\xBD\xF0\x9F\x98\x80");
 }
 

@@ -29,8 +29,8 @@ TEST(ParseSignalTest, ZeroOnlyWhereAllowed) {
 }
 
 TEST(ParseSignalTest, RejectsWhatNamesNoSignal) {
-  for (const char* bad : {"", "FOO", "SIG", "-1", "65", "99999999999", "RTMIN+99", "15x",
-                          "TERM ", "RTMIN+", "RTMAX+1"}) {
+  for (const char* bad : {"", "FOO", "SIG", "-1", "65", "99999999999", "RTMIN+99", "15x", "TERM ",
+                          "RTMIN+", "RTMAX+1"}) {
     EXPECT_EQ(ParseSignal(bad), std::nullopt) << "'" << bad << "'";
   }
 }
@@ -44,8 +44,8 @@ TEST(SignalNameTest, NamesKnownAndRealtimeSignals) {
 
 TEST(HandledSignalsTest, TakesCatchableSignalsButNotFaults) {
   const sigset_t& handled = HandledSignals();
-  for (int signo : {SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGTERM, SIGWINCH, SIGCONT,
-                    SIGCHLD, SIGTSTP, SIGPIPE, SIGRTMIN, SIGRTMAX}) {
+  for (int signo : {SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGTERM, SIGWINCH, SIGCONT, SIGCHLD,
+                    SIGTSTP, SIGPIPE, SIGRTMIN, SIGRTMAX}) {
     EXPECT_TRUE(sigismember(&handled, signo)) << SignalName(signo);
   }
   for (int signo : {SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP}) {

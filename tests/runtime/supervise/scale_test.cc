@@ -122,8 +122,8 @@ TEST(SpawnBackoffTest, DoublesFrom100MsUpTo15s) {
   for (Millis last{0}; steps.size() < 10; steps.push_back(last.count())) {
     last = App::SpawnBackoffAfter(last);
   }
-  EXPECT_EQ(steps, (std::vector<int64_t>{100, 200, 400, 800, 1600, 3200, 6400, 12800, 15000,
-                                         15000}));
+  EXPECT_EQ(steps,
+            (std::vector<int64_t>{100, 200, 400, 800, 1600, 3200, 6400, 12800, 15000, 15000}));
 }
 
 TEST_F(ScaleTest, RelativeCountsAddAndRemove) {
@@ -147,8 +147,7 @@ TEST_F(ScaleTest, BadRequestsChangeNothing) {
   EXPECT_EQ(supervisor_->Scale("nobody", 3, false).code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(supervisor_->Scale("sleeper", -1, false).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(supervisor_->Scale("sleeper", -3, true).code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(supervisor_->Scale("sleeper", 5000, false).code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(supervisor_->Scale("sleeper", 5000, false).code(), absl::StatusCode::kInvalidArgument);
   // Deltas that would overflow an int: refused, never wrapped into a count.
   absl::Status huge = supervisor_->Scale("sleeper", std::numeric_limits<int>::max(), true);
   EXPECT_EQ(huge.code(), absl::StatusCode::kInvalidArgument);
