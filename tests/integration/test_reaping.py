@@ -1,6 +1,7 @@
 """tend reaps every zombie and leaves no process behind."""
 import signal
 import time
+from pathlib import Path
 
 from conftest import children_of, descendants_of, proc_state, wait_until
 
@@ -26,12 +27,25 @@ def test_reaps_a_thousand_orphans(start_tend, mode):
     assert tend.wait() == 128 + signal.SIGTERM
 
 
-def test_leftover_descendants_get_sigterm_when_the_command_exits(start_tend, mode):
-    # A kill timeout longer than the wait: only SIGTERM can end the leftover in time.
+def command_line(pid):
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""  # gone
+
+
+def test_leftover_descendants_get_sigterm_when_the_command_exits(start_tend, mode, tmp_path):
+    # A kill timeout longer than the wait: only SIGTERM can end the leftover in time. The
+    # command exits only once the leftover is seen (else tend may be gone before it is).
+    go = tmp_path / "go"
     tend = start_tend(["--kill-timeout", "600000", "--", "sh", "-c",
-                       "sleep 1000 & echo started"], pid1=mode)
+                       f"sleep 1000 & echo started; until [ -e {go} ]; do sleep 0.05; done"],
+                      pid1=mode)
     tend.expect_line("started")
-    leftovers = descendants_of(tend.pid)
+    leftovers = wait_until(lambda: [pid for pid in descendants_of(tend.pid)
+                                    if command_line(pid) == b"sleep\x001000\x00"],
+                           what="the leftover sleep")
+    go.touch()
     assert tend.wait(timeout=20) == 0
     assert all(proc_state(pid) is None for pid in leftovers)
 
