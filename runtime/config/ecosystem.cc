@@ -285,19 +285,12 @@ std::string Resolve(const std::string& base, const std::string& path) {
   return normal.empty() ? "." : absl::StrCat("./", normal);
 }
 
-absl::Status ReadApp(const std::string& path, const Json& as_written, size_t index,
-                     const std::string& env_name, const CpuCount& available_cpus,
-                     const CommandLine& parsed, v1::App& app, v1::LogOptions& logs,
-                     std::vector<std::string>* warnings) {
-  const Json object = NormalizeLikePm2(as_written);
-  std::string label = as_written.contains("name") && as_written["name"].is_string()
-                          ? absl::StrCat("'", as_written["name"].get<std::string>(), "'")
-                          : absl::StrCat("#", index + 1);
-  AppReader read(path, object, label);
-  if (!object.is_object()) return read.Error("app", "expected an object");
-  app = parsed.worker;
-  app.set_kill_timeout_ms(parsed.config.init().kill_timeout_ms());
-  std::string script, cwd, interpreter;
+// The command to run: script, interpreter and their arguments, with paths resolved as pm2
+// resolves them. `base` becomes the folder the app's relative paths start from, and
+// `interpreter` what runs the script ("none": the script itself).
+absl::Status ReadCommand(const std::string& path, AppReader& read, v1::App& app, std::string& base,
+                         std::string& interpreter) {
+  std::string script, cwd;
   std::vector<std::string> args, interpreter_args;
   absl::Status status = read.String("script", [&](std::string v) { script = std::move(v); });
   if (status.ok()) status = read.String("name", [&](std::string v) { app.set_name(std::move(v)); });
@@ -311,7 +304,7 @@ absl::Status ReadApp(const std::string& path, const Json& as_written, size_t ind
 
   // Paths are relative to the ecosystem file's folder, as when pm2 is started beside it,
   // and made absolute, as pm2's path.resolve does: a worker runs in its own cwd.
-  std::string base = Folder(Resolve(CurrentDirectory(), path));
+  base = Folder(Resolve(CurrentDirectory(), path));
   if (!cwd.empty()) {
     cwd = Resolve(base, cwd);
     app.set_cwd(cwd);
@@ -342,8 +335,13 @@ absl::Status ReadApp(const std::string& path, const Json& as_written, size_t ind
   app.set_node(runner_name == "node" || runner_name == "nodejs");
   interpreter = runner[0];
   if (app.name().empty()) app.set_name(NameFromScript(script));
+  return absl::OkStatus();
+}
 
-  // Instances and mode: pm2 runs several instances in cluster mode unless told otherwise.
+// Instances and mode: pm2 runs several instances in cluster mode unless told otherwise.
+absl::Status ReadInstances(const Json& object, AppReader& read, const CpuCount& available_cpus,
+                           const CommandLine& parsed, const std::string& interpreter,
+                           v1::App& app) {
   bool has_instances = object.contains("instances");
   if (has_instances) {
     const Json& instances = object["instances"];
@@ -386,10 +384,15 @@ absl::Status ReadApp(const std::string& path, const Json& as_written, size_t ind
     app.set_exec_mode(v1::App::FORK);
   }
 
-  // env, then env_<name> over it, in pm2's order.
+  return absl::OkStatus();
+}
+
+// env, then env_<name> over it, in pm2's order; `port` sets PORT.
+absl::Status ReadEnv(AppReader& read, const std::string& env_name, const CommandLine& parsed,
+                     v1::App& app) {
   app.mutable_env()->clear();
   for (const auto& [name, value] : parsed.worker.env()) (*app.mutable_env())[name] = value;
-  status = read.Env("env", app);
+  absl::Status status = read.Env("env", app);
   if (status.ok() && !env_name.empty()) status = read.Env("env_" + env_name, app);
   if (!status.ok()) return status;
   if (const Json* port = read.Get("port")) {
@@ -400,17 +403,11 @@ absl::Status ReadApp(const std::string& path, const Json& as_written, size_t ind
     (*app.mutable_env())["PORT"] = absl::StrCat(*number);
   }
 
-  status = read.Millis("kill_timeout", [&](uint32_t v) { app.set_kill_timeout_ms(v); });
-  if (!status.ok()) return status;
-  // The options the command line sets too, by the same parsers (app_options.h).
-  for (const AppOption& option : AppOptions()) {
-    const Json* value = read.Get(option.key);
-    if (!value) continue;
-    if (absl::Status applied = option.apply(OptionText(*value), Show(*value), app); !applied.ok()) {
-      return read.Error(option.key, std::string(applied.message()));
-    }
-  }
-  // watch: true follows the app's folder; a list, those paths.
+  return absl::OkStatus();
+}
+
+// watch: true follows the app's folder; a list, those paths. ignore_watch: patterns.
+absl::Status ReadWatch(AppReader& read, const std::string& base, v1::App& app) {
   if (const Json* watch = read.Get("watch")) {
     if (watch->is_boolean()) {
       if (watch->get<bool>()) app.add_watch(base);
@@ -421,13 +418,14 @@ absl::Status ReadApp(const std::string& path, const Json& as_written, size_t ind
     }
   }
   std::vector<std::string> ignore;
-  if (status = read.Words("ignore_watch", &ignore); !status.ok()) return status;
+  if (absl::Status status = read.Words("ignore_watch", &ignore); !status.ok()) return status;
   for (std::string& pattern : ignore) app.add_ignore_watch(std::move(pattern));
 
-  if (read.Get("uid") || read.Get("gid")) {
-    if (status = ReadRunAs(read, app); !status.ok()) return status;
-  }
-  // How tend writes every app's lines (there is one stdout): any app may ask.
+  return absl::OkStatus();
+}
+
+// How tend writes every app's lines (there is one stdout): any app may ask.
+absl::Status ReadLogOptions(AppReader& read, v1::LogOptions& logs) {
   if (const Json* log_type = read.Get("log_type")) {
     if (!log_type->is_string()) return read.Error("log_type", "expected a string (\"json\")");
     if (*log_type == "json") logs.set_format(v1::LogOptions::JSON);
@@ -437,6 +435,12 @@ absl::Status ReadApp(const std::string& path, const Json& as_written, size_t ind
     if (time->get<bool>()) logs.set_time(true);
   }
 
+  return absl::OkStatus();
+}
+
+// What tend does not read is said, with why when pm2 has it (Ignored()).
+void WarnOfTheRest(const std::string& path, const Json& object, const std::string& label,
+                   std::vector<std::string>* warnings) {
   static const std::set<std::string> kKnown = {
       "name",      "script",       "args", "cwd",  "interpreter",  "node_args", "interpreter_args",
       "instances", "exec_mode",    "env",  "port", "kill_timeout", "log_type",  "time",
@@ -450,6 +454,42 @@ absl::Status ReadApp(const std::string& path, const Json& as_written, size_t ind
         path, ": app ", label, ": ", key,
         " ignored: ", ignored != Ignored().end() ? ignored->second : "not an option tend knows"));
   }
+}
+
+absl::Status ReadApp(const std::string& path, const Json& as_written, size_t index,
+                     const std::string& env_name, const CpuCount& available_cpus,
+                     const CommandLine& parsed, v1::App& app, v1::LogOptions& logs,
+                     std::vector<std::string>* warnings) {
+  const Json object = NormalizeLikePm2(as_written);
+  std::string label = as_written.contains("name") && as_written["name"].is_string()
+                          ? absl::StrCat("'", as_written["name"].get<std::string>(), "'")
+                          : absl::StrCat("#", index + 1);
+  AppReader read(path, object, label);
+  if (!object.is_object()) return read.Error("app", "expected an object");
+  app = parsed.worker;
+  app.set_kill_timeout_ms(parsed.config.init().kill_timeout_ms());
+  std::string base, interpreter;
+  absl::Status status = ReadCommand(path, read, app, base, interpreter);
+  if (status.ok()) status = ReadInstances(object, read, available_cpus, parsed, interpreter, app);
+  if (status.ok()) status = ReadEnv(read, env_name, parsed, app);
+  if (status.ok()) {
+    status = read.Millis("kill_timeout", [&](uint32_t v) { app.set_kill_timeout_ms(v); });
+  }
+  if (!status.ok()) return status;
+  // The options the command line sets too, by the same parsers (app_options.h).
+  for (const AppOption& option : AppOptions()) {
+    const Json* value = read.Get(option.key);
+    if (!value) continue;
+    if (absl::Status applied = option.apply(OptionText(*value), Show(*value), app); !applied.ok()) {
+      return read.Error(option.key, std::string(applied.message()));
+    }
+  }
+  if (status = ReadWatch(read, base, app); !status.ok()) return status;
+  if (read.Get("uid") || read.Get("gid")) {
+    if (status = ReadRunAs(read, app); !status.ok()) return status;
+  }
+  if (status = ReadLogOptions(read, logs); !status.ok()) return status;
+  WarnOfTheRest(path, object, label, warnings);
   return absl::OkStatus();
 }
 
