@@ -156,9 +156,7 @@ absl::StatusOr<std::unique_ptr<TlsTunnel>> TlsTunnel::Start(loop::EventLoop& loo
     raw->closed_ = true;  // the destructor unwatches; on_closed is not owed
     return watched;
   }
-  raw->deadline_ = loop.After(kHandshakeDeadline, [raw] {
-    if (!raw->spoke_) raw->Close();
-  });
+  raw->deadline_ = loop.After(kHandshakeDeadline, [raw] { raw->Close(); });
   return tunnel;
 }
 
@@ -227,8 +225,7 @@ bool TlsTunnel::FromClient() {
     char buffer[kChunk];
     int read = SSL_read(ssl_, buffer, sizeof buffer);
     if (read > 0) {
-      if (!spoke_) deadline_.reset();
-      spoke_ = true;
+      deadline_.reset();  // a byte came through: the deadline is over
       inbound_.append(buffer, static_cast<size_t>(read));
       ++chunks;
       continue;

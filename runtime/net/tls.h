@@ -90,14 +90,13 @@ class TlsTunnel {
   UniqueFd client_;
   UniqueFd plaintext_;
   std::function<void()> on_closed_;
-  std::unique_ptr<loop::Timer> deadline_;
-  std::unique_ptr<loop::Timer> stall_;   // armed while bytes wait for the client
-  uint64_t sent_ = 0;                    // bytes written to the client
-  std::unique_ptr<loop::Timer> resume_;  // another pump soon: OpenSSL may hold decrypted data
-  std::string inbound_;                  // decrypted, for gRPC
-  std::string outbound_;                 // from gRPC, to encrypt
+  std::unique_ptr<loop::Timer> deadline_;  // until a first byte comes through
+  std::unique_ptr<loop::Timer> stall_;     // armed while bytes wait for the client
+  uint64_t sent_ = 0;                      // bytes written to the client
+  std::unique_ptr<loop::Timer> resume_;    // another pump soon: OpenSSL may hold decrypted data
+  std::string inbound_;                    // decrypted, for gRPC
+  std::string outbound_;                   // from gRPC, to encrypt
   bool handshaken_ = false;
-  bool spoke_ = false;  // a byte came through: the deadline is over
   bool closed_ = false;
   // What the last attempts waited for.
   bool client_read_ = false, client_write_ = false;

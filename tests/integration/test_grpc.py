@@ -2,6 +2,8 @@
 reflection and Control over the Unix socket and over TCP with a bearer token."""
 import os
 import signal
+import socket
+import ssl
 import stat
 
 import pytest
@@ -34,6 +36,32 @@ class Tend:
         self.tcp_reflection = stubs.reflection_grpc.ServerReflectionStub(tcp_channel)
         self.unix_reflection = stubs.reflection_grpc.ServerReflectionStub(
             grpc.insecure_channel(f"unix:{self.socket}"))
+
+
+# HTTP/2's connection preface and an empty SETTINGS frame: all a client must send first.
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes.fromhex("000000040000000000")
+
+
+def closed_by_peer(connection, within=0):
+    """Whether tend has closed `connection`, or does within `within` seconds (what it sent
+    before is read and dropped)."""
+    connection.settimeout(within)
+    try:
+        while connection.recv(65536):
+            pass
+        return True
+    except ConnectionResetError:
+        return True
+    except (BlockingIOError, socket.timeout, ssl.SSLWantReadError):
+        return False
+
+
+def probe_serving(stubs, port):
+    """A health check on a connection of its own, as the kubelet's probe makes."""
+    health = stubs.health_grpc.HealthStub(stubs.grpc.insecure_channel(
+        f"127.0.0.1:{port}", options=[("grpc.use_local_subchannel_pool", 1)]))
+    return health.Check(stubs.health.HealthCheckRequest(service=""), timeout=5).status == \
+        stubs.health.HealthCheckResponse.SERVING
 
 
 def serving(stubs, tend):

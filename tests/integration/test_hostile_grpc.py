@@ -9,7 +9,7 @@ import pytest
 
 from conftest import HELPERS, TEND, fetch, high_water_kib, wait_until
 from grpc_stubs import EVENT_STREAMS, LOG_STREAMS, REFLECTION_STREAMS, Attacker
-from test_grpc import APP, TOKEN, Tend, serving
+from test_grpc import APP, PREFACE, TOKEN, Tend, closed_by_peer, probe_serving, serving
 
 def refusal(call_next):
     with pytest.raises(Exception) as refused:
@@ -91,10 +91,6 @@ def test_log_streams_past_their_bound_are_refused_alone(start_tend, stubs, tmp_p
         followers.close()
 
 
-# HTTP/2's connection preface and an empty SETTINGS frame: all a client must send first.
-PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes.fromhex("000000040000000000")
-
-
 def past_the_preface(port, source):
     """A connection from address `source` that has sent the preface, and then nothing."""
     connection = socket.socket()
@@ -118,10 +114,7 @@ def test_one_address_cannot_take_every_grpc_connection(start_tend, stubs, tmp_pa
         time.sleep(0.5)
         closed = [i for i, connection in enumerate(idle) if closed_by_peer(connection)]
         assert closed == list(range(8)), closed  # and the probe's, the oldest of all
-        probe = stubs.health_grpc.HealthStub(stubs.grpc.insecure_channel(  # as the kubelet's
-            f"127.0.0.1:{tend.port}", options=[("grpc.use_local_subchannel_pool", 1)]))
-        assert probe.Check(stubs.health.HealthCheckRequest(service=""), timeout=5).status == \
-            stubs.health.HealthCheckResponse.SERVING
+        assert probe_serving(stubs, tend.port)
         assert any("takes the place of the oldest" in line for line in tend.process.stderr)
     finally:
         for connection in idle:
@@ -149,10 +142,7 @@ def test_a_full_grpc_port_makes_room_for_a_new_client(start_tend, stubs, tmp_pat
                what="serving")
     held = hold(tend.port, [32] * 15 + [31])  # 512 with the Tend helper's own
     try:
-        fresh = stubs.health_grpc.HealthStub(stubs.grpc.insecure_channel(
-            f"127.0.0.1:{tend.port}", options=[("grpc.use_local_subchannel_pool", 1)]))
-        assert fresh.Check(stubs.health.HealthCheckRequest(service=""), timeout=5).status == \
-            stubs.health.HealthCheckResponse.SERVING
+        assert probe_serving(stubs, tend.port)
         time.sleep(0.5)
         closed = [i for i, connection in enumerate(held) if closed_by_peer(connection)]
         assert closed == [0], closed  # the oldest of the first 32, at a tie
@@ -189,18 +179,6 @@ def test_connections_at_the_bound_cost_the_loop_little(start_tend, stubs, tmp_pa
     finally:
         for connection in held:
             connection.close()
-
-
-def closed_by_peer(connection):
-    connection.setblocking(False)
-    try:
-        while connection.recv(4096):
-            pass  # what gRPC sent before
-        return True
-    except BlockingIOError:
-        return False
-    except ConnectionResetError:
-        return True
 
 
 def test_silent_tcp_connections_are_closed_and_deny_no_health_check(start_tend, stubs, tmp_path):
