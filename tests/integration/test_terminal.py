@@ -18,14 +18,16 @@ class Terminal:
         if self.pid == 0:
             os.execve(argv[0], argv, env)
         self.screen = b""
+        self.closed = False
 
     def read(self, timeout=0.1):
         while select.select([self.fd], [], [], timeout)[0]:
             try:
                 chunk = os.read(self.fd, 4096)
             except OSError:  # the terminal closed: everything on it has exited
-                return
+                chunk = b""
             if not chunk:
+                self.closed = True
                 return
             self.screen += chunk
 
@@ -35,6 +37,8 @@ class Terminal:
             self.read()
             if predicate(self.screen.decode(errors="replace")):
                 return
+            if self.closed:
+                break
         raise AssertionError(f"no {what} on the terminal: {self.screen!r}")
 
     def type(self, keys):
