@@ -14,6 +14,7 @@
 #include "runtime/config/ecosystem.h"
 #include "runtime/control/ctl.h"
 #include "runtime/control/plane.h"
+#include "runtime/errors/errno_status.h"
 #include "runtime/http/routes.h"
 #include "runtime/http/server.h"
 #include "runtime/init/descendants.h"
@@ -213,8 +214,7 @@ int main(int argc, char** argv) {
   }
 
   if (!process::RaiseDescriptorLimit()) {
-    logs::Warn(
-        absl::StrCat("cannot raise the descriptor limit (RLIMIT_NOFILE): ", strerror(errno)));
+    logs::Warn(errors::FromErrno("cannot raise the descriptor limit (RLIMIT_NOFILE)").message());
   }
   // Signals blocked at the start now come from a signalfd.
   auto signals = signals::SignalChannel::Open();

@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "runtime/errors/errno_status.h"
 
 namespace tend::cluster {
 namespace {
@@ -22,11 +23,11 @@ constexpr int kMaxReadsPerCall = 16;
 absl::StatusOr<std::unique_ptr<IpcChannel>> IpcChannel::Create() {
   int ends[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) != 0) {
-    return absl::ResourceExhaustedError(absl::StrCat("socketpair: ", strerror(errno)));
+    return errors::FromErrno("socketpair");
   }
   UniqueFd ours(ends[0]), theirs(ends[1]);
   if (fcntl(ours.get(), F_SETFL, O_NONBLOCK) != 0) {
-    return absl::InternalError(absl::StrCat("fcntl(O_NONBLOCK): ", strerror(errno)));
+    return errors::FromErrno("fcntl(O_NONBLOCK)");
   }
   return std::unique_ptr<IpcChannel>(new IpcChannel(std::move(ours), std::move(theirs)));
 }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "runtime/errors/errno_status.h"
 #include "runtime/logs/diagnostics.h"
 #include "runtime/net/listen.h"
 
@@ -174,9 +175,10 @@ absl::StatusOr<int> SharedSockets::ListenForActivation(const std::string& addres
           ? BindAny(port, 0, false)
           : BindAndListen(address, port,
                           address.find(':') == std::string::npos ? AF_INET : AF_INET6, 0, false);
-  if (fd < 0)
-    return absl::InvalidArgumentError(absl::StrCat(
-        "cannot listen on ", address.empty() ? "*" : address, ":", port, ": ", strerror(-fd)));
+  if (fd < 0) {
+    return errors::FromErrno(
+        absl::StrCat("cannot listen on ", address.empty() ? "*" : address, ":", port), -fd);
+  }
   sockets_[key].owned.reset(fd);
   return fd;
 }

@@ -16,6 +16,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "runtime/errors/errno_status.h"
 #include "runtime/fd/unique_fd.h"
 #include "runtime/process/spawn.h"
 #include "yaml-cpp/yaml.h"
@@ -167,7 +168,7 @@ absl::StatusOr<nlohmann::json> ParseYaml(const std::string& path, const std::str
 absl::StatusOr<nlohmann::json> EvaluateJavaScript(const std::string& path, int timeout_ms) {
   Pipe result;
   if (int error = MakePipe(&result); error != 0) {
-    return absl::ResourceExhaustedError(absl::StrCat(path, ": pipe: ", strerror(error)));
+    return errors::FromErrno(absl::StrCat(path, ": pipe"), error);
   }
   process::SpawnOptions options;
   options.argv = {"node", "-e", kPrintExports, path};

@@ -7,6 +7,8 @@
 
 #include <cerrno>
 
+#include "runtime/errors/errno_status.h"
+
 namespace tend::init {
 
 std::vector<ExitedChild> ReapExited() {
@@ -20,7 +22,7 @@ std::vector<ExitedChild> ReapExited() {
 ReaperRole TakeReaperRole(std::string* why_none) {
   if (getpid() == 1) return ReaperRole::kPid1;
   if (prctl(PR_SET_CHILD_SUBREAPER, 1) == 0) return ReaperRole::kSubreaper;
-  *why_none = strerror(errno);
+  *why_none = std::string(errors::FromErrno("prctl(PR_SET_CHILD_SUBREAPER)").message());
   return ReaperRole::kNone;
 }
 

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "runtime/errors/errno_status.h"
 
 namespace tend::logs {
 namespace {
@@ -104,11 +105,11 @@ absl::StatusOr<std::unique_ptr<OutputPipe>> OutputPipe::Create(loop::EventLoop& 
                                                                Source source, bool is_stderr) {
   Pipe pipe;
   if (int error = MakePipe(&pipe); error != 0) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "pipe for the worker's ", is_stderr ? "stderr" : "stdout", ": ", strerror(error)));
+    return errors::FromErrno(
+        absl::StrCat("pipe for the worker's ", is_stderr ? "stderr" : "stdout"), error);
   }
   if (fcntl(pipe.read_end.get(), F_SETFL, O_NONBLOCK) != 0) {
-    return absl::InternalError(absl::StrCat("fcntl(O_NONBLOCK): ", strerror(errno)));
+    return errors::FromErrno("fcntl(O_NONBLOCK)");
   }
   std::unique_ptr<OutputPipe> output(
       new OutputPipe(loop, sink, std::move(source), is_stderr, std::move(pipe)));

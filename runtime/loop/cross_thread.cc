@@ -7,12 +7,13 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "runtime/errors/errno_status.h"
 
 namespace tend::loop {
 
 absl::StatusOr<std::unique_ptr<CrossThread>> CrossThread::Create(EventLoop& loop) {
   UniqueFd fd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (!fd) return absl::InternalError(absl::StrCat("eventfd: ", strerror(errno)));
+  if (!fd) return errors::FromErrno("eventfd");
   std::unique_ptr<CrossThread> bridge(new CrossThread(loop, std::move(fd)));
   CrossThread* raw = bridge.get();
   if (absl::Status watched = loop.Watch(raw->event_fd_.get(), [raw] { raw->RunQueued(); });

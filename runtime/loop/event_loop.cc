@@ -10,23 +10,16 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "runtime/errors/errno_status.h"
 
 namespace tend::loop {
-namespace {
-
-absl::Status Errno(absl::string_view call) {
-  return absl::InternalError(absl::StrCat(call, ": ", strerror(errno)));
-}
-
-}  // namespace
-
 Timer::~Timer() { loop_.CancelTimer(id_); }
 
 absl::StatusOr<std::unique_ptr<EventLoop>> EventLoop::Create() {
   UniqueFd epoll_fd(epoll_create1(EPOLL_CLOEXEC));
-  if (!epoll_fd) return Errno("epoll_create1");
+  if (!epoll_fd) return errors::FromErrno("epoll_create1");
   UniqueFd timer_fd(timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
-  if (!timer_fd) return Errno("timerfd_create");
+  if (!timer_fd) return errors::FromErrno("timerfd_create");
   std::unique_ptr<EventLoop> loop(new EventLoop(std::move(epoll_fd), std::move(timer_fd)));
   if (absl::Status watched =
           loop->Watch(loop->timer_fd_.get(), [raw = loop.get()] { raw->FireDueTimers(); });
@@ -45,7 +38,7 @@ absl::Status EventLoop::Register(int fd, const Watcher& watcher, bool known) {
   // A parked descriptor left the epoll set: it is added again.
   bool in_set = known && !watchers_.at(fd)->parked;
   if (epoll_ctl(epoll_fd_.get(), in_set ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &event) != 0) {
-    return Errno(absl::StrCat("epoll_ctl(fd ", fd, ")"));
+    return errors::FromErrno(absl::StrCat("epoll_ctl(fd ", fd, ")"));
   }
   return absl::OkStatus();
 }
@@ -117,7 +110,7 @@ void EventLoop::ArmTimerFd() {
   spec.it_value.tv_nsec = static_cast<long>(since_epoch.count() % 1000000000);
   if (spec.it_value.tv_sec == 0 && spec.it_value.tv_nsec == 0) spec.it_value.tv_nsec = 1;
   if (timerfd_settime(timer_fd_.get(), TFD_TIMER_ABSTIME, &spec, nullptr) != 0) {
-    failure_ = Errno("timerfd_settime");
+    failure_ = errors::FromErrno("timerfd_settime");
     running_ = false;
     return;
   }
@@ -127,7 +120,7 @@ void EventLoop::ArmTimerFd() {
 void EventLoop::FireDueTimers() {
   uint64_t expirations;
   if (read(timer_fd_.get(), &expirations, sizeof expirations) < 0 && errno != EAGAIN) {
-    failure_ = Errno("read(timerfd)");
+    failure_ = errors::FromErrno("read(timerfd)");
     running_ = false;
     return;
   }
@@ -164,7 +157,7 @@ absl::Status EventLoop::Run() {
     int n = epoll_wait(epoll_fd_.get(), events, 32, -1);
     if (n < 0) {
       if (errno == EINTR) continue;
-      failure_ = Errno("epoll_wait");
+      failure_ = errors::FromErrno("epoll_wait");
       break;
     }
     for (int i = 0; i < n && running_; ++i) {

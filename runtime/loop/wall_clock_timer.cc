@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "runtime/errors/errno_status.h"
 
 namespace tend::loop {
 
@@ -14,14 +15,14 @@ absl::StatusOr<std::unique_ptr<WallClockTimer>> WallClockTimer::Start(
     EventLoop& loop, std::chrono::system_clock::time_point at, Callback on_time,
     Callback on_clock_set) {
   UniqueFd fd(timerfd_create(CLOCK_REALTIME, TFD_CLOEXEC | TFD_NONBLOCK));
-  if (!fd) return absl::InternalError(absl::StrCat("timerfd_create: ", strerror(errno)));
+  if (!fd) return errors::FromErrno("timerfd_create");
   auto since_epoch = std::chrono::duration_cast<std::chrono::nanoseconds>(at.time_since_epoch());
   itimerspec spec{};
   spec.it_value.tv_sec = std::max<int64_t>(0, since_epoch.count() / 1000000000);
   spec.it_value.tv_nsec = since_epoch.count() > 0 ? since_epoch.count() % 1000000000 : 0;
   if (spec.it_value.tv_sec == 0 && spec.it_value.tv_nsec == 0) spec.it_value.tv_nsec = 1;
   if (timerfd_settime(fd.get(), TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &spec, nullptr) != 0) {
-    return absl::InternalError(absl::StrCat("timerfd_settime: ", strerror(errno)));
+    return errors::FromErrno("timerfd_settime");
   }
   std::unique_ptr<WallClockTimer> timer(
       new WallClockTimer(loop, std::move(fd), std::move(on_time), std::move(on_clock_set)));

@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "runtime/config/values.h"
+#include "runtime/errors/errno_status.h"
 
 namespace tend::net {
 namespace {
@@ -37,15 +38,14 @@ absl::StatusOr<sockaddr_storage> SocketAddress(const std::string& text, socklen_
 absl::Status ClaimSocketPath(const std::string& path) {
   std::string dir = path.substr(0, std::max<size_t>(1, path.rfind('/')));
   if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    return absl::PermissionDeniedError(absl::StrCat("cannot create ", dir, ": ", strerror(errno)));
+    return errors::FromErrno(absl::StrCat("cannot create ", dir));
   }
   struct stat folder;
   if (stat(dir.c_str(), &folder) != 0 || !S_ISDIR(folder.st_mode)) {
     return absl::FailedPreconditionError(absl::StrCat("cannot create ", dir, ": not a directory"));
   }
   if (access(dir.c_str(), W_OK) != 0) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("cannot create a socket in ", dir, ": ", strerror(errno)));
+    return errors::FromErrno(absl::StrCat("cannot create a socket in ", dir));
   }
   struct stat existing;
   if (lstat(path.c_str(), &existing) != 0) return absl::OkStatus();
@@ -54,8 +54,7 @@ absl::Status ClaimSocketPath(const std::string& path) {
   }
   UniqueFd probe(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!probe) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("cannot check ", path, ": socket: ", strerror(errno)));
+    return errors::FromErrno(absl::StrCat("cannot check ", path, ": socket"));
   }
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
@@ -68,8 +67,7 @@ absl::Status ClaimSocketPath(const std::string& path) {
                                                  accepted ? "it accepts" : strerror(errno), ")"));
   }
   if (unlink(path.c_str()) != 0) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("cannot remove stale ", path, ": ", strerror(errno)));
+    return errors::FromErrno(absl::StrCat("cannot remove stale ", path));
   }
   return absl::OkStatus();
 }
@@ -101,16 +99,15 @@ absl::StatusOr<Listening> ListenTcp(const std::string& address, int backlog) {
   if (!bind_to.ok()) return bind_to.status();
   Listening listening;
   listening.fd.reset(socket(bind_to->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!listening.fd) return absl::UnavailableError(absl::StrCat("socket: ", strerror(errno)));
+  if (!listening.fd) return errors::FromErrno("socket");
   int on = 1;
   int fd = listening.fd.get();
   if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
       bind(fd, reinterpret_cast<sockaddr*>(&*bind_to), length) != 0 || listen(fd, backlog) != 0) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", address, ": ", strerror(errno)));
+    return errors::FromErrno(absl::StrCat("cannot listen on ", address));
   }
   std::optional<sockaddr_storage> bound = LocalAddress(fd);
-  if (!bound) return absl::InternalError(absl::StrCat("getsockname: ", strerror(errno)));
+  if (!bound) return errors::FromErrno("getsockname");
   listening.port = PortOf(*bound);
   return listening;
 }
@@ -124,7 +121,7 @@ absl::StatusOr<Listening> ListenUnix(const std::string& path, int backlog) {
   if (absl::Status claimed = ClaimSocketPath(path); !claimed.ok()) return claimed;
   Listening listening;
   listening.fd.reset(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  if (!listening.fd) return absl::UnavailableError(absl::StrCat("socket: ", strerror(errno)));
+  if (!listening.fd) return errors::FromErrno("socket");
   address.sun_family = AF_UNIX;
   memcpy(address.sun_path, path.c_str(), path.size());
   mode_t previous = umask(0077);
@@ -136,8 +133,7 @@ absl::StatusOr<Listening> ListenUnix(const std::string& path, int backlog) {
     bound = false;
   }
   if (!bound) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen on unix:", path, ": ", strerror(error)));
+    return errors::FromErrno(absl::StrCat("cannot listen on unix:", path), error);
   }
   return listening;
 }

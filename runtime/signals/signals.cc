@@ -16,6 +16,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "runtime/errors/errno_status.h"
 
 namespace tend::signals {
 namespace {
@@ -127,12 +128,11 @@ absl::Status BlockHandledSignals() {
   // are no requests to pass on.
   for (int signo : {SIGTTIN, SIGTTOU}) {
     if (signal(signo, SIG_IGN) == SIG_ERR) {
-      return absl::InternalError(
-          absl::StrCat("signal(", SignalName(signo), "): ", strerror(errno)));
+      return errors::FromErrno(absl::StrCat("signal(", SignalName(signo), ")"));
     }
   }
   if (sigprocmask(SIG_BLOCK, &HandledSignals(), nullptr) != 0) {
-    return absl::InternalError(absl::StrCat("sigprocmask: ", strerror(errno)));
+    return errors::FromErrno("sigprocmask");
   }
   return absl::OkStatus();
 }
@@ -140,7 +140,7 @@ absl::Status BlockHandledSignals() {
 absl::StatusOr<std::unique_ptr<SignalChannel>> SignalChannel::Open() {
   if (absl::Status blocked = BlockHandledSignals(); !blocked.ok()) return blocked;
   UniqueFd fd(signalfd(-1, &HandledSignals(), SFD_NONBLOCK | SFD_CLOEXEC));
-  if (!fd) return absl::InternalError(absl::StrCat("signalfd: ", strerror(errno)));
+  if (!fd) return errors::FromErrno("signalfd");
   return std::unique_ptr<SignalChannel>(new SignalChannel(std::move(fd)));
 }
 

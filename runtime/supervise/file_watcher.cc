@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "runtime/errors/errno_status.h"
 #include "runtime/logs/diagnostics.h"
 
 namespace tend::supervise {
@@ -25,7 +26,7 @@ absl::StatusOr<std::unique_ptr<FileWatcher>> FileWatcher::Create(
     loop::EventLoop& loop, const std::vector<std::string>& roots, std::vector<std::string> ignore,
     std::chrono::milliseconds delay, std::function<void(const std::string&)> on_change) {
   UniqueFd fd(inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
-  if (!fd) return absl::InternalError(absl::StrCat("inotify: ", strerror(errno)));
+  if (!fd) return errors::FromErrno("inotify");
   std::unique_ptr<FileWatcher> watcher(new FileWatcher(loop, std::move(fd)));
   watcher->ignore_ = std::move(ignore);
   watcher->delay_ = delay;
@@ -33,7 +34,7 @@ absl::StatusOr<std::unique_ptr<FileWatcher>> FileWatcher::Create(
   for (const std::string& root : roots) {
     // As pm2's watcher (chokidar) does: a path that is not there is passed over.
     if (access(root.c_str(), R_OK) != 0) {
-      logs::Warn(absl::StrCat("not watching ", root, ": ", strerror(errno)));
+      logs::Warn(errors::FromErrno(absl::StrCat("not watching ", root)).message());
       continue;
     }
     watcher->AddTree(root, "");
