@@ -16,9 +16,6 @@
 namespace tend::supervise {
 namespace {
 
-// How often workers' memory is compared with max_memory_bytes: a /proc read per worker.
-constexpr Millis kMemoryCheckPeriod{2000};
-
 RestartPolicy PolicyOf(const v1::App& config) {
   RestartPolicy policy;
   policy.autorestart = config.autorestart();
@@ -34,8 +31,6 @@ std::string Describe(int wait_status) {
   if (WIFSIGNALED(wait_status)) return signals::SignalName(WTERMSIG(wait_status));
   return absl::StrCat("code ", init::ExitCodeOf(wait_status));
 }
-
-std::string Mib(uint64_t bytes) { return absl::StrCat(bytes / (1024 * 1024), " MiB"); }
 
 }  // namespace
 
@@ -63,7 +58,9 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(const v1::App& config, Worker::
   if (!config.cron_restart().empty()) {
     absl::StatusOr<cron::CronSchedule> cron = cron::CronSchedule::Parse(config.cron_restart());
     if (!cron.ok()) return cron.status();
-    app->cron_ = *cron;
+    App* raw = app.get();
+    app->cron_ = std::make_unique<CronRestart>(context.loop, config.name(), config.cron_restart(),
+                                               *cron, [raw] { raw->Reload(RestartReason::kCron); });
   }
   if (config.watch_size() > 0) {
     App* raw = app.get();
@@ -82,9 +79,14 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(const v1::App& config, Worker::
 }
 
 void App::Start() {
-  if (cron_) ArmCron(time(nullptr));
+  if (cron_) cron_->Start();
   if (config_.max_memory_bytes() > 0) {
-    memory_timer_ = context_.loop.Every(kMemoryCheckPeriod, [this] { CheckMemory(); });
+    memory_limit_ = std::make_unique<MemoryLimit>(
+        context_.loop, config_.max_memory_bytes(), [this] { return MemoryCandidates(); },
+        [this](size_t index, std::string why) {
+          BeginReload(RestartReason::kMemory,
+                      absl::StrCat("memory restart of ", Label(index), " (", why, ")"), {index});
+        });
   }
   for (uint32_t i = 0; i < config_.instances(); ++i) {
     slots_.push_back(std::make_unique<Slot>(policy_));
@@ -178,10 +180,8 @@ bool App::Owns(pid_t pid) const {
   for (const auto& worker : retiring_) {
     if (worker->pid() == pid) return true;
   }
-  if (reload_) {
-    for (const auto& [index, replacement] : reload_->replacements) {
-      if (replacement->pid() == pid) return true;
-    }
+  for (const auto& [index, replacement] : replacements_) {
+    if (replacement->pid() == pid) return true;
   }
   return false;
 }
@@ -194,33 +194,20 @@ bool App::OnExit(pid_t pid, int wait_status) {
     bool by_stop_signal = WIFSIGNALED(wait_status) && WTERMSIG(wait_status) == stop_signal_;
     if (stopping_ && exit_code != 0 && !by_stop_signal) stopped_cleanly_ = false;
     retiring_.erase(it);
-    if (reload_ && reload_->stopping_old.count(pid)) {
-      size_t index = reload_->stopping_old[pid];
-      reload_->stopping_old.erase(pid);
-      reload_->restarted.insert(index);
-      ++slots_[index]->restarts[static_cast<int>(reload_->reason)];
-      StartSlot(index);
-      if (!reload_) return true;  // it was ready at once, and that ended the reload
-      if (!slots_[index]->worker) {
-        reload_->restarted.erase(index);
-        FailReload(absl::StrCat("the new worker for instance ", index, " could not start"));
-      }
-    }
+    if (reload_ && reload_->steps->OnStoppedExited(pid)) EndReloadIfDone();
     return true;
   }
-  if (reload_) {
-    for (auto it = reload_->replacements.begin(); it != reload_->replacements.end(); ++it) {
-      if (it->second->pid() != pid) continue;
-      size_t index = it->first;
-      Emit(Event::Kind::kWorkerExited, static_cast<int>(index), pid, Describe(wait_status),
-           exit_code);
-      reload_->replacements.erase(it);
-      FailReload(absl::StrCat("the new worker for instance ", index, " exited (",
-                              Describe(wait_status),
-                              ") before it was ready; the old one keeps "
-                              "serving"));
-      return true;
-    }
+  for (auto it = replacements_.begin(); it != replacements_.end(); ++it) {
+    if (it->second->pid() != pid) continue;
+    size_t index = it->first;
+    Emit(Event::Kind::kWorkerExited, static_cast<int>(index), pid, Describe(wait_status),
+         exit_code);
+    replacements_.erase(it);
+    std::string why =
+        absl::StrCat("the new worker for instance ", index, " exited (", Describe(wait_status),
+                     ") before it was ready; the old one keeps serving");
+    if (reload_ && reload_->steps->OnReplacementExited(index, why)) EndReloadIfDone();
+    return true;
   }
   for (size_t index = 0; index < slots_.size(); ++index) {
     if (!slots_[index]->worker || slots_[index]->worker->pid() != pid) continue;
@@ -240,9 +227,7 @@ void App::OnSlotExit(size_t index, int exit_code) {
   last_exit_code_ = exit_code;
   EndFirstStart(index);  // failed before it was ready: the next instance's turn
   if (stopping_) return;
-  if (reload_ && reload_->restarted.erase(index)) {
-    FailReload(absl::StrCat("the new worker for instance ", index, " exited before it was ready"));
-  }
+  if (reload_ && reload_->steps->OnInstanceExited(index)) EndReloadIfDone();
   RestartTracker::Decision decision = slot.tracker.OnExit(exit_code, uptime);
   switch (decision.kind) {
     case RestartTracker::Decision::kStop:
@@ -263,136 +248,22 @@ void App::OnSlotExit(size_t index, int exit_code) {
   }
 }
 
-void App::OnReady(Worker& worker) {
+void App::Announce(const Worker& worker) {
   logs::Info(absl::StrCat(Label(worker.instance()), " pid ", worker.pid(), " ready"));
   Emit(Event::Kind::kWorkerReady, worker.instance(), worker.pid());
-  if (size_t index = static_cast<size_t>(worker.instance());
-      index < slots_.size() && slots_[index]->worker.get() == &worker) {
-    EndFirstStart(index);
-  }
-  if (!reload_) return;
-  for (auto it = reload_->replacements.begin(); it != reload_->replacements.end(); ++it) {
-    if (it->second.get() != &worker) continue;
-    Slot& slot = *slots_[it->first];
-    std::unique_ptr<Worker> old = std::move(slot.worker);
-    slot.worker = std::move(it->second);
-    ++slot.restarts[static_cast<int>(reload_->reason)];
-    Emit(Event::Kind::kReloadProgress, worker.instance(), worker.pid(), reload_->what);
-    reload_->replacements.erase(it);
-    if (old) Retire(std::move(old), SIGTERM);
-    AdvanceReload();
-    return;
-  }
+}
+
+void App::OnReady(Worker& worker) {
+  Announce(worker);
   size_t index = static_cast<size_t>(worker.instance());
-  if (index < slots_.size() && slots_[index]->worker.get() == &worker &&
-      reload_->restarted.erase(index)) {
-    Emit(Event::Kind::kReloadProgress, worker.instance(), worker.pid(), reload_->what);
-    AdvanceReload();
-  }
-}
-
-void App::Reload(RestartReason reason) {
-  if (stopping_) return;
-  if (reload_) {
-    reload_pending_ = true;
-    return;
-  }
-  std::deque<size_t> all(slots_.size());
-  for (size_t i = 0; i < all.size(); ++i) all[i] = i;
-  BeginReload(reason, absl::StrCat("reload of ", name()), std::move(all));
-}
-
-absl::Status App::Restart(std::optional<int> instance) {
-  if (stopping_) return absl::FailedPreconditionError("tend is stopping");
-  if (reload_) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(name(), " is reloading; restart it when the reload is done"));
-  }
-  if (instance && (*instance < 0 || *instance >= instances())) {
-    return absl::NotFoundError(
-        absl::StrCat(name(), " has no instance ", *instance, " (it has ", instances(), ")"));
-  }
-  std::deque<size_t> chosen;
-  for (size_t i = 0; i < slots_.size(); ++i) {
-    if (!instance || static_cast<int>(i) == *instance) chosen.push_back(i);
-  }
-  BeginReload(RestartReason::kRequested,
-              absl::StrCat("restart of ", instance ? Label(*instance) : name()), std::move(chosen));
-  return absl::OkStatus();
-}
-
-void App::BeginReload(RestartReason reason, std::string what, std::deque<size_t> instances) {
-  logs::Info(absl::StrCat(what, ": starting"));
-  reload_.emplace();
-  reload_->reason = reason;
-  reload_->began = std::chrono::steady_clock::now();
-  reload_->what = what;
-  reload_->queue = std::move(instances);
-  Emit(Event::Kind::kReloadStarted, -1, 0, std::move(what));
-  AdvanceReload();
-}
-
-void App::AdvanceReload() {
-  size_t surge = std::max<uint32_t>(1, config_.reload_surge());
-  while (!reload_->queue.empty() &&
-         reload_->replacements.size() + reload_->stopping_old.size() + reload_->restarted.size() <
-             surge) {
-    size_t index = reload_->queue.front();
-    reload_->queue.pop_front();
-    if (index >= slots_.size() || !slots_[index]->worker) continue;  // nothing runs to replace
-    if (!SharesSocket()) {
-      reload_->stopping_old[slots_[index]->worker->pid()] = index;
-      Retire(std::move(slots_[index]->worker), SIGTERM);
-      continue;
-    }
-    std::unique_ptr<Worker> replacement = NewWorker(static_cast<int>(index));
-    if (absl::Status started = replacement->Start(); !started.ok()) {
-      FailReload(std::string(started.message()));
-      return;
-    }
-    Worker& started = *replacement;
-    reload_->replacements[index] = std::move(replacement);
-    if (started.state() == Worker::State::kReady) {
-      OnReady(started);  // advances the reload itself
-      return;
-    }
-  }
-  if (reload_->queue.empty() && reload_->replacements.empty() && reload_->stopping_old.empty() &&
-      reload_->restarted.empty()) {
-    EndReload();
-  }
-}
-
-// The instances under way finish; no more are begun.
-void App::FailReload(const std::string& why) {
-  logs::Warn(absl::StrCat(reload_->what, " failed: ", why));
-  reload_->failed = true;
-  reload_->queue.clear();
-  AdvanceReload();
-}
-
-void App::EndReload() {
-  // Replacements are left only when a stop cut the reload short: they stop with the rest.
-  for (auto& [index, replacement] : reload_->replacements) {
-    Retire(std::move(replacement), stop_signal_);
-  }
-  if (!reload_->failed) logs::Info(absl::StrCat(reload_->what, ": done"));
-  if (reload_->reason == RestartReason::kReload || reload_->reason == RestartReason::kCron ||
-      reload_->reason == RestartReason::kWatch) {
-    ++(reload_->failed ? reloads_failed_ : reloads_succeeded_);
-    last_reload_ = {std::chrono::duration_cast<std::chrono::milliseconds>(
-                        std::chrono::system_clock::now().time_since_epoch())
-                        .count(),
-                    !reload_->failed};
-    reload_durations_.Observe(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - reload_->began).count());
-  }
-  Emit(Event::Kind::kReloadFinished, -1, 0, reload_->what, 0, !reload_->failed);
-  reload_.reset();
-  if (reload_pending_ && !stopping_) {
-    reload_pending_ = false;
-    Reload();
-  }
+  bool in_slot = index < slots_.size() && slots_[index]->worker.get() == &worker;
+  if (in_slot) EndFirstStart(index);
+  if (!reload_) return;
+  auto replacement = replacements_.find(index);
+  bool waited = replacement != replacements_.end() && replacement->second.get() == &worker
+                    ? reload_->steps->OnReplacementReady(index)
+                    : in_slot && reload_->steps->OnInstanceReady(index);
+  if (waited) EndReloadIfDone();
 }
 
 void App::Retire(std::unique_ptr<Worker> worker, int signo) {
@@ -428,58 +299,27 @@ absl::Status App::Scale(int instances) {
   return absl::OkStatus();
 }
 
-void App::CheckMemory() {
-  if (reload_ || stopping_) return;  // one replacement at a time; the next check comes soon
+std::vector<MemoryLimit::Candidate> App::MemoryCandidates() const {
+  std::vector<MemoryLimit::Candidate> candidates;
+  if (reload_ || stopping_) return candidates;  // one replacement at a time
   for (size_t index = 0; index < slots_.size(); ++index) {
-    Worker* worker = slots_[index]->worker.get();
+    const Worker* worker = slots_[index]->worker.get();
     if (!worker || worker->state() != Worker::State::kReady) continue;
-    std::optional<process::Usage> usage = worker->Usage();
-    if (!usage || usage->resident_bytes <= config_.max_memory_bytes()) continue;
-    BeginReload(RestartReason::kMemory,
-                absl::StrCat("memory restart of ", Label(index), " (pid ", worker->pid(), " uses ",
-                             Mib(usage->resident_bytes), ", over the ",
-                             Mib(config_.max_memory_bytes()), " limit)"),
-                {index});
-    return;
+    candidates.push_back({index, worker->pid(), [worker] { return worker->Usage(); }});
   }
-}
-
-void App::ArmCron(time_t after) {
-  // From the time that fired, not a fresh time(), which can still read the second before;
-  // and never a time that is not after now, which would fire at once.
-  time_t next = cron_->Next(std::max(after, time(nullptr)));
-  if (next < 0) {
-    logs::Warn(absl::StrCat(name(), ": cron '", config_.cron_restart(), "' names no future time"));
-    return;
-  }
-  auto timer = loop::WallClockTimer::Start(
-      context_.loop, std::chrono::system_clock::from_time_t(next),
-      [this, next] {
-        logs::Info(absl::StrCat(name(), ": cron '", config_.cron_restart(), "'"));
-        Reload(RestartReason::kCron);
-        ArmCron(next);
-      },
-      [this] { ArmCron(time(nullptr)); });  // the clock was set: the next time is another
-  if (!timer.ok()) {
-    logs::Warn(absl::StrCat(name(), ": cron '", config_.cron_restart(),
-                            "' cannot be scheduled: ", timer.status().message()));
-    return;
-  }
-  cron_timer_ = std::move(*timer);
+  return candidates;
 }
 
 void App::Stop(int signo) {
   stopping_ = true;
   stop_signal_ = signo;
   reload_pending_ = false;
-  cron_timer_.reset();
-  memory_timer_.reset();
+  if (cron_) cron_->Stop();
+  memory_limit_.reset();
   pace_timer_.reset();
   watcher_.reset();
   if (reload_) {
-    reload_->queue.clear();
-    reload_->stopping_old.clear();
-    reload_->restarted.clear();
+    reload_->steps->Abort();
     EndReload();
   }
   for (auto& slot : slots_) {
@@ -499,86 +339,7 @@ void App::Kill() {
     if (slot->worker) slot->worker->Kill();
   }
   for (auto& worker : retiring_) worker->Kill();
-  if (reload_) {
-    for (auto& [index, replacement] : reload_->replacements) replacement->Kill();
-  }
-}
-
-std::vector<WorkerInfo> App::Workers() const {
-  std::vector<WorkerInfo> workers;
-  for (const auto& slot : slots_) {
-    if (!slot->worker) continue;
-    const Worker& worker = *slot->worker;
-    workers.push_back({worker.instance(), worker.id(), worker.pid(), worker.state()});
-  }
-  return workers;
-}
-
-int App::AppMetricsWorkers() const {
-  int workers = 0;
-  for (const auto& slot : slots_) workers += slot->worker && slot->worker->CanAnswerAppMetrics();
-  return workers;
-}
-
-int App::RequestAppMetrics(const MetricsAnswer& answer, size_t max_bytes) {
-  int asked = 0;
-  for (const auto& slot : slots_) {
-    if (!slot->worker) continue;
-    int instance = slot->worker->instance();
-    asked += slot->worker->RequestAppMetrics(
-        [answer, instance](cluster::AppMetricsAnswer metrics) {
-          answer(instance, std::move(metrics));
-        },
-        max_bytes);
-  }
-  return asked;
-}
-
-namespace {
-
-const char* StateName(Worker::State state) {
-  switch (state) {
-    case Worker::State::kStarting:
-      return "starting";
-    case Worker::State::kReady:
-      return "ready";
-    case Worker::State::kDraining:
-      return "draining";
-    case Worker::State::kStopping:
-      return "stopping";
-  }
-  return "unknown";
-}
-
-}  // namespace
-
-AppStatus App::Status(bool with_usage) const {
-  AppStatus status;
-  status.name = name();
-  status.desired = instances();
-  status.min_ready = std::min<int>(std::max<uint32_t>(1, config_.min_ready()), instances());
-  status.reloading = reload_.has_value();
-  status.errored = Errored();
-  status.reloads_succeeded = reloads_succeeded_;
-  status.reloads_failed = reloads_failed_;
-  status.last_reload = last_reload_;
-  status.reload_durations = reload_durations_;
-  for (size_t index = 0; index < slots_.size(); ++index) {
-    const Slot& slot = *slots_[index];
-    InstanceStatus instance;
-    instance.instance = static_cast<int>(index);
-    instance.restarts = slot.restarts;
-    instance.state = slot.errored ? "errored" : "down";
-    if (slot.worker) {
-      instance.pid = slot.worker->pid();
-      instance.state = StateName(slot.worker->state());
-      instance.started_unix_ms = slot.worker->started_unix_ms();
-      if (with_usage) instance.usage = slot.worker->Usage();
-      status.ready += slot.worker->state() == Worker::State::kReady;
-    }
-    status.instances.push_back(std::move(instance));
-  }
-  return status;
+  for (auto& [index, replacement] : replacements_) replacement->Kill();
 }
 
 bool App::Finished() const {

@@ -16,11 +16,12 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "runtime/cron/cron_schedule.h"
 #include "runtime/loop/event_loop.h"
-#include "runtime/loop/wall_clock_timer.h"
+#include "runtime/supervise/cron_restart.h"
 #include "runtime/supervise/file_watcher.h"
+#include "runtime/supervise/memory_limit.h"
 #include "runtime/supervise/restart_policy.h"
+#include "runtime/supervise/rolling_reload.h"
 #include "runtime/supervise/status.h"
 #include "runtime/supervise/worker.h"
 #include "tend/v1/config.pb.h"
@@ -35,10 +36,10 @@ struct WorkerInfo {
   Worker::State state;
 };
 
-// One app: its instance slots, each running one worker, restarted by the app's policy;
-// rolling reloads; scaling; graceful stop. Owns every worker it starts until that worker
-// exits.
-class App : public WorkerListener {
+// One app: its instance slots, each running one worker, restarted by the app's policy; paced
+// starts; scaling; graceful stop. Owns every worker it starts until that worker exits. Its
+// rolling reloads are a RollingReload's steps, done through the ReloadTarget calls.
+class App : public WorkerListener, private ReloadTarget {
  public:
   static constexpr int kMaxInstances = 4096;
   // Paced starts spawn at most this many workers in one loop turn (a spawn costs the loop
@@ -115,17 +116,11 @@ class App : public WorkerListener {
     Millis spawn_backoff{0};   // after transient spawn failures in a row: the last delay
     std::array<uint64_t, kRestartReasons> restarts{};
   };
-  struct ReloadProgress {
+  struct ReloadUnderWay {
     RestartReason reason;
     std::chrono::steady_clock::time_point began;
-    std::string what;          // for logs: "reload of APP", ...
-    std::deque<size_t> queue;  // instances still to replace
-    // Instances whose replacement is starting next to the old worker.
-    std::map<size_t, std::unique_ptr<Worker>> replacements;
-    // Stop first: the old worker's pid, until it exits, and then its instance's new worker.
-    std::map<pid_t, size_t> stopping_old;
-    std::set<size_t> restarted;
-    bool failed = false;
+    std::string what;  // for logs: "reload of APP", ...
+    std::unique_ptr<RollingReload> steps;
   };
 
   App(const v1::App& config, Worker::Context context, int& next_worker_id);
@@ -138,16 +133,24 @@ class App : public WorkerListener {
   // The slot's first worker is ready, or failed: the next instance may start.
   void EndFirstStart(size_t index);
   void OnSlotExit(size_t index, int exit_code);
-  void BeginReload(RestartReason reason, std::string what, std::deque<size_t> instances);
+  void Announce(const Worker& worker);  // it is ready: the log line and the event
   void Emit(Event::Kind kind, int instance = -1, pid_t pid = 0, std::string detail = "",
             int exit_code = 0, bool ok = true);
-  void AdvanceReload();
-  void FailReload(const std::string& why);
+  void BeginReload(RestartReason reason, std::string what, std::deque<size_t> instances);
+  // After an event the reload waited for: it may be over.
+  void EndReloadIfDone();
   void EndReload();
   void Retire(std::unique_ptr<Worker> worker, int signo);
-  void CheckMemory();
-  // Arms the cron timer for the schedule's first time after `after` (and after now).
-  void ArmCron(time_t after);
+  std::vector<MemoryLimit::Candidate> MemoryCandidates() const;
+
+  // ReloadTarget
+  bool Runs(size_t index) const override;
+  Started StartNextTo(size_t index, std::string* why) override;
+  void Promote(size_t index) override;
+  pid_t StopFirst(size_t index) override;
+  Started StartInPlace(size_t index) override;
+  void Replaced(size_t index) override;
+  void Failed(const std::string& why) override;
 
   const v1::App& config_;
   RestartPolicy policy_;
@@ -155,20 +158,21 @@ class App : public WorkerListener {
   int& next_worker_id_;
   std::vector<std::unique_ptr<Slot>> slots_;
   std::vector<std::unique_ptr<Worker>> retiring_;
-  std::optional<ReloadProgress> reload_;
+  std::optional<ReloadUnderWay> reload_;
+  // During a reload: instances whose replacement starts next to the old worker.
+  std::map<size_t, std::unique_ptr<Worker>> replacements_;
   bool reload_pending_ = false;
   bool stopping_ = false;
   int stop_signal_ = SIGTERM;
   bool stopped_cleanly_ = true;
   int last_exit_code_ = 0;
-  std::optional<cron::CronSchedule> cron_;
-  std::unique_ptr<loop::WallClockTimer> cron_timer_;
+  std::unique_ptr<CronRestart> cron_;
   std::deque<size_t> unstarted_;  // first start and scale-up: instances waiting their turn
   size_t first_starting_ = 0;     // first start: workers started and not yet ready or failed
   bool in_start_paced_ = false;
   size_t spawned_this_turn_ = 0;             // paced spawns since the pace timer last fired
   std::unique_ptr<loop::Timer> pace_timer_;  // the next turn's paced starts
-  std::unique_ptr<loop::Timer> memory_timer_;
+  std::unique_ptr<MemoryLimit> memory_limit_;
   std::unique_ptr<FileWatcher> watcher_;
   uint64_t reloads_succeeded_ = 0;
   uint64_t reloads_failed_ = 0;
