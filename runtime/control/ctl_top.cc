@@ -17,6 +17,7 @@
 #include <optional>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "runtime/control/ctl_commands.h"
 #include "runtime/control/top_screen.h"
@@ -102,7 +103,7 @@ class EventTail {
  private:
   grpc::ClientContext context_;
   std::mutex mutex_;
-  std::deque<std::string> events_;
+  std::deque<std::string> events_ ABSL_GUARDED_BY(mutex_);
   std::thread thread_;  // last: starts once the rest is built
 };
 

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "grpcpp/grpcpp.h"
@@ -178,14 +179,14 @@ class Outbox {
   const Overflow overflow_;
   const std::string what_;
   std::mutex mutex_;
-  std::deque<Queued> queue_;  // front() is in flight while writing_
-  size_t queued_bytes_ = 0;   // of queue_'s messages
-  size_t shared_held_ = 0;    // of them, taken from bounds_.shared
-  bool writing_ = false;
-  bool wrote_ = false;  // a write has started (it carried the headers)
-  bool sending_headers_ = false;
-  std::optional<grpc::Status> ending_;  // set: nothing more is queued
-  bool finished_ = false;               // Finish has been called
+  std::deque<Queued> queue_ ABSL_GUARDED_BY(mutex_);  // front() is in flight while writing_
+  size_t queued_bytes_ ABSL_GUARDED_BY(mutex_) = 0;   // of queue_'s messages
+  size_t shared_held_ ABSL_GUARDED_BY(mutex_) = 0;    // of them, taken from bounds_.shared
+  bool writing_ ABSL_GUARDED_BY(mutex_) = false;
+  bool wrote_ ABSL_GUARDED_BY(mutex_) = false;  // a write has started (it carried the headers)
+  bool sending_headers_ ABSL_GUARDED_BY(mutex_) = false;
+  std::optional<grpc::Status> ending_ ABSL_GUARDED_BY(mutex_);  // set: nothing more is queued
+  bool finished_ ABSL_GUARDED_BY(mutex_) = false;               // Finish has been called
 };
 
 // How a stream is fed, on the loop's thread: `subscribe` starts feeding the outbox (an error

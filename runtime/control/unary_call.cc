@@ -3,6 +3,7 @@
 #include <memory>
 #include <mutex>
 
+#include "absl/base/thread_annotations.h"
 #include "grpcpp/alarm.h"
 
 namespace tend::control {
@@ -11,7 +12,7 @@ namespace {
 // The one answer a call gets, shared by the loop's task, the deadline and the reactor.
 struct Answer {
   std::mutex mutex;
-  bool given = false;
+  bool given ABSL_GUARDED_BY(mutex) = false;
   grpc::ServerUnaryReactor* reactor;  // valid until given: gRPC ends it only after Finish
 
   // Finish is called outside the lock: gRPC may run a reaction (OnCancel) inline.

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 
 namespace tend::logs {
@@ -168,15 +169,17 @@ class DiagnosticsWriter {
     return true;
   }
 
-  std::mutex mutex_;  // guards everything below: a line may come from any thread
-  int fd_ = -1;
-  bool shared_ = false;
-  std::string waiting_;
-  std::function<void()> wake_;
-  uint64_t dropped_ = 0;
-  uint64_t suppressed_ = 0;  // over the rate since the last line that went out
-  double tokens_ = kDiagnosticsBurst;
-  std::chrono::steady_clock::time_point refilled_ = std::chrono::steady_clock::now();
+  std::mutex mutex_;  // a line may come from any thread
+  int fd_ ABSL_GUARDED_BY(mutex_) = -1;
+  bool shared_ ABSL_GUARDED_BY(mutex_) = false;
+  std::string waiting_ ABSL_GUARDED_BY(mutex_);
+  std::function<void()> wake_ ABSL_GUARDED_BY(mutex_);
+  uint64_t dropped_ ABSL_GUARDED_BY(mutex_) = 0;
+  // Over the rate since the last line that went out.
+  uint64_t suppressed_ ABSL_GUARDED_BY(mutex_) = 0;
+  double tokens_ ABSL_GUARDED_BY(mutex_) = kDiagnosticsBurst;
+  std::chrono::steady_clock::time_point refilled_ ABSL_GUARDED_BY(mutex_) =
+      std::chrono::steady_clock::now();
 };
 
 }  // namespace

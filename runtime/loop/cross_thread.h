@@ -5,6 +5,7 @@
 #include <memory>
 #include <mutex>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "runtime/fd/unique_fd.h"
 #include "runtime/loop/event_loop.h"
@@ -38,9 +39,9 @@ class CrossThread {
     std::function<void()> run;
     std::function<void()> dropped;
   };
-  std::mutex mutex_;  // guards queue_ and closed_
-  std::deque<Task> queue_;
-  bool closed_ = false;
+  std::mutex mutex_;
+  std::deque<Task> queue_ ABSL_GUARDED_BY(mutex_);
+  bool closed_ ABSL_GUARDED_BY(mutex_) = false;
 };
 
 }  // namespace tend::loop

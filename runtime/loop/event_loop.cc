@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -13,6 +15,11 @@
 #include "runtime/errors/errno_status.h"
 
 namespace tend::loop {
+void AbortOffLoopThread(const char* entry_point) {
+  fprintf(stderr, "tend: %s called off the event loop's thread\n", entry_point);
+  abort();
+}
+
 Timer::~Timer() { loop_.CancelTimer(id_); }
 
 absl::StatusOr<std::unique_ptr<EventLoop>> EventLoop::Create() {

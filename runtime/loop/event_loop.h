@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <thread>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -61,6 +62,9 @@ class EventLoop {
   absl::Status Run();
   void Stop() { running_ = false; }
 
+  // Whether the caller is on the loop's thread: the one that created it, and runs it.
+  bool OnLoopThread() const { return std::this_thread::get_id() == thread_; }
+
  private:
   friend class Timer;
   EventLoop(UniqueFd epoll_fd, UniqueFd timer_fd)
@@ -85,6 +89,7 @@ class EventLoop {
     std::shared_ptr<Callback> on_fire;
   };
 
+  const std::thread::id thread_ = std::this_thread::get_id();
   UniqueFd epoll_fd_;
   UniqueFd timer_fd_;
   bool running_ = false;
@@ -96,5 +101,16 @@ class EventLoop {
   std::set<std::pair<Clock::time_point, uint64_t>> due_;  // earliest first
   Clock::time_point armed_for_ = Clock::time_point::max();
 };
+
+// tend's state belongs to the loop's thread; other threads (gRPC's) reach it through
+// CrossThread. Entry points that touch it say so: in debug and sanitizer builds a call from
+// another thread aborts, naming the entry point.
+void AbortOffLoopThread(const char* entry_point);
+#ifdef NDEBUG
+#define TEND_ON_LOOP_THREAD(event_loop) static_cast<void>(event_loop)
+#else
+#define TEND_ON_LOOP_THREAD(event_loop) \
+  ((event_loop).OnLoopThread() ? static_cast<void>(0) : ::tend::loop::AbortOffLoopThread(__func__))
+#endif
 
 }  // namespace tend::loop

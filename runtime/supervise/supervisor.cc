@@ -96,6 +96,7 @@ Supervisor::~Supervisor() {
 }
 
 absl::Status Supervisor::Start() {
+  TEND_ON_LOOP_THREAD(loop_);
   bool wants_preload = false;
   for (const v1::App& app : config_.apps()) wants_preload |= app.node() && app.preload();
   std::string preload_option;
@@ -144,6 +145,7 @@ App* Supervisor::Find(const std::string& name) const {
 }
 
 absl::Status Supervisor::Scale(const std::string& name, int count, bool relative) {
+  TEND_ON_LOOP_THREAD(loop_);
   App* app = Find(name);
   if (!app) return NoApp(name);
   // In 64 bits: a delta of INT_MAX must not wrap around to a negative count.
@@ -158,6 +160,7 @@ absl::Status Supervisor::Scale(const std::string& name, int count, bool relative
 }
 
 absl::Status Supervisor::Reload(const std::string& name) {
+  TEND_ON_LOOP_THREAD(loop_);
   if (stopping_) return absl::FailedPreconditionError("tend is stopping");
   if (name.empty()) {
     Reload();
@@ -170,12 +173,14 @@ absl::Status Supervisor::Reload(const std::string& name) {
 }
 
 absl::Status Supervisor::Restart(const std::string& name, std::optional<int> instance) {
+  TEND_ON_LOOP_THREAD(loop_);
   App* app = Find(name);
   if (!app) return NoApp(name);
   return app->Restart(instance);
 }
 
 absl::Status Supervisor::Signal(const std::string& name, int signo) {
+  TEND_ON_LOOP_THREAD(loop_);
   if (name.empty()) {
     for (auto& app : apps_) app->Signal(signo);
     return absl::OkStatus();
@@ -187,6 +192,7 @@ absl::Status Supervisor::Signal(const std::string& name, int signo) {
 }
 
 std::vector<AppStatus> Supervisor::Status(bool with_usage) const {
+  TEND_ON_LOOP_THREAD(loop_);
   std::vector<AppStatus> status;
   for (const auto& app : apps_) status.push_back(app->Status(with_usage));
   return status;
@@ -194,6 +200,7 @@ std::vector<AppStatus> Supervisor::Status(bool with_usage) const {
 
 std::vector<cluster::AppMetricsAsked> Supervisor::RequestAppMetrics(
     const AppMetricsAnswer& answer) {
+  TEND_ON_LOOP_THREAD(loop_);
   auto wanted = [](const v1::App& config) {
     return config.node() && config.preload() && config.app_metrics() != v1::App::APP_METRICS_OFF;
   };
@@ -218,19 +225,25 @@ std::vector<cluster::AppMetricsAsked> Supervisor::RequestAppMetrics(
   return asked;
 }
 
-void Supervisor::AddListener(EventListener* listener) { listeners_.push_back(listener); }
+void Supervisor::AddListener(EventListener* listener) {
+  TEND_ON_LOOP_THREAD(loop_);
+  listeners_.push_back(listener);
+}
 
 void Supervisor::RemoveListener(EventListener* listener) {
+  TEND_ON_LOOP_THREAD(loop_);
   listeners_.erase(std::remove(listeners_.begin(), listeners_.end(), listener), listeners_.end());
 }
 
 void Supervisor::OnEvent(const Event& event) {
+  TEND_ON_LOOP_THREAD(loop_);
   // A copy: a listener may remove itself while being told.
   std::vector<EventListener*> listeners = listeners_;
   for (EventListener* listener : listeners) listener->OnEvent(event);
 }
 
 void Supervisor::Forward(int signo) {
+  TEND_ON_LOOP_THREAD(loop_);
   if (signo == SIGHUP) {
     Reload();
     return;
@@ -239,6 +252,7 @@ void Supervisor::Forward(int signo) {
 }
 
 void Supervisor::Reload() {
+  TEND_ON_LOOP_THREAD(loop_);
   if (stopping_) {
     logs::Warn("reload refused: tend is stopping");
     return;
@@ -247,16 +261,19 @@ void Supervisor::Reload() {
 }
 
 void Supervisor::Stop(int signo) {
+  TEND_ON_LOOP_THREAD(loop_);
   stopping_ = true;
   start_timer_.reset();
   for (auto& app : apps_) app->Stop(signo);
 }
 
 void Supervisor::Kill() {
+  TEND_ON_LOOP_THREAD(loop_);
   for (auto& app : apps_) app->Kill();
 }
 
 bool Supervisor::OnExit(pid_t pid, int wait_status) {
+  TEND_ON_LOOP_THREAD(loop_);
   for (auto& app : apps_) {
     if (app->OnExit(pid, wait_status)) return true;
   }
@@ -264,6 +281,7 @@ bool Supervisor::OnExit(pid_t pid, int wait_status) {
 }
 
 bool Supervisor::Owns(pid_t pid) const {
+  TEND_ON_LOOP_THREAD(loop_);
   for (const auto& app : apps_) {
     if (app->Owns(pid)) return true;
   }
@@ -271,6 +289,7 @@ bool Supervisor::Owns(pid_t pid) const {
 }
 
 bool Supervisor::Finished() const {
+  TEND_ON_LOOP_THREAD(loop_);
   if (config_.no_auto_exit() && !stopping_) return false;
   for (const auto& app : apps_) {
     if (!app->Finished()) return false;
@@ -279,6 +298,7 @@ bool Supervisor::Finished() const {
 }
 
 int Supervisor::ExitCode() const {
+  TEND_ON_LOOP_THREAD(loop_);
   if (start_failed_) return 1;
   if (stopping_) {
     for (const auto& app : apps_) {

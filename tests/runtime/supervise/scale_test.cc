@@ -6,6 +6,7 @@
 #include <functional>
 #include <limits>
 #include <set>
+#include <thread>
 
 #include "gtest/gtest.h"
 #include "runtime/loop/event_loop.h"
@@ -169,6 +170,19 @@ TEST_F(ScaleTest, RefusedDuringAReload) {
 TEST_F(ScaleTest, RefusedWhileStopping) {
   supervisor_->Stop(SIGTERM);
   EXPECT_EQ(supervisor_->Scale("sleeper", 3, false).code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(SupervisorThreadTest, ACallOffTheLoopThreadAbortsInCheckedBuilds) {
+#ifdef NDEBUG
+  GTEST_SKIP() << "the check is in debug and sanitizer builds";
+#endif
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  std::unique_ptr<loop::EventLoop> loop = std::move(*loop::EventLoop::Create());
+  v1::Config config;
+  Supervisor supervisor(config, *loop, {});
+  EXPECT_DEATH(std::thread([&] { supervisor.Scale("web", 3, false).IgnoreError(); }).join(),
+               "Scale called off the event loop's thread");
+  EXPECT_EQ(supervisor.Scale("web", 3, false).code(), absl::StatusCode::kNotFound);
 }
 
 }  // namespace
