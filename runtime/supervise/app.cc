@@ -194,7 +194,7 @@ bool App::OnExit(pid_t pid, int wait_status) {
     bool by_stop_signal = WIFSIGNALED(wait_status) && WTERMSIG(wait_status) == stop_signal_;
     if (stopping_ && exit_code != 0 && !by_stop_signal) stopped_cleanly_ = false;
     retiring_.erase(it);
-    if (reload_ && reload_->steps->OnStoppedExited(pid)) EndReloadIfDone();
+    if (reload_ && reload_->steps->OnStoppedExited(pid)) AfterReloadStep();
     return true;
   }
   for (auto it = replacements_.begin(); it != replacements_.end(); ++it) {
@@ -206,7 +206,7 @@ bool App::OnExit(pid_t pid, int wait_status) {
     std::string why =
         absl::StrCat("the new worker for instance ", index, " exited (", Describe(wait_status),
                      ") before it was ready; the old one keeps serving");
-    if (reload_ && reload_->steps->OnReplacementExited(index, why)) EndReloadIfDone();
+    if (reload_ && reload_->steps->OnReplacementExited(index, why)) AfterReloadStep();
     return true;
   }
   for (size_t index = 0; index < slots_.size(); ++index) {
@@ -227,7 +227,7 @@ void App::OnSlotExit(size_t index, int exit_code) {
   last_exit_code_ = exit_code;
   EndFirstStart(index);  // failed before it was ready: the next instance's turn
   if (stopping_) return;
-  if (reload_ && reload_->steps->OnInstanceExited(index)) EndReloadIfDone();
+  if (reload_ && reload_->steps->OnInstanceExited(index)) AfterReloadStep();
   RestartTracker::Decision decision = slot.tracker.OnExit(exit_code, uptime);
   switch (decision.kind) {
     case RestartTracker::Decision::kStop:
@@ -263,7 +263,7 @@ void App::OnReady(Worker& worker) {
   bool waited = replacement != replacements_.end() && replacement->second.get() == &worker
                     ? reload_->steps->OnReplacementReady(index)
                     : in_slot && reload_->steps->OnInstanceReady(index);
-  if (waited) EndReloadIfDone();
+  if (waited) AfterReloadStep();
 }
 
 void App::Retire(std::unique_ptr<Worker> worker, int signo) {

@@ -137,8 +137,9 @@ class App : public WorkerListener, private ReloadTarget {
   void Emit(Event::Kind kind, int instance = -1, pid_t pid = 0, std::string detail = "",
             int exit_code = 0, bool ok = true);
   void BeginReload(RestartReason reason, std::string what, std::deque<size_t> instances);
-  // After an event the reload waited for: it may be over.
-  void EndReloadIfDone();
+  // After an event the reload waited for: it may be over, and a promotion may have ended a
+  // first start.
+  void AfterReloadStep();
   void EndReload();
   void Retire(std::unique_ptr<Worker> worker, int signo);
   std::vector<MemoryLimit::Candidate> MemoryCandidates() const;
@@ -170,7 +171,8 @@ class App : public WorkerListener, private ReloadTarget {
   std::deque<size_t> unstarted_;  // first start and scale-up: instances waiting their turn
   size_t first_starting_ = 0;     // first start: workers started and not yet ready or failed
   bool in_start_paced_ = false;
-  size_t spawned_this_turn_ = 0;             // paced spawns since the pace timer last fired
+  bool paced_turn_ended_ = false;  // a promotion ended a first start: StartPaced after the step
+  size_t spawned_this_turn_ = 0;   // paced spawns since the pace timer last fired
   std::unique_ptr<loop::Timer> pace_timer_;  // the next turn's paced starts
   std::unique_ptr<MemoryLimit> memory_limit_;
   std::unique_ptr<FileWatcher> watcher_;

@@ -50,7 +50,7 @@ void App::BeginReload(RestartReason reason, std::string what, std::deque<size_t>
                                  std::make_unique<RollingReload>(target, std::move(plan))});
   Emit(Event::Kind::kReloadStarted, -1, 0, std::move(what));
   reload_->steps->Begin();
-  EndReloadIfDone();
+  AfterReloadStep();
 }
 
 bool App::Runs(size_t index) const { return index < slots_.size() && slots_[index]->worker; }
@@ -74,6 +74,15 @@ void App::Promote(size_t index) {
   slot.worker = std::move(replacements_[index]);
   replacements_.erase(index);
   ++slot.restarts[static_cast<int>(reload_->reason)];
+  // The replacement fills the slot: a restart the old worker's exit scheduled would start
+  // a worker over it, and the slot is neither errored nor stopped any more.
+  slot.restart_timer.reset();
+  slot.errored = slot.stopped = false;
+  if (slot.first_start) {  // it stood for the first worker: the next instance's turn
+    slot.first_start = false;
+    --first_starting_;
+    paced_turn_ended_ = true;
+  }
   if (old) Retire(std::move(old), SIGTERM);
 }
 
@@ -100,8 +109,12 @@ void App::Failed(const std::string& why) {
   logs::Warn(absl::StrCat(reload_->what, " failed: ", why));
 }
 
-void App::EndReloadIfDone() {
+void App::AfterReloadStep() {
   if (reload_ && reload_->steps->done()) EndReload();
+  if (paced_turn_ended_) {  // after the step, so that no start runs inside it
+    paced_turn_ended_ = false;
+    StartPaced();
+  }
 }
 
 void App::EndReload() {

@@ -13,7 +13,10 @@ RollingReload::RollingReload(ReloadTarget& target, Plan plan)
       surge_(std::max<size_t>(1, plan.surge)),
       stop_first_(plan.stop_first) {}
 
-void RollingReload::Begin() { Advance(); }
+void RollingReload::Begin() {
+  Busy busy(busy_);
+  Advance();
+}
 
 bool RollingReload::done() const { return queue_.empty() && UnderWay() == 0; }
 
@@ -54,6 +57,8 @@ void RollingReload::Fail(const std::string& why) {
 }
 
 bool RollingReload::OnReplacementReady(size_t index) {
+  if (busy_) return false;
+  Busy busy(busy_);
   if (!beside_old_.erase(index)) return false;
   target_.Promote(index);
   target_.Replaced(index);
@@ -62,12 +67,16 @@ bool RollingReload::OnReplacementReady(size_t index) {
 }
 
 bool RollingReload::OnReplacementExited(size_t index, const std::string& why) {
+  if (busy_) return false;
+  Busy busy(busy_);
   if (!beside_old_.erase(index)) return false;
   Fail(why);
   return true;
 }
 
 bool RollingReload::OnStoppedExited(pid_t pid) {
+  if (busy_) return false;
+  Busy busy(busy_);
   auto stopped = stopping_.find(pid);
   if (stopped == stopping_.end()) return false;
   size_t index = stopped->second;
@@ -88,6 +97,8 @@ bool RollingReload::OnStoppedExited(pid_t pid) {
 }
 
 bool RollingReload::OnInstanceReady(size_t index) {
+  if (busy_) return false;
+  Busy busy(busy_);
   if (!in_place_.erase(index)) return false;
   target_.Replaced(index);
   Advance();
@@ -95,6 +106,8 @@ bool RollingReload::OnInstanceReady(size_t index) {
 }
 
 bool RollingReload::OnInstanceExited(size_t index) {
+  if (busy_) return false;
+  Busy busy(busy_);
   if (!in_place_.erase(index)) return false;
   Fail(absl::StrCat("the new worker for instance ", index, " exited before it was ready"));
   return true;

@@ -11,7 +11,9 @@
 namespace tend::supervise {
 
 // What a rolling reload asks of the app whose workers it replaces (App, or a fake in tests).
-// None of these calls reaches back into the reload: what a start did comes back as its result.
+// What a start did comes back as its result. A call that reaches back into the reload (App
+// announces a worker ready at once) is ignored there: the reload waits for no event of a
+// step it is still taking.
 class ReloadTarget {
  public:
   enum class Started { kStarting, kReady, kFailed };
@@ -69,6 +71,16 @@ class RollingReload {
   bool failed() const { return failed_; }
 
  private:
+  // Set while a method runs: an event that arrives meanwhile (from a target call) is ignored.
+  class Busy {
+   public:
+    explicit Busy(bool& busy) : busy_(busy) { busy_ = true; }
+    ~Busy() { busy_ = false; }
+
+   private:
+    bool& busy_;
+  };
+
   size_t UnderWay() const;
   void Advance();
   void Fail(const std::string& why);
@@ -81,6 +93,7 @@ class RollingReload {
   std::map<pid_t, size_t> stopping_;  // stopped first: the old worker's pid, until it exits
   std::set<size_t> in_place_;         // new worker started in place, not yet ready
   bool failed_ = false;
+  bool busy_ = false;
 };
 
 }  // namespace tend::supervise

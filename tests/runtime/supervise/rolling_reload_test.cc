@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -48,6 +49,7 @@ class FakeApp : public ReloadTarget {
     return PidOf(index);
   }
   Started StartInPlace(size_t index) override {
+    if (on_start_in_place_) on_start_in_place_(index);
     Started result = Next(&next_in_place_);
     if (result != Started::kFailed) generation_[index] = 2;
     log_.push_back("start in place " + std::to_string(index));
@@ -69,8 +71,9 @@ class FakeApp : public ReloadTarget {
 
   std::deque<Started> next_beside_;    // what the next starts next to old workers do
   std::deque<Started> next_in_place_;  // what the next in-place starts do
-  std::vector<int> generation_;        // 0: nothing runs
-  std::vector<size_t> starting_;       // replacements starting next to their old worker
+  std::function<void(size_t)> on_start_in_place_;
+  std::vector<int> generation_;   // 0: nothing runs
+  std::vector<size_t> starting_;  // replacements starting next to their old worker
   std::vector<size_t> replaced_;
   std::vector<std::string> failures_;
   std::vector<std::string> log_;
@@ -125,8 +128,8 @@ TEST(RollingReloadTest, BesideTheOldWorkersEveryInstanceServesThroughout) {
   RollingReload reload(app, AllOf(4, 2));
   reload.Begin();
   while (!app.starting_.empty()) {
-    EXPECT_EQ(app.ServingCount(), 4u);
-    reload.OnReplacementReady(app.starting_.front());
+    EXPECT_EQ(app.ServingCount(), 4u);  // no old worker was stopped before its replacement
+    ASSERT_TRUE(reload.OnReplacementReady(app.starting_.front()));
   }
   EXPECT_EQ(app.ServingCount(), 4u);
   EXPECT_TRUE(reload.done());
@@ -229,8 +232,73 @@ TEST(RollingReloadTest, ANewWorkerThatCannotStartInPlaceFailsTheReload) {
   reload.Begin();
   EXPECT_TRUE(reload.OnStoppedExited(FakeApp::PidOf(0)));
   EXPECT_TRUE(reload.done());
+  EXPECT_TRUE(reload.failed());
   EXPECT_EQ(app.failures_,
             (std::vector<std::string>{"the new worker for instance 0 could not start"}));
+}
+
+TEST(RollingReloadTest, AFailedStartLetsTheReplacementAlreadyStartingFinish) {
+  FakeApp app(4);
+  app.next_beside_ = {Started::kStarting, Started::kFailed};
+  RollingReload reload(app, AllOf(4, 2));
+  reload.Begin();
+  EXPECT_EQ(app.failures_, (std::vector<std::string>{"no such file"}));
+  EXPECT_FALSE(reload.done());
+  EXPECT_TRUE(reload.OnReplacementReady(0));
+  EXPECT_TRUE(reload.done());
+  EXPECT_TRUE(reload.failed());
+  EXPECT_EQ(app.log_, (std::vector<std::string>{"start 0", "start 1", "promote 0"}));
+}
+
+TEST(RollingReloadTest, AWorkerStoppedBeforeAFailureStillGetsItsNewWorker) {
+  // Stopped first, its instance runs nothing: the failure must not leave it so.
+  FakeApp app(4);
+  RollingReload reload(app, AllOf(4, 2, /*stop_first=*/true));
+  reload.Begin();
+  EXPECT_TRUE(reload.OnStoppedExited(FakeApp::PidOf(0)));
+  EXPECT_TRUE(reload.OnInstanceExited(0));
+  EXPECT_TRUE(reload.failed());
+  EXPECT_FALSE(reload.done());
+  EXPECT_TRUE(reload.OnStoppedExited(FakeApp::PidOf(1)));
+  EXPECT_TRUE(app.Serving(1));
+  EXPECT_TRUE(reload.OnInstanceReady(1));
+  EXPECT_TRUE(reload.done());
+  EXPECT_EQ(app.log_,
+            (std::vector<std::string>{"stop 0", "stop 1", "start in place 0", "start in place 1"}));
+}
+
+TEST(RollingReloadTest, NothingToReplaceIsDoneAtOnce) {
+  FakeApp none(0);
+  RollingReload empty(none, AllOf(0, 1));
+  empty.Begin();
+  EXPECT_TRUE(empty.done());
+
+  FakeApp idle(2);
+  idle.Remove(0);
+  idle.Remove(1);
+  RollingReload nothing_runs(idle, AllOf(2, 1));
+  nothing_runs.Begin();
+  EXPECT_TRUE(nothing_runs.done());
+  EXPECT_FALSE(nothing_runs.failed());
+  EXPECT_TRUE(idle.log_.empty());
+}
+
+TEST(RollingReloadTest, AnEventFromInsideATargetCallIsNoStepOfIt) {
+  // App's in-place start announces a worker that is ready at once, reaching back here: the
+  // reload must not take a step inside another (it could end, and be destroyed, in it).
+  FakeApp app(2);
+  app.next_in_place_ = {Started::kStarting, Started::kReady};
+  RollingReload reload(app, AllOf(2, 2, /*stop_first=*/true));
+  std::vector<bool> nested;
+  app.on_start_in_place_ = [&](size_t) { nested.push_back(reload.OnInstanceReady(0)); };
+  reload.Begin();
+  EXPECT_TRUE(reload.OnStoppedExited(FakeApp::PidOf(0)));
+  EXPECT_TRUE(reload.OnStoppedExited(FakeApp::PidOf(1)));  // instance 0 is waited for now
+  EXPECT_EQ(nested, (std::vector<bool>{false, false}));
+  EXPECT_EQ(app.replaced_, (std::vector<size_t>{1}));
+  EXPECT_TRUE(reload.OnInstanceReady(0));
+  EXPECT_TRUE(reload.done());
+  EXPECT_EQ(app.replaced_, (std::vector<size_t>{1, 0}));
 }
 
 TEST(RollingReloadTest, AnInstanceWithNothingRunningWhenItsTurnComesIsPassedOver) {
@@ -277,6 +345,16 @@ TEST(RollingReloadTest, AStopCutsItShortAndLaterEventsAreNoStepOfIt) {
   stop_first.Abort();
   EXPECT_FALSE(stop_first.OnStoppedExited(FakeApp::PidOf(0)));  // no new worker starts
   EXPECT_EQ(fork_mode.log_, (std::vector<std::string>{"stop 0"}));
+
+  FakeApp starting(2);
+  RollingReload in_place(starting, AllOf(2, 1, /*stop_first=*/true));
+  in_place.Begin();
+  EXPECT_TRUE(in_place.OnStoppedExited(FakeApp::PidOf(0)));
+  in_place.Abort();
+  EXPECT_TRUE(in_place.done());
+  EXPECT_FALSE(in_place.OnInstanceReady(0));
+  EXPECT_FALSE(in_place.OnInstanceExited(0));
+  EXPECT_TRUE(starting.replaced_.empty());
 }
 
 }  // namespace
