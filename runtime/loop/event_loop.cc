@@ -22,17 +22,22 @@ void AbortOffLoopThread(const char* entry_point) {
 
 Timer::~Timer() { loop_.CancelTimer(id_); }
 
-absl::StatusOr<std::unique_ptr<EventLoop>> EventLoop::Create() {
+absl::StatusOr<std::unique_ptr<EventLoop>> EventLoop::Create(TimeSource& time) {
   UniqueFd epoll_fd(epoll_create1(EPOLL_CLOEXEC));
   if (!epoll_fd) return errors::FromErrno("epoll_create1");
   UniqueFd timer_fd(timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
   if (!timer_fd) return errors::FromErrno("timerfd_create");
-  std::unique_ptr<EventLoop> loop(new EventLoop(std::move(epoll_fd), std::move(timer_fd)));
+  std::unique_ptr<EventLoop> loop(new EventLoop(time, std::move(epoll_fd), std::move(timer_fd)));
   if (absl::Status watched =
           loop->Watch(loop->timer_fd_.get(), [raw = loop.get()] { raw->FireDueTimers(); });
       !watched.ok()) {
     return watched;
   }
+  // Moved by a test: timers now due must fire, and the timerfd may be armed too late.
+  time.OnJump([raw = loop.get()] {
+    raw->armed_for_ = Clock::time_point::max();
+    raw->ArmTimerFd();
+  });
   return loop;
 }
 
@@ -92,7 +97,7 @@ std::unique_ptr<Timer> EventLoop::Every(std::chrono::milliseconds period, Callba
 std::unique_ptr<Timer> EventLoop::AddTimer(std::chrono::milliseconds first,
                                            std::chrono::milliseconds period, Callback on_fire) {
   uint64_t id = next_timer_id_++;
-  Clock::time_point due = Clock::now() + std::max(first, std::chrono::milliseconds(0));
+  Clock::time_point due = time_.Now() + std::max(first, std::chrono::milliseconds(0));
   timers_[id] = {due, period, std::make_shared<Callback>(std::move(on_fire))};
   due_.insert({due, id});
   ArmTimerFd();
@@ -110,7 +115,11 @@ void EventLoop::CancelTimer(uint64_t id) {
 void EventLoop::ArmTimerFd() {
   if (due_.empty() || due_.begin()->first >= armed_for_) return;
   Clock::time_point due = due_.begin()->first;
-  auto since_epoch = std::chrono::duration_cast<std::chrono::nanoseconds>(due.time_since_epoch());
+  // On the monotonic clock, as far ahead as the deadline is on the loop's time (the same, in
+  // real time; none, once a simulated time has passed it).
+  Clock::time_point on_monotonic = Clock::now() + std::max(Clock::duration(0), due - time_.Now());
+  auto since_epoch =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(on_monotonic.time_since_epoch());
   itimerspec spec{};
   // steady_clock is CLOCK_MONOTONIC; a zero it_value would disarm, so 1 ns at the least.
   spec.it_value.tv_sec = static_cast<time_t>(since_epoch.count() / 1000000000);
@@ -132,7 +141,7 @@ void EventLoop::FireDueTimers() {
     return;
   }
   armed_for_ = Clock::time_point::max();
-  Clock::time_point now = Clock::now();
+  Clock::time_point now = time_.Now();
   // Only the timers due now: one that a callback arms for "now" waits for the next round,
   // so a repeating zero-delay timer cannot starve the descriptors.
   std::vector<uint64_t> due;

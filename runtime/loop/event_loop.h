@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "runtime/fd/unique_fd.h"
+#include "runtime/loop/time_source.h"
 
 namespace tend::loop {
 
@@ -41,7 +42,8 @@ class EventLoop {
   using Callback = std::function<void()>;
   using Clock = std::chrono::steady_clock;
 
-  static absl::StatusOr<std::unique_ptr<EventLoop>> Create();
+  // Timers keep `time` (which outlives the loop): real time, or a test's simulated time.
+  static absl::StatusOr<std::unique_ptr<EventLoop>> Create(TimeSource& time = RealTime());
   ~EventLoop();
 
   // Calls `on_readable` whenever `fd` is readable (level-triggered) until Unwatch(fd); an
@@ -67,8 +69,8 @@ class EventLoop {
 
  private:
   friend class Timer;
-  EventLoop(UniqueFd epoll_fd, UniqueFd timer_fd)
-      : epoll_fd_(std::move(epoll_fd)), timer_fd_(std::move(timer_fd)) {}
+  EventLoop(TimeSource& time, UniqueFd epoll_fd, UniqueFd timer_fd)
+      : time_(time), epoll_fd_(std::move(epoll_fd)), timer_fd_(std::move(timer_fd)) {}
   std::unique_ptr<Timer> AddTimer(std::chrono::milliseconds first, std::chrono::milliseconds period,
                                   Callback on_fire);
   void CancelTimer(uint64_t id);
@@ -90,6 +92,7 @@ class EventLoop {
   };
 
   const std::thread::id thread_ = std::this_thread::get_id();
+  TimeSource& time_;
   UniqueFd epoll_fd_;
   UniqueFd timer_fd_;
   bool running_ = false;

@@ -11,6 +11,7 @@
 #include "gtest/gtest.h"
 #include "runtime/fd/unique_fd.h"
 #include "tests/testing/faults.h"
+#include "tests/testing/simulated_time.h"
 
 namespace tend::loop {
 namespace {
@@ -164,6 +165,25 @@ TEST_F(EventLoopTest, AHangUpNobodyWatchesForDoesNotSpinTheLoop) {
   ASSERT_TRUE(loop_->Run().ok());
   EXPECT_TRUE(heard);
   loop_->Unwatch(ours.get());
+}
+
+TEST(EventLoopInSimulatedTimeTest, TimersFireWhenTheTimeIsMovedPastThemAndNotBefore) {
+  testing::SimulatedTime time;
+  std::unique_ptr<EventLoop> loop = std::move(*EventLoop::Create(time));
+  std::vector<std::string> fired;
+  auto hour = loop->After(std::chrono::hours(1), [&] { fired.push_back("hour"); });
+  auto minute = loop->After(std::chrono::minutes(1), [&] { fired.push_back("minute"); });
+  int ticks = 0;
+  auto every = loop->Every(std::chrono::seconds(10), [&] { ++ticks; });
+  time.RunFor(*loop, std::chrono::seconds(59), std::chrono::seconds(1));
+  EXPECT_TRUE(fired.empty());
+  EXPECT_EQ(ticks, 5);
+  time.RunFor(*loop, std::chrono::seconds(1), std::chrono::seconds(1));
+  EXPECT_EQ(fired, (std::vector<std::string>{"minute"}));
+  time.Advance(std::chrono::hours(1));  // one jump past both: each fires once, in order
+  testing::SimulatedTime::RunDue(*loop);
+  EXPECT_EQ(fired, (std::vector<std::string>{"minute", "hour"}));
+  EXPECT_EQ(ticks, 7);
 }
 
 }  // namespace

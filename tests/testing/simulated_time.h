@@ -1,0 +1,46 @@
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <utility>
+#include <vector>
+
+#include "runtime/loop/event_loop.h"
+#include "runtime/loop/time_source.h"
+
+namespace tend::testing {
+
+// Time that moves only when the test says: a loop made with it fires a timer once the test
+// has moved the time past the timer's deadline, at once, however long that deadline is.
+class SimulatedTime : public loop::TimeSource {
+ public:
+  Clock::time_point Now() const override { return now_; }
+  void OnJump(std::function<void()> jumped) override { jumped_.push_back(std::move(jumped)); }
+
+  void Advance(Clock::duration by) {
+    now_ += by;
+    for (const auto& jumped : jumped_) jumped();
+  }
+
+  // Moves the time by `by` in steps of `step`, running `loop`'s timers due at each step (a
+  // repeating timer fires once a step, as it would once a period in real time).
+  void RunFor(loop::EventLoop& loop, Clock::duration by,
+              Clock::duration step = std::chrono::milliseconds(100)) {
+    for (Clock::duration moved{0}; moved < by; moved += step) {
+      Advance(step);
+      RunDue(loop);
+    }
+  }
+
+  // Runs the timers due now, and nothing else that waits.
+  static void RunDue(loop::EventLoop& loop) {
+    auto stop = loop.After(std::chrono::milliseconds(0), [&loop] { loop.Stop(); });
+    static_cast<void>(loop.Run());
+  }
+
+ private:
+  Clock::time_point now_{std::chrono::hours(1)};  // any start; not zero, as no clock reads
+  std::vector<std::function<void()>> jumped_;
+};
+
+}  // namespace tend::testing
