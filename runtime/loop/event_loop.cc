@@ -34,14 +34,14 @@ absl::StatusOr<std::unique_ptr<EventLoop>> EventLoop::Create(TimeSource& time) {
     return watched;
   }
   // Moved by a test: timers now due must fire, and the timerfd may be armed too late.
-  time.OnJump([raw = loop.get()] {
+  time.OnJump(loop.get(), [raw = loop.get()] {
     raw->armed_for_ = Clock::time_point::max();
     raw->ArmTimerFd();
   });
   return loop;
 }
 
-EventLoop::~EventLoop() = default;
+EventLoop::~EventLoop() { time_.StopJumps(this); }
 
 absl::Status EventLoop::Register(int fd, const Watcher& watcher, bool known) {
   epoll_event event{};
@@ -167,6 +167,7 @@ void EventLoop::FireDueTimers() {
 }
 
 absl::Status EventLoop::Run() {
+  thread_ = std::this_thread::get_id();
   running_ = failure_.ok();
   epoll_event events[32];
   while (running_) {

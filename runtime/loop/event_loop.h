@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -64,7 +65,8 @@ class EventLoop {
   absl::Status Run();
   void Stop() { running_ = false; }
 
-  // Whether the caller is on the loop's thread: the one that created it, and runs it.
+  // Whether the caller is on the loop's thread: the one that runs it (before Run(), the one
+  // that created it, where tend sets up its state).
   bool OnLoopThread() const { return std::this_thread::get_id() == thread_; }
 
  private:
@@ -91,7 +93,7 @@ class EventLoop {
     std::shared_ptr<Callback> on_fire;
   };
 
-  const std::thread::id thread_ = std::this_thread::get_id();
+  std::atomic<std::thread::id> thread_{std::this_thread::get_id()};  // read on any thread
   TimeSource& time_;
   UniqueFd epoll_fd_;
   UniqueFd timer_fd_;

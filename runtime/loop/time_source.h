@@ -14,8 +14,12 @@ class TimeSource {
   virtual ~TimeSource() = default;
   virtual Clock::time_point Now() const = 0;
   // `jumped` runs each time the time moves by more than its own passing (simulated time,
-  // moved by a test). Real time never does. The source outlives whoever subscribes.
-  virtual void OnJump(std::function<void()> jumped) { static_cast<void>(jumped); }
+  // moved by a test), until StopJumps(owner). Real time never jumps.
+  virtual void OnJump(const void* owner, std::function<void()> jumped) {
+    static_cast<void>(owner);
+    static_cast<void>(jumped);
+  }
+  virtual void StopJumps(const void* owner) { static_cast<void>(owner); }
 };
 
 // The monotonic clock (CLOCK_MONOTONIC).
