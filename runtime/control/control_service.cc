@@ -260,21 +260,24 @@ grpc::ServerWriteReactor<v1::LogLine>* ControlService::Logs(grpc::CallbackServer
     // The backlog is bounded by the buffer, not by the stream's own queue; what the budget
     // of all log streams has no room for is left out, and said.
     std::vector<logs::KeptLine> backlog = buffer.Last(app, instance, lines);
-    uint64_t dropped = 0;
+    uint64_t dropped = 0;   // since the last line sent: told with the next one
+    uint64_t left_out = 0;  // in all: a backlog with a gap in it is no whole answer
     for (size_t i = 0; i < backlog.size(); ++i) {
-      bool last = !follow && i + 1 == backlog.size();
+      // Only a backlog whole so far may end with its last line; one with a gap ends saying so.
+      bool last = !follow && i + 1 == backlog.size() && left_out == 0;
       if (outbox->Send(ToProto(backlog[i], dropped), last, false)) {
         dropped = 0;
       } else {
         ++dropped;
+        ++left_out;
       }
     }
     if (!follow) {
-      if (dropped > 0) {
+      if (left_out > 0) {
         outbox->End(grpc::Status(
             grpc::StatusCode::RESOURCE_EXHAUSTED,
             absl::StrCat("tend holds at most ", StreamLimits::kLogStreamsBytes,
-                         " bytes for all log streams at once: ", dropped,
+                         " bytes for all log streams at once: ", left_out,
                          " lines were left out; ask for fewer --lines, or again later")));
       } else if (backlog.empty()) {
         outbox->End(grpc::Status::OK);

@@ -1,7 +1,6 @@
 #include "runtime/signals/signals.h"
 
 #include <fcntl.h>
-#include <string.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <unistd.h>

@@ -2,7 +2,6 @@
 // RollingReload asks for.
 #include <signal.h>
 
-#include <algorithm>
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
@@ -43,8 +42,7 @@ absl::Status App::Restart(std::optional<int> instance) {
 
 void App::BeginReload(RestartReason reason, std::string what, std::deque<size_t> instances) {
   logs::Info(absl::StrCat(what, ": starting"));
-  RollingReload::Plan plan{std::move(instances), std::max<uint32_t>(1, config_.reload_surge()),
-                           !SharesSocket()};
+  RollingReload::Plan plan{std::move(instances), config_.reload_surge(), !SharesSocket()};
   ReloadTarget& target = *this;
   reload_.emplace(ReloadUnderWay{reason, std::chrono::steady_clock::now(), what,
                                  std::make_unique<RollingReload>(target, std::move(plan))});

@@ -51,13 +51,15 @@ class FakeApp : public ReloadTarget {
   Started StartInPlace(size_t index) override {
     if (on_start_in_place_) on_start_in_place_(index);
     Started result = Next(&next_in_place_);
-    if (result != Started::kFailed) generation_[index] = 2;
+    if (result != Started::kFailed) {
+      generation_[index] = 2;
+      --down_;
+    }
     log_.push_back("start in place " + std::to_string(index));
     return result;
   }
   void Replaced(size_t index) override {
     if (!Serving(index)) ADD_FAILURE() << "instance " << index << " replaced but not serving";
-    if (down_ > 0 && generation_[index] == 2) --down_;
     replaced_.push_back(index);
   }
   void Failed(const std::string& why) override { failures_.push_back(why); }
@@ -78,7 +80,7 @@ class FakeApp : public ReloadTarget {
   std::vector<std::string> failures_;
   std::vector<std::string> log_;
   size_t max_starting_ = 0;
-  size_t down_ = 0;  // stopped first, and not yet running again
+  size_t down_ = 0;  // stopped first, and not yet started again
   size_t max_down_ = 0;
 
  private:
