@@ -155,7 +155,9 @@ void EventLoop::FireDueTimers() {
     std::shared_ptr<Callback> on_fire = entry.on_fire;
     due_.erase({entry.due, id});
     if (entry.period.count() > 0) {
-      entry.due = std::max(entry.due + entry.period, now);
+      // One that fell behind (a stalled loop) fires once, not again at once to catch up.
+      entry.due += entry.period;
+      if (entry.due <= now) entry.due = now + entry.period;
       due_.insert({entry.due, id});
     } else {
       timers_.erase(it);

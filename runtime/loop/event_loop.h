@@ -60,6 +60,14 @@ class EventLoop {
   std::unique_ptr<Timer> After(std::chrono::milliseconds delay, Callback on_fire);
   std::unique_ptr<Timer> Every(std::chrono::milliseconds period, Callback on_fire);
 
+  // The time as this loop's timers read it, and the time of day (TimeSource).
+  Clock::time_point Now() const { return time_.Now(); }
+  TimeSource::WallClock::time_point WallNow() const { return time_.WallNow(); }
+  absl::StatusOr<std::unique_ptr<WallAlarm>> AtWallTime(TimeSource::WallClock::time_point at,
+                                                        Callback on_time, Callback on_clock_set) {
+    return time_.AtWallTime(*this, at, std::move(on_time), std::move(on_clock_set));
+  }
+
   // Runs callbacks until Stop() is called from one of them (OK), or until the loop itself
   // fails (epoll_wait or the timerfd): that error, which the caller must treat as fatal.
   absl::Status Run();

@@ -7,30 +7,38 @@
 
 #include "runtime/cron/cron_schedule.h"
 #include "runtime/loop/event_loop.h"
-#include "runtime/loop/wall_clock_timer.h"
 
 namespace tend::supervise {
 
 // pm2's cron_restart: at each time the schedule names, `on_time` runs (the app reloads).
-// A clock that is set (NTP's step, an operator) has the next time computed anew.
+// Times passed while the loop was late run once. When the wall clock is set, a step of under
+// kSmallStep is taken as a correction, as Vixie cron takes it: a time stepped over forwards
+// runs at once (once, however many it stepped over), and one already run is not run again
+// after a step back. A longer step starts the schedule anew from the new time.
 class CronRestart {
  public:
+  static constexpr time_t kSmallStep = 3 * 60 * 60;
+
   CronRestart(loop::EventLoop& loop, std::string app, std::string expression,
               cron::CronSchedule schedule, std::function<void()> on_time);
 
-  void Start() { Arm(time(nullptr)); }
-  void Stop() { timer_.reset(); }
+  void Start() { Arm(Now()); }
+  void Stop() { alarm_.reset(); }
 
  private:
-  // Arms the timer for the schedule's first time after `after` (and after now).
+  time_t Now() const;
+  // Arms the alarm for the schedule's first time after `after` (and after now).
   void Arm(time_t after);
+  void Run(time_t at);
+  void ClockSet(time_t pending);
 
   loop::EventLoop& loop_;
   const std::string app_;
   const std::string expression_;
   const cron::CronSchedule schedule_;
   const std::function<void()> on_time_;
-  std::unique_ptr<loop::WallClockTimer> timer_;
+  std::unique_ptr<loop::WallAlarm> alarm_;
+  time_t last_run_ = -1;
 };
 
 }  // namespace tend::supervise

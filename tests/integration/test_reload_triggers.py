@@ -44,20 +44,6 @@ def test_cron_restart_reloads_on_schedule(start_tend):
     assert tend.wait() == 0, tend.stderr
 
 
-def test_cron_fires_once_per_time_it_names(start_tend):
-    # The wall-clock timer fires at the second; a next time computed from a clock that still
-    # reads the second before named the same time again, and fired it over and over.
-    tend, port = start_app(start_tend, ["-i", "1", "--cron-restart", "*/2 * * * * *",
-                                        str(REPO / "examples/hello/app.js")])
-    wait_until(lambda: ready_count(tend) >= 1, what="a ready worker")
-    wait_until(lambda: any("cron '" in line for line in tend.stderr), timeout=5, what="a cron")
-    time.sleep(6.5)  # fires at most 4 more times, at 2 s apart
-    fired = sum("app: cron '*/2 * * * * *'" in line for line in tend.stderr)
-    assert 3 <= fired <= 5, f"{fired} cron lines in 6.5 s"
-    tend.signal(signal.SIGTERM)
-    assert tend.wait() == 0, tend.stderr
-
-
 def test_reload_surge_starts_that_many_replacements_at_once(start_tend, tmp_path):
     gate = tmp_path / "gate"
     gate.touch()
