@@ -59,7 +59,9 @@ struct Server::Endpoint {
 };
 
 Server::Server(loop::EventLoop& loop)
-    : loop_(loop), reflection_streams_(GrpcLimits::kMaxReflectionStreams, "reflection streams") {}
+    : loop_(loop),
+      reflection_streams_(GrpcLimits::kMaxReflectionStreams, "reflection streams"),
+      tokens_at_(loop.Now()) {}
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(loop::EventLoop& loop,
                                                       const Listeners& listeners,
@@ -140,7 +142,7 @@ bool Server::MakeRoom(Endpoint& endpoint, const std::string& address) {
   auto full = [&] {
     return all >= GrpcLimits::kMaxConnections || from >= GrpcLimits::kMaxConnectionsPerAddress;
   };
-  auto now = std::chrono::steady_clock::now();
+  auto now = loop_.Now();
   auto& forgot_at = tcp ? forgot_tcp_at_ : forgot_unix_at_;
   if (full() && now - forgot_at >= GrpcLimits::kForgetAtBoundEvery) {
     forgot_at = now;
@@ -309,7 +311,7 @@ void Server::Decide(Endpoint& endpoint, int fd) {
 
 bool Server::TakeHandshakeToken() {
   // A token bucket of handshakes: the loop's time for key work is bounded.
-  auto now = std::chrono::steady_clock::now();
+  auto now = loop_.Now();
   handshake_tokens_ =
       std::min<double>(GrpcLimits::kHandshakesPerSecond,
                        handshake_tokens_ + std::chrono::duration<double>(now - tokens_at_).count() *

@@ -124,12 +124,12 @@ class Server {
   uint64_t evicted_tcp_ = 0;                   // held ones closed for a newcomer
   std::map<std::string, size_t> tcp_clients_;  // connections held on TCP, by client
   uint64_t handed_ = 0;                        // connections handed to gRPC so far: their order
-  std::chrono::steady_clock::time_point forgot_unix_at_{}, forgot_tcp_at_{};
+  loop::EventLoop::Clock::time_point forgot_unix_at_{}, forgot_tcp_at_{};
   std::shared_ptr<net::TlsContext> tls_;
   std::map<uint64_t, std::unique_ptr<net::TlsTunnel>> tunnels_;
   uint64_t next_tunnel_ = 0;
   double handshake_tokens_ = GrpcLimits::kHandshakesPerSecond;
-  std::chrono::steady_clock::time_point tokens_at_ = std::chrono::steady_clock::now();
+  loop::EventLoop::Clock::time_point tokens_at_;
   bool serving_ = false;
   std::string unix_path_;
   int tcp_port_ = 0;

@@ -44,7 +44,7 @@ void App::BeginReload(RestartReason reason, std::string what, std::deque<size_t>
   logs::Info(absl::StrCat(what, ": starting"));
   RollingReload::Plan plan{std::move(instances), config_.reload_surge(), !SharesSocket()};
   ReloadTarget& target = *this;
-  reload_.emplace(ReloadUnderWay{reason, std::chrono::steady_clock::now(), what,
+  reload_.emplace(ReloadUnderWay{reason, context_.loop.Now(), what,
                                  std::make_unique<RollingReload>(target, std::move(plan))});
   Emit(Event::Kind::kReloadStarted, -1, 0, std::move(what));
   reload_->steps->Begin();
@@ -125,11 +125,11 @@ void App::EndReload() {
       reload_->reason == RestartReason::kWatch) {
     ++(failed ? reloads_failed_ : reloads_succeeded_);
     last_reload_ = {std::chrono::duration_cast<std::chrono::milliseconds>(
-                        std::chrono::system_clock::now().time_since_epoch())
+                        context_.loop.WallNow().time_since_epoch())
                         .count(),
                     !failed};
     reload_durations_.Observe(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - reload_->began).count());
+        std::chrono::duration<double>(context_.loop.Now() - reload_->began).count());
   }
   Emit(Event::Kind::kReloadFinished, -1, 0, reload_->what, 0, !failed);
   reload_.reset();

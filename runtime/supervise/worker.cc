@@ -31,8 +31,7 @@ std::string Worker::Named() const {
 }
 
 std::chrono::milliseconds Worker::Uptime() const {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                               started_);
+  return std::chrono::duration_cast<std::chrono::milliseconds>(context_.loop.Now() - started_);
 }
 
 std::optional<process::Usage> Worker::Usage() const { return process::UsageOf(pid_); }
@@ -147,9 +146,9 @@ absl::Status Worker::Start() {
   pid_ = *pid;
   stdout_->set_pid(pid_);
   stderr_->set_pid(pid_);
-  started_ = std::chrono::steady_clock::now();
+  started_ = context_.loop.Now();
   started_unix_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
+                         context_.loop.WallNow().time_since_epoch())
                          .count();
   bool waits_for_message =
       app_.node() && (app_.wait_ready() || app_.exec_mode() == v1::App::CLUSTER);
@@ -203,14 +202,14 @@ void Worker::OnEvent(cluster::WorkerSession::Event event) {
     MetricsAnswer answer = std::move(metrics_answer_);
     metrics_answer_ = nullptr;
     cluster::AppMetricsAnswer metrics = session_->TakeAppMetrics();
-    if (metrics.none) no_registry_until_ = std::chrono::steady_clock::now() + kNoRegistryPause;
+    if (metrics.none) no_registry_until_ = context_.loop.Now() + kNoRegistryPause;
     answer(std::move(metrics));
   }
 }
 
 bool Worker::CanAnswerAppMetrics() const {
   return session_ && preloaded_ && state_ == State::kReady &&
-         std::chrono::steady_clock::now() >= no_registry_until_;
+         context_.loop.Now() >= no_registry_until_;
 }
 
 bool Worker::RequestAppMetrics(MetricsAnswer answer, size_t max_bytes) {
