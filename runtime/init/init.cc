@@ -114,6 +114,8 @@ void Init::BeginStop(int received, int forwarded) {
     workload_->Stop(forwarded);
     deadline_ = loop_.After(std::chrono::milliseconds(options_.kill_timeout_ms()),
                             [this] { OnDeadline(); });
+    // Nothing may be left to exit (--no-auto-exit, every app ended): no SIGCHLD would come.
+    Reap();
   };
   if (delay == 0) {
     stop();

@@ -54,6 +54,8 @@ def test_cron_alias_delay_and_no_auto_exit(start_tend, tmp_path):
     assert tend.proc.poll() is None, "--no-auto-exit: tend stays"
     tend.signal(signal.SIGTERM)
     assert tend.wait() == 0
+    # With nothing left to stop, tend ends at once: it waited out the kill timeout before.
+    assert not any("kill timeout" in l or "survived" in l for l in tend.stderr), tend.stderr
 
     tend = start_tend(["-i", "1", "-c", "*/2 * * * * *", ENV_APP], env=dict(os.environ, PORT="0"))
     wait_until(lambda: any("reload of env_app: done" in l for l in tend.stderr), timeout=10,
