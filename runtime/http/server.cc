@@ -111,21 +111,24 @@ struct Server::Connection {
   std::string url;
   size_t head_bytes = 0;
   size_t body_bytes = 0;
-  bool in_request = false;  // a request has begun and is not complete
+  enum class Phase {
+    kBetweenRequests,  // waiting for the next request (the idle timeout)
+    kInRequest,        // a request has begun and is not complete (the head deadline)
+    kAwaiting,         // the handler has the request and has not answered: nothing is read
+    kClosing,          // closes once the output is written: nothing more is read
+  } phase = Phase::kBetweenRequests;
   Output output;
-  int refusal = 0;          // a status to answer before closing (431, 414, 413)
-  bool on_reserve = false;  // accepted on the reserve descriptor
-  bool closing = false;     // close once the output is written
-  // The request being answered: the handler has it, and has not answered yet.
-  bool awaiting = false;
-  uint64_t requests = 0;    // handed to the handler so far: names the one awaited
-  bool in_handler = false;  // inside the handler's call: an answer now is written after it
-  bool head = false;        // ... and how to answer it
-  bool keep_alive = false;
+  int refusal = 0;        // a status to answer before closing (431, 414, 413)
+  uint64_t requests = 0;  // handed to the handler so far: names the one awaited
+  struct {
+    bool head = false;
+    bool keep_alive = false;
+  } awaited;                                               // how to answer the request awaited
+  bool on_reserve = false;                                 // accepted on the reserve descriptor
   std::shared_ptr<char> alive = std::make_shared<char>();  // a Respond outliving it sees
   std::unique_ptr<loop::Timer> timer;
 
-  bool Busy() const { return !output.empty() || awaiting; }
+  bool Busy() const { return !output.empty() || phase == Phase::kAwaiting; }
 };
 
 // http_parser's callbacks, with the connection in parser->data.
@@ -150,7 +153,7 @@ struct Callbacks {
     Server::Connection& c = Of(parser);
     c.url.clear();
     c.head_bytes = c.body_bytes = 0;
-    c.in_request = true;
+    c.phase = Server::Connection::Phase::kInRequest;
     // The whole head must come within the deadline, from its first byte.
     c.server->Arm(c, c.server->limits_.head_deadline);
     return 0;
@@ -169,7 +172,6 @@ struct Callbacks {
   static int OnMessageComplete(http_parser* parser) {
     Server::Connection& c = Of(parser);
     Server& server = *c.server;
-    c.in_request = false;
     bool keep_alive = http_should_keep_alive(parser) != 0;
     bool head = parser->method == HTTP_HEAD;
     Request request{http_method_str(static_cast<http_method>(parser->method)), "", {}};
@@ -205,23 +207,22 @@ struct Callbacks {
         refusal = {405, "text/plain; charset=utf-8", "only GET and HEAD\n"};
       }
     }
-    c.awaiting = true;
+    c.phase = Server::Connection::Phase::kAwaiting;
     ++c.requests;
-    c.head = head;
-    c.keep_alive = keep_alive;
+    c.awaited = {head, keep_alive};
     if (refusal) {
       server.Answer(c, std::move(*refusal));
     } else {
-      c.in_handler = true;
+      server.in_handler_ = &c;
       server.handler_(request, server.Responder(c));
-      c.in_handler = false;
+      server.in_handler_ = nullptr;
     }
-    if (c.awaiting) {
+    if (c.phase == Server::Connection::Phase::kAwaiting) {
       // Answered later: nothing more is read until then (Parse stops watching).
       http_parser_pause(parser, 1);
       return 0;
     }
-    if (c.closing) return 1;  // nothing after this request is read
+    if (c.phase == Server::Connection::Phase::kClosing) return 1;  // nothing more is read
     // Answers pile up for a client that pipelines without reading: stop parsing until they
     // drain.
     if (c.output.size() >= server.limits_.max_pending_output) http_parser_pause(parser, 1);
@@ -362,7 +363,7 @@ void Server::Parse(Connection& connection) {
       Close(connection);
       return;
     }
-  } else if (error != HPE_OK && !connection.closing) {
+  } else if (error != HPE_OK && connection.phase != Connection::Phase::kClosing) {
     int status = connection.refusal ? connection.refusal : 400;
     Serialize(
         {status, "text/plain; charset=utf-8",
@@ -370,26 +371,29 @@ void Server::Parse(Connection& connection) {
          : status == 413 ? "request body too large\n"
                          : absl::StrCat("bad request: ", http_errno_name(error), "\n")},
         false, false, connection.output);
-    connection.closing = true;
+    connection.phase = Connection::Phase::kClosing;
   }
-  if (connection.closing) connection.unparsed.clear();
+  if (connection.phase == Connection::Phase::kClosing) connection.unparsed.clear();
   Flush(connection);
 }
 
 Server::Respond Server::Responder(Connection& connection) {
   return [this, &connection, alive = std::weak_ptr<char>(connection.alive),
           request = connection.requests](Response response) {
-    if (alive.expired() || !connection.awaiting || connection.requests != request) return;
-    bool later = !connection.in_handler;
+    if (alive.expired() || connection.phase != Connection::Phase::kAwaiting ||
+        connection.requests != request) {
+      return;
+    }
+    bool later = in_handler_ != &connection;
     Answer(connection, std::move(response));
     if (later) Flush(connection);
   };
 }
 
 void Server::Answer(Connection& connection, Response response) {
-  Serialize(response, connection.head, connection.keep_alive, connection.output);
-  connection.awaiting = false;
-  if (!connection.keep_alive) connection.closing = true;
+  Serialize(response, connection.awaited.head, connection.awaited.keep_alive, connection.output);
+  connection.phase = connection.awaited.keep_alive ? Connection::Phase::kBetweenRequests
+                                                   : Connection::Phase::kClosing;
 }
 
 void Server::Flush(Connection& connection) {
@@ -412,8 +416,8 @@ void Server::Flush(Connection& connection) {
     }
     return;
   }
-  if (connection.awaiting) return;  // its answer resumes reading
-  if (connection.closing) {
+  if (connection.phase == Connection::Phase::kAwaiting) return;  // its answer resumes reading
+  if (connection.phase == Connection::Phase::kClosing) {
     Close(connection);
     return;
   }
@@ -426,7 +430,9 @@ void Server::Flush(Connection& connection) {
     Parse(connection);  // what was read while the output was full
     return;
   }
-  if (!connection.in_request) Arm(connection, limits_.idle_timeout);
+  if (connection.phase == Connection::Phase::kBetweenRequests) {
+    Arm(connection, limits_.idle_timeout);
+  }
 }
 
 void Server::Close(Connection& connection) {

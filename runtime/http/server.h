@@ -102,6 +102,9 @@ class Server {
   UniqueFd reserve_;
   bool accepting_on_reserve_ = false;
   bool reserve_in_use_ = false;  // a connection holds the reserve's descriptor
+  // The connection whose request the handler is being called with: an answer it gives then
+  // is written after the call, by the parse.
+  const Connection* in_handler_ = nullptr;
   int port_ = 0;
   std::list<std::unique_ptr<Connection>> connections_;  // oldest first
   std::map<std::string, size_t> per_address_;
