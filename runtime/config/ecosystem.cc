@@ -106,10 +106,17 @@ class AppReader {
         absl::StrCat(path_, ": app ", label_, ": ", field, ": ", problem));
   }
 
-  const Json* Get(const std::string& field) const {
+  // The field as written, null included; every field looked for is remembered (Asked).
+  const Json* Find(const std::string& field) const {
+    asked_.insert(field);
     auto it = app_.find(field);
-    return it == app_.end() || it->is_null() ? nullptr : &*it;
+    return it == app_.end() ? nullptr : &*it;
   }
+  const Json* Get(const std::string& field) const {
+    const Json* value = Find(field);
+    return value && !value->is_null() ? value : nullptr;
+  }
+  bool Asked(const std::string& field) const { return asked_.count(field) != 0; }
 
   absl::Status String(const std::string& field, const std::function<void(std::string)>& set) const {
     const Json* value = Get(field);
@@ -178,6 +185,7 @@ class AppReader {
   const std::string& path_;
   const Json& app_;
   std::string label_;
+  mutable std::set<std::string> asked_;
 };
 
 // The kernel's ids run from 0 to 4294967294: 4294967295 is (uid_t)-1, "leave unchanged".
@@ -339,12 +347,13 @@ absl::Status ReadCommand(const std::string& path, AppReader& read, v1::App& app,
 }
 
 // Instances and mode: pm2 runs several instances in cluster mode unless told otherwise.
-absl::Status ReadInstances(const Json& object, AppReader& read, const CpuCount& available_cpus,
+absl::Status ReadInstances(AppReader& read, const CpuCount& available_cpus,
                            const CommandLine& parsed, const std::string& interpreter,
                            v1::App& app) {
-  bool has_instances = object.contains("instances");
+  const Json* found = read.Find("instances");
+  bool has_instances = found != nullptr;
   if (has_instances) {
-    const Json& instances = object["instances"];
+    const Json& instances = *found;
     int count = 0;
     if (instances.is_string() && instances.get<std::string>() == "max") {
       count = available_cpus.get();
@@ -439,14 +448,10 @@ absl::Status ReadLogOptions(AppReader& read, v1::LogOptions& logs) {
 }
 
 // What tend does not read is said, with why when pm2 has it (Ignored()).
-void WarnOfTheRest(const std::string& path, const Json& object, const std::string& label,
-                   std::vector<std::string>* warnings) {
-  static const std::set<std::string> kKnown = {
-      "name",      "script",       "args", "cwd",  "interpreter",  "node_args", "interpreter_args",
-      "instances", "exec_mode",    "env",  "port", "kill_timeout", "log_type",  "time",
-      "watch",     "ignore_watch", "uid",  "gid"};
+void WarnOfTheRest(const std::string& path, const Json& object, const AppReader& read,
+                   const std::string& label, std::vector<std::string>* warnings) {
   for (const auto& [key, value] : object.items()) {
-    if (kKnown.count(key) || FindAppOption(key) || absl::StartsWith(key, "env_")) continue;
+    if (read.Asked(key) || absl::StartsWith(key, "env_")) continue;
     if (value.is_null() || (value.is_boolean() && !value.get<bool>()))
       continue;  // e.g. watch: false
     auto ignored = Ignored().find(key);
@@ -470,7 +475,7 @@ absl::Status ReadApp(const std::string& path, const Json& as_written, size_t ind
   app.set_kill_timeout_ms(parsed.config.init().kill_timeout_ms());
   std::string base, interpreter;
   absl::Status status = ReadCommand(path, read, app, base, interpreter);
-  if (status.ok()) status = ReadInstances(object, read, available_cpus, parsed, interpreter, app);
+  if (status.ok()) status = ReadInstances(read, available_cpus, parsed, interpreter, app);
   if (status.ok()) status = ReadEnv(read, env_name, parsed, app);
   if (status.ok()) {
     status = read.Millis("kill_timeout", [&](uint32_t v) { app.set_kill_timeout_ms(v); });
@@ -489,7 +494,7 @@ absl::Status ReadApp(const std::string& path, const Json& as_written, size_t ind
     if (status = ReadRunAs(read, app); !status.ok()) return status;
   }
   if (status = ReadLogOptions(read, logs); !status.ok()) return status;
-  WarnOfTheRest(path, object, label, warnings);
+  WarnOfTheRest(path, object, read, label, warnings);
   return absl::OkStatus();
 }
 
