@@ -105,7 +105,7 @@ TEND_ASAN = $(shell $(BAZEL) info --config=asan bazel-bin 2>/dev/null)/runtime/t
 integration-test: build $(NPM_TEST_PACKAGES)
 	$(BAZEL) build --config=asan //runtime:tend
 	TEND=$(CURDIR)/$(TEND) TEND_ASAN=$(TEND_ASAN) NODE_PATH=$(CURDIR)/.deps/npm/node_modules \
-		$(PYTHON) -m pytest -q tests/integration
+		$(PYTHON) -m pytest -q --durations=12 tests/integration
 
 test: format-check unit-test integration-test
 
