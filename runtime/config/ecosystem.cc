@@ -455,9 +455,11 @@ void WarnOfTheRest(const std::string& path, const Json& object, const AppReader&
     if (value.is_null() || (value.is_boolean() && !value.get<bool>()))
       continue;  // e.g. watch: false
     auto ignored = Ignored().find(key);
-    warnings->push_back(absl::StrCat(
-        path, ": app ", label, ": ", key,
-        " ignored: ", ignored != Ignored().end() ? ignored->second : "not an option tend knows"));
+    const AppOption* spelled_as_flag = FindAppOption(key);  // "max-memory-restart"
+    std::string why = ignored != Ignored().end() ? ignored->second
+                      : spelled_as_flag          ? absl::StrCat("the key is ", spelled_as_flag->key)
+                                                 : "not an option tend knows";
+    warnings->push_back(absl::StrCat(path, ": app ", label, ": ", key, " ignored: ", why));
   }
 }
 

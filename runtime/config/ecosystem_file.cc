@@ -211,8 +211,10 @@ absl::StatusOr<nlohmann::json> EvaluateJavaScript(const std::string& path, int t
   while (waitpid(*pid, &status, 0) < 0 && errno == EINTR) {
   }
   if (state == kTimedOut) {
-    return absl::DeadlineExceededError(
-        absl::StrCat(path, ": did not finish evaluating within ", timeout_ms / 1000, " s"));
+    return absl::DeadlineExceededError(absl::StrCat(path, ": did not finish evaluating within ",
+                                                    timeout_ms % 1000 == 0
+                                                        ? absl::StrCat(timeout_ms / 1000, " s")
+                                                        : absl::StrCat(timeout_ms, " ms")));
   }
   if (state == kTooLarge) {
     return absl::InvalidArgumentError(

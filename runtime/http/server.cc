@@ -213,9 +213,11 @@ struct Callbacks {
     if (refusal) {
       server.Answer(c, std::move(*refusal));
     } else {
+      // Saved: the handler may answer another connection, whose parse calls its handler.
+      const Server::Connection* outer = server.in_handler_;
       server.in_handler_ = &c;
       server.handler_(request, server.Responder(c));
-      server.in_handler_ = nullptr;
+      server.in_handler_ = outer;
     }
     if (c.phase == Server::Connection::Phase::kAwaiting) {
       // Answered later: nothing more is read until then (Parse stops watching).

@@ -1,7 +1,6 @@
 #include "runtime/supervise/cron_restart.h"
 
 #include <algorithm>
-#include <chrono>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -20,6 +19,7 @@ CronRestart::CronRestart(loop::EventLoop& loop, std::string app, std::string exp
 time_t CronRestart::Now() const { return std::chrono::system_clock::to_time_t(loop_.WallNow()); }
 
 void CronRestart::Arm(time_t after) {
+  retry_.reset();
   // From the time that ran, not the clock alone, which can still read the second before;
   // and never a time that is not after now, which would run at once.
   time_t next = schedule_.Next(std::max(after, Now()));
@@ -27,12 +27,15 @@ void CronRestart::Arm(time_t after) {
     logs::Warn(absl::StrCat(app_, ": cron '", expression_, "' names no future time"));
     return;
   }
+  armed_wall_ = loop_.WallNow();
+  armed_monotonic_ = loop_.Now();
   auto alarm = loop_.AtWallTime(
       std::chrono::system_clock::from_time_t(next), [this, next] { Run(next); },
       [this, next] { ClockSet(next); });
   if (!alarm.ok()) {
-    logs::Warn(absl::StrCat(app_, ": cron '", expression_,
-                            "' cannot be scheduled: ", alarm.status().message()));
+    logs::Warn(absl::StrCat(app_, ": cron '", expression_, "' cannot be scheduled (",
+                            alarm.status().message(), "): trying again in ", kRetry.count(), " s"));
+    retry_ = loop_.After(kRetry, [this, after] { Arm(after); });
     return;
   }
   alarm_ = std::move(*alarm);
@@ -46,17 +49,17 @@ void CronRestart::Run(time_t at) {
 }
 
 void CronRestart::ClockSet(time_t pending) {
+  auto step = loop_.WallNow() - (armed_wall_ + (loop_.Now() - armed_monotonic_));
   time_t now = Now();
-  if (pending <= now) {  // stepped forwards past the pending time
-    if (now - pending < kSmallStep) {
-      Run(pending);
-    } else {
-      Arm(now);
-    }
-    return;
+  if (step >= kSmallStep || step <= -kSmallStep) {
+    last_run_ = -1;  // a new clock: what ran on the old one says nothing of it
+    Arm(now);
+  } else if (pending <= now) {  // stepped over: run it once, standing for all it stepped over
+    Run(pending);
+    last_run_ = now;
+  } else {
+    Arm(std::max(last_run_, now));  // stepped back: what ran since the new now is not run again
   }
-  bool ran_ahead_of_now = last_run_ > now && last_run_ - now < kSmallStep;
-  Arm(ran_ahead_of_now ? last_run_ : now);
 }
 
 }  // namespace tend::supervise

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <ctime>
 #include <functional>
 #include <memory>
@@ -11,19 +12,25 @@
 namespace tend::supervise {
 
 // pm2's cron_restart: at each time the schedule names, `on_time` runs (the app reloads).
-// Times passed while the loop was late run once. When the wall clock is set, a step of under
-// kSmallStep is taken as a correction, as Vixie cron takes it: a time stepped over forwards
-// runs at once (once, however many it stepped over), and one already run is not run again
-// after a step back. A longer step starts the schedule anew from the new time.
+// Times passed while the loop was late run once. When the wall clock is set, a step of
+// under kSmallStep (measured against the monotonic clock) is taken as a correction, a rule
+// like Vixie cron's: a time stepped over forwards runs at once (once, however many it
+// stepped over), and one already run is not run again after a step back. A longer step
+// starts the schedule anew from the new time. An alarm that cannot be armed (no
+// descriptor) is tried again every kRetry.
 class CronRestart {
  public:
-  static constexpr time_t kSmallStep = 3 * 60 * 60;
+  static constexpr std::chrono::hours kSmallStep{3};
+  static constexpr std::chrono::seconds kRetry{10};
 
   CronRestart(loop::EventLoop& loop, std::string app, std::string expression,
               cron::CronSchedule schedule, std::function<void()> on_time);
 
   void Start() { Arm(Now()); }
-  void Stop() { alarm_.reset(); }
+  void Stop() {
+    alarm_.reset();
+    retry_.reset();
+  }
 
  private:
   time_t Now() const;
@@ -38,7 +45,11 @@ class CronRestart {
   const cron::CronSchedule schedule_;
   const std::function<void()> on_time_;
   std::unique_ptr<loop::WallAlarm> alarm_;
-  time_t last_run_ = -1;
+  std::unique_ptr<loop::Timer> retry_;
+  // The two clocks when the alarm was armed: a clock set is told from time passing by them.
+  std::chrono::system_clock::time_point armed_wall_;
+  loop::EventLoop::Clock::time_point armed_monotonic_;
+  time_t last_run_ = -1;  // the latest time run (or, after a catch-up, the time it ran)
 };
 
 }  // namespace tend::supervise

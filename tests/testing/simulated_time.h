@@ -24,6 +24,10 @@ class SimulatedTime : public loop::TimeSource {
                                                               WallClock::time_point at,
                                                               Callback on_time,
                                                               Callback on_clock_set) override {
+    if (failing_alarms_ > 0) {
+      --failing_alarms_;
+      return absl::ResourceExhaustedError("timerfd_create: Too many open files");
+    }
     return std::unique_ptr<loop::WallAlarm>(
         new Alarm(*this, loop, at, std::move(on_time), std::move(on_clock_set)));
   }
@@ -42,6 +46,9 @@ class SimulatedTime : public loop::TimeSource {
     wall_now_ = to;
     for (Alarm* alarm : alarms_) alarm->ClockSet();
   }
+
+  // The next `count` alarms cannot be armed, as when descriptors run out.
+  void FailWallAlarms(int count) { failing_alarms_ = count; }
 
   // Alarms fire this much before their time as the wall clock reads it then, as a wall clock
   // read through a coarse clock (time(2)) can lag the timer that fired.
@@ -102,6 +109,7 @@ class SimulatedTime : public loop::TimeSource {
   // Noon UTC on 2026-01-15: a day with no clock change in any zone the tests use.
   WallClock::time_point wall_now_{std::chrono::seconds(1768478400)};
   Clock::duration wall_reads_behind_{0};
+  int failing_alarms_ = 0;
   std::map<const void*, Callback> jumped_;
   std::set<Alarm*> alarms_;
 };

@@ -207,6 +207,22 @@ TEST_F(EcosystemTest, IgnoredOptionsWarnOnce) {
   EXPECT_EQ(warnings_, expected);
 }
 
+// What tend reads is never said to be ignored; an option spelled as its flag is, naming the key.
+TEST_F(EcosystemTest, OnlyKeysNoReaderAskedForAreIgnored) {
+  ASSERT_TRUE(Apply(R"({"apps": [{"name": "a", "script": "app.js", "args": "x", "cwd": ".",
+                                  "interpreter": "node", "node_args": "--no-warnings",
+                                  "instances": 1, "exec_mode": "fork", "env": {"A": "1"},
+                                  "env_staging": {"B": "2"}, "port": 8080, "kill_timeout": 100,
+                                  "log_type": "raw", "time": false, "watch": false,
+                                  "ignore_watch": [], "min_uptime": 100, "wait_ready": true,
+                                  "max-memory-restart": "200M"}]})")
+                  .ok());
+  std::vector<std::string> expected = {
+      folder_ +
+      "/ecosystem.json: app 'a': max-memory-restart ignored: the key is max_memory_restart"};
+  EXPECT_EQ(warnings_, expected);
+}
+
 // Every option the command line shares with ecosystem files goes through one parser: the same
 // forms are taken, and the same problem is named in the same words.
 TEST_F(EcosystemTest, FlagsAndFileKeysShareOneParserEach) {

@@ -114,6 +114,55 @@ TEST_F(CronRestartTest, ALongStepBackStartsTheScheduleAnew) {
   EXPECT_EQ(runs_[1], At(2026, 1, 15, 9));
 }
 
+TEST_F(CronRestartTest, TheStepIsMeasuredNotHowLateThePendingTimeIs) {
+  // 12:01 to 15:59 is a step of 3 h 58 min, though 13:00 is only 2 h 59 min late.
+  Start("0 * * * *", At(2026, 1, 15, 12, 1));
+  SetWallClock(At(2026, 1, 15, 15, 59));
+  EXPECT_TRUE(runs_.empty());
+  time_.RunFor(*loop_, 1min, 1min);
+  ASSERT_EQ(runs_.size(), 1u);
+  EXPECT_EQ(runs_[0], At(2026, 1, 15, 16));
+}
+
+TEST_F(CronRestartTest, TimePassingBeforeAStepIsNotPartOfIt) {
+  // Two hours pass, then a 2 h step: 4 h of wall time since the alarm was armed, a small step.
+  Start("0 13 * * *", At(2026, 1, 15, 10));
+  time_.RunFor(*loop_, 2h, 1min);
+  SetWallClock(At(2026, 1, 15, 14));
+  ASSERT_EQ(runs_.size(), 1u);  // 13:00, stepped over
+}
+
+TEST_F(CronRestartTest, ACatchUpStandsForEveryTimeItSteppedOver) {
+  Start("0 * * * *", At(2026, 1, 15, 12, 50));
+  SetWallClock(At(2026, 1, 15, 15, 20));
+  ASSERT_EQ(runs_.size(), 1u);
+  SetWallClock(At(2026, 1, 15, 14, 10));  // back before 15:00, which the catch-up covered
+  time_.RunFor(*loop_, 110min, 1min);     // to 16:00
+  ASSERT_EQ(runs_.size(), 2u);
+  EXPECT_EQ(runs_[1], At(2026, 1, 15, 16));
+}
+
+TEST_F(CronRestartTest, AfterALongStepBackTheOldRunsAreForgotten) {
+  Start("0 13 * * *", At(2026, 1, 15, 12, 59));
+  time_.RunFor(*loop_, 1min, 1min);
+  ASSERT_EQ(runs_.size(), 1u);
+  time_.RunFor(*loop_, 1h, 1min);
+  SetWallClock(At(2026, 1, 15, 8));  // 6 h back: 13:00 today is ahead again
+  time_.RunFor(*loop_, 150min, 1min);
+  SetWallClock(time_.WallNow());  // any set at all (chrony's makestep, a resume) re-arms
+  time_.RunFor(*loop_, 150min, 1min);
+  ASSERT_EQ(runs_.size(), 2u);
+  EXPECT_EQ(runs_[1], At(2026, 1, 15, 13));
+}
+
+TEST_F(CronRestartTest, AnAlarmThatCannotBeArmedIsTriedAgain) {
+  time_.FailWallAlarms(2);
+  Start("0 * * * *", At(2026, 1, 15, 12, 50));
+  time_.RunFor(*loop_, 10min, 1s);
+  ASSERT_EQ(runs_.size(), 1u);  // armed at the third try, 20 s on
+  EXPECT_EQ(runs_[0], At(2026, 1, 15, 13));
+}
+
 TEST_F(CronRestartTest, AStepBeforeTheFirstRunTakesTheScheduleFromTheNewTime) {
   Start("0 * * * *", At(2026, 1, 15, 12, 50));
   SetWallClock(At(2026, 1, 15, 10, 50));
@@ -123,9 +172,10 @@ TEST_F(CronRestartTest, AStepBeforeTheFirstRunTakesTheScheduleFromTheNewTime) {
 }
 
 TEST_F(CronRestartTest, StoppedItNeverRuns) {
+  time_.FailWallAlarms(1);
   Start("*/2 * * * * *", At(2026, 1, 15, 12));
-  cron_->Stop();
-  time_.RunFor(*loop_, 5s);
+  cron_->Stop();  // the retry too
+  time_.RunFor(*loop_, 15s);
   SetWallClock(At(2026, 1, 15, 13));
   EXPECT_TRUE(runs_.empty());
 }
